@@ -1,0 +1,84 @@
+//! The one error type of the library. Every variant carries the numbers a user needs to fix
+//! the input: shapes, indices, values, and the file where one is involved.
+
+use std::io;
+use std::path::PathBuf;
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What can go wrong, from bad shapes to unreadable files. Nothing in the library panics on
+/// user input: it returns one of these.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An array that must hold something is empty (no samples, classes or features).
+    #[error("{0}")]
+    Empty(String),
+
+    /// Weights and inputs disagree on the number of features D.
+    #[error(
+        "weights and inputs disagree on the number of features: weights are {weights:?} \
+         (D = {weights_features}), inputs are {inputs:?} (D = {inputs_features}) \
+         in the {layout} layout ({layout_shapes})"
+    )]
+    FeatureMismatch {
+        weights: [usize; 2],
+        inputs: [usize; 2],
+        weights_features: usize,
+        inputs_features: usize,
+        layout: &'static str,
+        layout_shapes: &'static str,
+    },
+
+    /// The number of labels is not the number of samples N.
+    #[error("{labels} labels for {samples} samples: every sample needs exactly one label")]
+    LabelCount { labels: usize, samples: usize },
+
+    /// A label outside `0..n_classes`.
+    #[error(
+        "label {label} at index {index} is out of range: with {n_classes} classes \
+         labels must be 0..={max}",
+        max = *n_classes as i128 - 1
+    )]
+    LabelOutOfRange { index: usize, label: i128, n_classes: usize },
+
+    /// NaN or infinity in weights or inputs.
+    #[error("{what} contain {value} at {location}: every value must be finite")]
+    NonFinite { what: &'static str, location: String, value: f64 },
+
+    /// Finite inputs whose scores W·x overflow the floating-point type.
+    #[error(
+        "the scores of sample {sample} overflow {dtype}: the weights or inputs are too large \
+         (try float64 or scaled inputs)"
+    )]
+    ScoreOverflow { sample: usize, dtype: &'static str },
+
+    /// An option out of its range (a negative regularization, zero checks, ...).
+    #[error("invalid option: {0}")]
+    InvalidOption(String),
+
+    /// A file that exists but cannot be used: not the format it claims, truncated, wrong
+    /// dtype or dimensionality.
+    #[error("{}: {message}", path.display())]
+    File { path: PathBuf, message: String },
+
+    /// A file that cannot be opened, read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl Error {
+    /// An [`Error::File`] for `path` with the given message.
+    pub fn file(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        Error::File { path: path.into(), message: message.into() }
+    }
+
+    /// An [`Error::Io`] for `path`.
+    pub fn io(path: impl Into<PathBuf>, source: io::Error) -> Self {
+        Error::Io { path: path.into(), source }
+    }
+}

@@ -1,0 +1,45 @@
+//! # softmax
+//!
+//! Linear softmax classifiers (multinomial logistic regression) and their multiclass-SVM
+//! sibling, built around the question CS231n's first assignment asks: *how do you compute the
+//! gradient of the softmax loss?*
+//!
+//! For weights W (C×D), a sample x_i (D) with label y_i and scores f = W x_i:
+//! p_j = e^{f_j} / Σ_k e^{f_k}, L_i = −log p_{y_i}, and row j of ∂L_i/∂W is
+//! (p_j − 1{j = y_i}) x_i. The [`loss`] module states the math and holds three kernels that
+//! compute it (a naive loop version that mirrors the course's code, a vectorized one and a
+//! fused parallel one); [`gradcheck`] checks any of them against centered differences, and
+//! [`explain`] prints a worked example with every intermediate number.
+//!
+//! ```
+//! use ndarray::array;
+//! use softmax::{loss_and_grad, Kernel, LossOptions, RegConvention};
+//!
+//! let weights = array![[0.2, -0.5], [1.5, 1.3], [0.0, 0.25]]; // C = 3 classes, D = 2 features
+//! let inputs = array![[1.0, 2.0], [-1.0, 0.5]]; // N = 2 samples
+//! let labels = [2, 0];
+//! let options = LossOptions { reg: 0.1, reg_convention: RegConvention::Half, ..Default::default() };
+//! let fast = loss_and_grad(weights.view(), inputs.view(), &labels, &options)?;
+//! let naive = loss_and_grad(
+//!     weights.view(), inputs.view(), &labels,
+//!     &LossOptions { kernel: Kernel::Naive, ..options },
+//! )?;
+//! assert!((fast.loss - naive.loss).abs() < 1e-12);
+//! # Ok::<(), softmax::Error>(())
+//! ```
+//!
+//! Conventions: W is C×D (class-major), X is N×D (samples as rows), labels are `0..C`. Other
+//! layouts are accepted through [`Layout`]. The L2 penalty comes in two named conventions,
+//! [`RegConvention::Half`] (½·reg·ΣW², the default) and [`RegConvention::Full`] (reg·ΣW²).
+
+pub mod error;
+pub mod explain;
+pub mod float;
+pub mod gradcheck;
+pub mod loss;
+mod names;
+pub mod npy;
+
+pub use error::{Error, Result};
+pub use float::Float;
+pub use loss::{loss_and_grad, Kernel, Layout, Loss, LossAndGrad, LossOptions, RegConvention};

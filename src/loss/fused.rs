@@ -1,0 +1,153 @@
+//! The fused kernel: one pass over the rows of X, in parallel blocks of rows.
+//!
+//! For each row x_i, while it is in cache: the scores f = W x_i (C dot products), the loss
+//! L_i and its derivative g = ∂L_i/∂f (softmax: p − 1{j = y_i}; svm: the hinge indicators),
+//! then the rank-one update dW += g x_iᵀ. X is read from memory once, and nothing of size N×C
+//! is ever stored.
+//!
+//! Rows are split into at most [`MAX_BLOCKS`] contiguous blocks whose boundaries depend only on
+//! N. Each block sums into its own C×D partial gradient; the partials are then added in block
+//! order. So the result is the same from run to run *and* for any number of threads.
+
+use ndarray::{Array2, ArrayView2, Axis};
+use rayon::prelude::*;
+
+use super::{check_scores, KernelResult, Loss, LossAndGrad};
+use crate::Float;
+
+/// The most blocks (partial gradients) a pass uses: enough to keep 16 threads busy.
+pub const MAX_BLOCKS: usize = 16;
+/// The fewest rows worth a block of their own.
+const MIN_BLOCK_ROWS: usize = 64;
+
+/// Mean data loss and its gradient (C×D) for `weights` C×D, `inputs` N×D and N labels.
+///
+/// Runs on the current rayon thread pool. Non-contiguous views (another layout's transpose)
+/// are copied to row-major order first.
+pub fn loss_and_grad<F: Float>(
+    weights: ArrayView2<F>,
+    inputs: ArrayView2<F>,
+    labels: &[usize],
+    loss: Loss,
+) -> KernelResult<F> {
+    let weights = weights.as_standard_layout();
+    let inputs = inputs.as_standard_layout();
+    let n_samples = inputs.nrows();
+    let n_blocks = n_samples.div_ceil(MIN_BLOCK_ROWS).clamp(1, MAX_BLOCKS);
+    let block_rows = n_samples.div_ceil(n_blocks);
+
+    let partials: Vec<_> = inputs
+        .axis_chunks_iter(Axis(0), block_rows)
+        .into_par_iter()
+        .zip(labels.par_chunks(block_rows))
+        .enumerate()
+        .map(|(block, (rows, block_labels))| {
+            block_loss_and_grad(weights.view(), rows, block_labels, block * block_rows, loss)
+        })
+        .collect();
+
+    let mut total = LossAndGrad { loss: F::zero(), grad: Array2::zeros(weights.raw_dim()) };
+    for partial in partials {
+        let partial = partial?;
+        total.loss = total.loss + partial.loss;
+        total.grad += &partial.grad;
+    }
+    let n = F::of(n_samples as f64);
+    total.loss = total.loss / n;
+    total.grad /= n;
+    Ok(total)
+}
+
+/// The summed loss and gradient of one block of rows; `first_row` is the index of its first
+/// row in X, for error messages.
+fn block_loss_and_grad<F: Float>(
+    weights: ArrayView2<F>,
+    rows: ArrayView2<F>,
+    labels: &[usize],
+    first_row: usize,
+    loss: Loss,
+) -> KernelResult<F> {
+    let (n_classes, n_features) = weights.dim();
+    let weights = weights.as_slice().expect("weights are in standard layout");
+    let mut grad = vec![F::zero(); n_classes * n_features];
+    let mut scores = vec![F::zero(); n_classes]; // reused for every row: no allocation per row
+    let mut loss_sum = F::zero();
+    for (i, (x, &label)) in rows.outer_iter().zip(labels).enumerate() {
+        let x = x.to_slice().expect("inputs are in standard layout");
+        for (score, w_j) in scores.iter_mut().zip(weights.chunks_exact(n_features)) {
+            *score = dot(w_j, x);
+        }
+        check_scores(&scores, first_row + i)?;
+        loss_sum = loss_sum + row_loss_and_dscores(loss, &mut scores, label);
+        for (&g, grad_j) in scores.iter().zip(grad.chunks_exact_mut(n_features)) {
+            if g != F::zero() {
+                axpy(g, x, grad_j);
+            }
+        }
+    }
+    let grad = Array2::from_shape_vec((n_classes, n_features), grad).expect("C·D entries");
+    Ok(LossAndGrad { loss: loss_sum, grad })
+}
+
+/// For one sample: returns L_i and overwrites its scores f with g = ∂L_i/∂f.
+///
+/// softmax: L_i = log Σ_j e^{f_j − m} − (f_{y_i} − m) with m = max_j f_j, g_j = p_j − 1{j = y_i}.
+/// svm: L_i = Σ_{j≠y_i} max(0, f_j − f_{y_i} + 1), g_j = 1{margin_j > 0}, g_{y_i} = −Σ_j g_j.
+pub fn row_loss_and_dscores<F: Float>(loss: Loss, scores: &mut [F], label: usize) -> F {
+    match loss {
+        Loss::Softmax => {
+            let max = scores.iter().fold(F::neg_infinity(), |m, &s| m.max(s));
+            let correct_shifted = scores[label] - max;
+            let mut sum = F::zero();
+            for s in scores.iter_mut() {
+                *s = (*s - max).exp();
+                sum = sum + *s;
+            }
+            for s in scores.iter_mut() {
+                *s = *s / sum;
+            }
+            scores[label] = scores[label] - F::one();
+            sum.ln() - correct_shifted
+        }
+        Loss::Svm => {
+            let correct = scores[label];
+            let mut row_loss = F::zero();
+            let mut positive = F::zero();
+            for (j, s) in scores.iter_mut().enumerate() {
+                let margin = *s - correct + F::one();
+                *s = if j != label && margin > F::zero() {
+                    row_loss = row_loss + margin;
+                    positive = positive + F::one();
+                    F::one()
+                } else {
+                    F::zero()
+                };
+            }
+            scores[label] = -positive;
+            row_loss
+        }
+    }
+}
+
+/// Σ_k a_k b_k, written by hand: eight independent partial sums let the compiler keep them in
+/// SIMD registers, which a plain `fold` (one serial chain of IEEE additions) forbids.
+fn dot<F: Float>(a: &[F], b: &[F]) -> F {
+    const LANES: usize = 8;
+    let mut partial = [F::zero(); LANES];
+    let (a_blocks, a_tail) = a.as_chunks::<LANES>();
+    let (b_blocks, b_tail) = b.as_chunks::<LANES>();
+    for (a8, b8) in a_blocks.iter().zip(b_blocks) {
+        for lane in 0..LANES {
+            partial[lane] = partial[lane] + a8[lane] * b8[lane];
+        }
+    }
+    let tail = a_tail.iter().zip(b_tail).fold(F::zero(), |acc, (&x, &y)| acc + x * y);
+    partial.iter().fold(tail, |acc, &p| acc + p)
+}
+
+/// y += alpha · x.
+fn axpy<F: Float>(alpha: F, x: &[F], y: &mut [F]) {
+    for (y_k, &x_k) in y.iter_mut().zip(x) {
+        *y_k = *y_k + alpha * x_k;
+    }
+}

@@ -1,0 +1,309 @@
+//! The softmax (cross-entropy) and multiclass SVM (hinge) losses with their gradients.
+//!
+//! # The math
+//! For weights `W` (C×D) and a sample `x_i` (D) with label `y_i`, the scores are
+//! `f = W x_i` (C). With `p_j = e^{f_j} / Σ_k e^{f_k}`:
+//!
+//! - **softmax**: `L_i = -f_{y_i} + log Σ_j e^{f_j} = -log p_{y_i}`, and
+//!   `∂L_i/∂f_j = p_j − 1{j = y_i}`, so row `j` of `∂L_i/∂W` is `(p_j − 1{j = y_i}) x_i`.
+//!   Every kernel first subtracts `max_j f_j` from the scores: `p` does not change (the factor
+//!   `e^{-max}` cancels) but `e^{f_j}` can no longer overflow.
+//! - **svm** (multiclass hinge, margin Δ = 1): `L_i = Σ_{j≠y_i} max(0, f_j − f_{y_i} + 1)`.
+//!   Its subgradient: row `j ≠ y_i` gains `x_i` when its margin is positive, and row `y_i`
+//!   loses `x_i` once for every such `j`.
+//!
+//! The data loss is the mean over the N samples, `L = (1/N) Σ_i L_i`, plus an L2 penalty in one of
+//! two [`RegConvention`]s: `half` = ½·reg·ΣW² (gradient reg·W) or `full` = reg·ΣW² (gradient 2·reg·W).
+//! `docs/softmax-gradient.md` derives all of this step by step.
+//!
+//! # Kernels
+//! Three implementations give the same numbers through one signature, [`loss_and_grad`]:
+//! [`naive`] (loops that mirror the CS231n code line by line: the specification),
+//! [`vectorized`] (whole-matrix operations) and [`fused`] (one parallel pass over the rows).
+
+pub mod fused;
+pub mod naive;
+pub mod vectorized;
+
+use ndarray::{Array2, ArrayView2};
+
+use crate::names::named_enum;
+use crate::{Error, Float, Result};
+
+named_enum! {
+    "loss",
+    /// Which loss to compute.
+    pub enum Loss {
+        /// Cross-entropy of the softmax probabilities (multinomial logistic regression).
+        #[default]
+        Softmax = "softmax",
+        /// Multiclass hinge loss with margin 1 (Weston–Watkins, as in CS231n).
+        Svm = "svm",
+    }
+}
+
+named_enum! {
+    "regularization convention",
+    /// How the L2 penalty is scaled. Both are in use, so every `reg` is named with one.
+    pub enum RegConvention {
+        /// ½·reg·ΣW², gradient reg·W: the seed's convention (CS231n until 2017), our default.
+        #[default]
+        Half = "half",
+        /// reg·ΣW², gradient 2·reg·W: CS231n since 2018.
+        Full = "full",
+    }
+}
+
+named_enum! {
+    "kernel",
+    /// Which implementation computes the loss and gradient. All give the same numbers.
+    pub enum Kernel {
+        /// Explicit loops that mirror the CS231n code: the specification, never optimized.
+        Naive = "naive",
+        /// Whole-matrix operations: scores = X Wᵀ, softmax, dW = (P − Y)ᵀ X / N.
+        Vectorized = "vectorized",
+        /// One parallel pass over the rows of X, each row used while it is in cache.
+        Fused = "fused",
+        /// The fastest kernel for the shape.
+        #[default]
+        Auto = "auto",
+    }
+}
+
+named_enum! {
+    "layout",
+    /// How the weight and input matrices are laid out. Kernels always see `canonical`; the
+    /// others are converted at the edge, and the gradient comes back in the layout `W` came in.
+    pub enum Layout {
+        /// W: C×D (class-major), X: N×D (samples as rows).
+        #[default]
+        Canonical = "canonical",
+        /// The seed's (CS231n 2015–2017): W: C×D, X: D×N (samples as columns).
+        Seed = "seed",
+        /// CS231n since 2018: W: D×C, X: N×D.
+        Cs231n = "cs231n",
+    }
+}
+
+impl RegConvention {
+    /// The factors `(a, b)` of the penalty `a·ΣW²` and of its gradient `b·W` for strength `reg`:
+    /// `(reg/2, reg)` for `half`, `(reg, 2·reg)` for `full`.
+    pub fn factors(self, reg: f64) -> (f64, f64) {
+        match self {
+            RegConvention::Half => (0.5 * reg, reg),
+            RegConvention::Full => (reg, 2.0 * reg),
+        }
+    }
+
+    /// The penalty `a·ΣW²` (see [`RegConvention::factors`]).
+    pub fn penalty<F: Float>(self, reg: f64, weights: ArrayView2<F>) -> F {
+        let (penalty_factor, _) = self.factors(reg);
+        F::of(penalty_factor) * weights.iter().map(|&w| w * w).sum::<F>()
+    }
+
+    /// Adds the penalty to `loss` and its gradient `b·W` to `grad`.
+    fn add_to<F: Float>(self, reg: f64, weights: ArrayView2<F>, loss: &mut F, grad: &mut Array2<F>) {
+        if reg == 0.0 {
+            return;
+        }
+        let (_, grad_factor) = self.factors(reg);
+        *loss = *loss + self.penalty(reg, weights);
+        grad.scaled_add(F::of(grad_factor), &weights);
+    }
+}
+
+impl Kernel {
+    /// The concrete kernel that `auto` stands for (the others stand for themselves).
+    pub fn resolve(self) -> Kernel {
+        match self {
+            Kernel::Auto => Kernel::Fused,
+            concrete => concrete,
+        }
+    }
+}
+
+impl Layout {
+    /// The shapes of W and X in this layout, for messages.
+    pub fn shapes(self) -> &'static str {
+        match self {
+            Layout::Canonical => "W: C×D, X: N×D",
+            Layout::Seed => "W: C×D, X: D×N",
+            Layout::Cs231n => "W: D×C, X: N×D",
+        }
+    }
+
+    /// Views of `(W, X)` in the canonical layout (W: C×D, X: N×D). No data is copied.
+    pub fn to_canonical<'a, F>(
+        self,
+        weights: ArrayView2<'a, F>,
+        inputs: ArrayView2<'a, F>,
+    ) -> (ArrayView2<'a, F>, ArrayView2<'a, F>) {
+        match self {
+            Layout::Canonical => (weights, inputs),
+            Layout::Seed => (weights, inputs.reversed_axes()),
+            Layout::Cs231n => (weights.reversed_axes(), inputs),
+        }
+    }
+
+    /// A canonical C×D gradient in this layout's shape for W, in standard (row-major) order.
+    pub fn grad_from_canonical<F: Float>(self, grad: Array2<F>) -> Array2<F> {
+        match self {
+            Layout::Canonical | Layout::Seed => grad,
+            Layout::Cs231n => grad.reversed_axes().as_standard_layout().into_owned(),
+        }
+    }
+}
+
+/// Options of [`loss_and_grad`]. `LossOptions::default()` is the softmax loss, no
+/// regularization (`half` convention), the `auto` kernel and the canonical layout.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LossOptions {
+    pub loss: Loss,
+    /// Regularization strength, finite and ≥ 0.
+    pub reg: f64,
+    pub reg_convention: RegConvention,
+    pub kernel: Kernel,
+    pub layout: Layout,
+}
+
+/// The loss and its gradient with respect to the weights, in the weights' layout.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LossAndGrad<F> {
+    pub loss: F,
+    pub grad: Array2<F>,
+}
+
+/// What a kernel returns: the mean data loss and its gradient (C×D), or the first sample whose
+/// scores are not finite.
+pub type KernelResult<F> = std::result::Result<LossAndGrad<F>, NonFiniteScores>;
+
+/// A sample whose scores came out NaN or infinite. [`loss_and_grad`] turns it into an error
+/// that names the cause (a NaN or infinity in that input row, or an overflow).
+#[derive(Debug)]
+pub struct NonFiniteScores {
+    pub sample: usize,
+}
+
+/// `Err(NonFiniteScores)` unless every score of `sample` is finite. Weights are checked up
+/// front, so a non-finite score means a NaN or infinity in the input row (it makes every score
+/// of its row non-finite) or an overflow; testing C scores is cheaper than scanning D inputs.
+pub(crate) fn check_scores<'a, F: Float>(
+    scores: impl IntoIterator<Item = &'a F>,
+    sample: usize,
+) -> std::result::Result<(), NonFiniteScores> {
+    match scores.into_iter().all(|s| s.is_finite()) {
+        true => Ok(()),
+        false => Err(NonFiniteScores { sample }),
+    }
+}
+
+/// Computes the loss (mean data loss + L2 penalty) and its gradient with respect to `weights`.
+///
+/// Shapes follow `options.layout` (canonical: `weights` C×D, `inputs` N×D); `labels` has N
+/// entries in `0..C`. The gradient has the shape and layout of `weights`. The `fused` kernel
+/// runs on the current rayon thread pool (use `ThreadPool::install` to choose the thread
+/// count); its result does not depend on the number of threads.
+///
+/// ```
+/// use ndarray::array;
+/// use softmax::{loss_and_grad, LossOptions};
+///
+/// let weights = array![[0.0, 0.0], [0.0, 0.0], [0.0, 0.0]]; // C = 3, D = 2
+/// let inputs = array![[1.0, 2.0]]; // N = 1
+/// let out = loss_and_grad(weights.view(), inputs.view(), &[2], &LossOptions::default())?;
+/// assert!((out.loss - 3f64.ln()).abs() < 1e-12); // all scores equal: p = 1/3
+/// assert!((out.grad[[2, 1]] - (1.0 / 3.0 - 1.0) * 2.0).abs() < 1e-12);
+/// # Ok::<(), softmax::Error>(())
+/// ```
+///
+/// # Errors
+/// Shapes that disagree, a label count other than N, labels out of range, N, C or D equal to
+/// zero, NaN or infinity in the weights or inputs, scores that overflow, and a negative or
+/// non-finite `reg`.
+pub fn loss_and_grad<F: Float>(
+    weights: ArrayView2<F>,
+    inputs: ArrayView2<F>,
+    labels: &[usize],
+    options: &LossOptions,
+) -> Result<LossAndGrad<F>> {
+    check_reg(options.reg)?;
+    let (w, x) = options.layout.to_canonical(weights, inputs);
+    check_problem(w, x, labels, options.layout)?;
+    let kernel_output = match (options.kernel.resolve(), options.loss) {
+        (Kernel::Naive, Loss::Softmax) => naive::softmax(w, x, labels),
+        (Kernel::Naive, Loss::Svm) => naive::svm(w, x, labels),
+        (Kernel::Vectorized, loss) => vectorized::loss_and_grad(w, x, labels, loss),
+        (Kernel::Fused | Kernel::Auto, loss) => fused::loss_and_grad(w, x, labels, loss),
+    };
+    let LossAndGrad { mut loss, mut grad } =
+        kernel_output.map_err(|bad| non_finite_scores_error(x, bad.sample))?;
+    options.reg_convention.add_to(options.reg, w, &mut loss, &mut grad);
+    Ok(LossAndGrad { loss, grad: options.layout.grad_from_canonical(grad) })
+}
+
+/// Refuses a negative or non-finite regularization strength.
+pub fn check_reg(reg: f64) -> Result<()> {
+    match reg.is_finite() && reg >= 0.0 {
+        true => Ok(()),
+        false => Err(Error::InvalidOption(format!("reg must be finite and >= 0, got {reg}"))),
+    }
+}
+
+/// Checks canonical `w` (C×D), `x` (N×D) and `labels` before any kernel runs.
+fn check_problem<F: Float>(
+    w: ArrayView2<F>,
+    x: ArrayView2<F>,
+    labels: &[usize],
+    layout: Layout,
+) -> Result<()> {
+    let (n_classes, n_features) = w.dim();
+    let (n_samples, input_features) = x.dim();
+    if n_features != input_features {
+        let (weights, inputs) = match layout {
+            Layout::Canonical => (w.dim(), x.dim()),
+            Layout::Seed => (w.dim(), x.t().dim()),
+            Layout::Cs231n => (w.t().dim(), x.dim()),
+        };
+        return Err(Error::FeatureMismatch {
+            weights: [weights.0, weights.1],
+            inputs: [inputs.0, inputs.1],
+            weights_features: n_features,
+            inputs_features: input_features,
+            layout: layout.name(),
+            layout_shapes: layout.shapes(),
+        });
+    }
+    for (count, what) in [
+        (n_samples, "inputs have no samples (N = 0)"),
+        (n_classes, "weights have no classes (C = 0)"),
+        (n_features, "weights and inputs have no features (D = 0)"),
+    ] {
+        if count == 0 {
+            return Err(Error::Empty(what.to_string()));
+        }
+    }
+    if labels.len() != n_samples {
+        return Err(Error::LabelCount { labels: labels.len(), samples: n_samples });
+    }
+    if let Some((index, &label)) = labels.iter().enumerate().find(|(_, l)| **l >= n_classes) {
+        return Err(Error::LabelOutOfRange { index, label: label as i128, n_classes });
+    }
+    if let Some(((row, column), &value)) = w.indexed_iter().find(|(_, v)| !v.is_finite()) {
+        let location = format!("class {row}, feature {column}");
+        return Err(Error::NonFinite { what: "weights", location, value: value.as_f64() });
+    }
+    Ok(())
+}
+
+/// The error for a sample whose scores are not finite: a NaN or infinity in its input row
+/// if there is one, otherwise an overflow of the scores.
+fn non_finite_scores_error<F: Float>(x: ArrayView2<F>, sample: usize) -> Error {
+    match x.row(sample).iter().position(|v| !v.is_finite()) {
+        Some(column) => Error::NonFinite {
+            what: "inputs",
+            location: format!("sample {sample}, feature {column}"),
+            value: x[[sample, column]].as_f64(),
+        },
+        None => Error::ScoreOverflow { sample, dtype: F::DTYPE_NAME },
+    }
+}

@@ -1,0 +1,102 @@
+//! The naive kernels: explicit loops over samples and classes that mirror CS231n's
+//! `softmax_loss_naive` (the seed) and `svm_loss_naive` line for line.
+//!
+//! They are the specification every faster kernel is tested against: keep them simple and
+//! never optimize them. The seed's X is D×N (samples as columns, `X[:, i]`); ours is N×D, so
+//! its `X[:, i]` is our `inputs.row(i)`. The regularization (the seed's last two lines) is added
+//! by [`loss_and_grad`](super::loss_and_grad) for every kernel, in either convention.
+
+use ndarray::{Array2, ArrayView2};
+
+use super::{check_scores, KernelResult, LossAndGrad};
+use crate::Float;
+
+/// Mean softmax cross-entropy over the samples and its gradient (C×D), with loops.
+///
+/// `weights` is C×D, `inputs` N×D, `labels` N entries in `0..C` (checked by the caller).
+pub fn softmax<F: Float>(
+    weights: ArrayView2<F>,
+    inputs: ArrayView2<F>,
+    labels: &[usize],
+) -> KernelResult<F> {
+    // Get shapes
+    let num_classes = weights.nrows(); // C
+    let num_train = inputs.nrows(); // N
+
+    // Initialize the loss and gradient (the seed's dW) to zero.
+    let mut loss = F::zero();
+    let mut dw = Array2::<F>::zeros(weights.raw_dim()); // C×D, like W
+
+    for i in 0..num_train {
+        let x_i = inputs.row(i); // the seed's X[:, i], in R^D
+
+        // Compute vector of scores: f_i = W x_i, in R^C.
+        let mut f_i = weights.dot(&x_i);
+        check_scores(&f_i, i)?;
+
+        // Normalization trick: subtracting log_c = max_j f_i[j] from every score leaves the
+        // probabilities e^{f_j} / Σ_k e^{f_k} unchanged (e^{-log_c} cancels) but keeps e^{f_j}
+        // at most 1, so it cannot overflow even for scores in the thousands.
+        let log_c = f_i.fold(F::neg_infinity(), |max, &f| max.max(f));
+        f_i.mapv_inplace(|f| f - log_c);
+
+        // Compute loss (and add to it, divided later):
+        // L_i = -f(x_i)_{y_i} + log Σ_j e^{f(x_i)_j}
+        let mut sum_i = F::zero();
+        for &f_i_j in f_i.iter() {
+            sum_i = sum_i + f_i_j.exp();
+        }
+        loss = loss + (-f_i[labels[i]] + sum_i.ln());
+
+        // Compute gradient: dW_j = 1/N Σ_i (p(y_i = j | x_i) − 1{y_i = j}) x_i.
+        // Here we add the contribution of sample i to the inner sum, for every class j.
+        for j in 0..num_classes {
+            let p = f_i[j].exp() / sum_i; // the softmax probability of class j
+            let indicator = if j == labels[i] { F::one() } else { F::zero() }; // (j == y[i])
+            dw.row_mut(j).scaled_add(p - indicator, &x_i); // dW[j, :] += (p - (j == y[i])) * X[:, i]
+        }
+    }
+
+    // Compute average
+    let n = F::of(num_train as f64);
+    Ok(LossAndGrad { loss: loss / n, grad: dw / n })
+}
+
+/// Mean multiclass SVM (hinge, margin 1) loss over the samples and its subgradient (C×D),
+/// with loops, as CS231n's `svm_loss_naive`.
+///
+/// `weights` is C×D, `inputs` N×D, `labels` N entries in `0..C` (checked by the caller).
+pub fn svm<F: Float>(
+    weights: ArrayView2<F>,
+    inputs: ArrayView2<F>,
+    labels: &[usize],
+) -> KernelResult<F> {
+    let num_classes = weights.nrows(); // C
+    let num_train = inputs.nrows(); // N
+    let delta = F::one(); // the margin the correct class must win by
+
+    let mut loss = F::zero();
+    let mut dw = Array2::<F>::zeros(weights.raw_dim()); // C×D, like W
+
+    for i in 0..num_train {
+        let x_i = inputs.row(i);
+        let scores = weights.dot(&x_i); // f = W x_i, in R^C
+        check_scores(&scores, i)?;
+        let correct_class_score = scores[labels[i]];
+        for j in 0..num_classes {
+            if j == labels[i] {
+                continue; // the correct class is not compared with itself
+            }
+            // L_i gains max(0, f_j - f_{y_i} + Δ): class j scores within Δ of the correct one.
+            let margin = scores[j] - correct_class_score + delta;
+            if margin > F::zero() {
+                loss = loss + margin;
+                dw.row_mut(j).scaled_add(F::one(), &x_i); // ∂margin/∂W_j = x_i
+                dw.row_mut(labels[i]).scaled_add(-F::one(), &x_i); // ∂margin/∂W_{y_i} = -x_i
+            }
+        }
+    }
+
+    let n = F::of(num_train as f64);
+    Ok(LossAndGrad { loss: loss / n, grad: dw / n })
+}

@@ -1,0 +1,62 @@
+//! The vectorized kernels: whole-matrix operations, as CS231n's `softmax_loss_vectorized` and
+//! `svm_loss_vectorized`, on `ndarray` (its matrix products run on `matrixmultiply`).
+//!
+//! With S = X Wᵀ (N×C): softmax → P = softmax(S) row by row, dW = (P − Y)ᵀ X / N with Y the
+//! one-hot labels; svm → M = max(0, S − s_y + 1) with M_{i,y_i} = 0, dW = Gᵀ X / N with
+//! G_{ij} = 1{M_ij > 0} and G_{i,y_i} = −Σ_j 1{M_ij > 0}.
+
+use ndarray::{Array1, Array2, ArrayView2, Axis};
+
+use super::{check_scores, KernelResult, Loss, LossAndGrad};
+use crate::Float;
+
+/// Mean data loss and its gradient (C×D) for `weights` C×D, `inputs` N×D and N labels.
+pub fn loss_and_grad<F: Float>(
+    weights: ArrayView2<F>,
+    inputs: ArrayView2<F>,
+    labels: &[usize],
+    loss: Loss,
+) -> KernelResult<F> {
+    let scores = inputs.dot(&weights.t()); // S: N×C
+    for (i, row) in scores.outer_iter().enumerate() {
+        check_scores(&row, i)?;
+    }
+    let (data_loss, dscores) = match loss {
+        Loss::Softmax => softmax_dscores(scores, labels),
+        Loss::Svm => svm_dscores(scores, labels),
+    };
+    let n = F::of(labels.len() as f64);
+    let grad = dscores.t().dot(&inputs) / n; // dW = (∂L/∂S)ᵀ X / N: C×D
+    Ok(LossAndGrad { loss: data_loss / n, grad })
+}
+
+/// The summed softmax loss and ∂(ΣL_i)/∂S = P − Y (N×C).
+fn softmax_dscores<F: Float>(scores: Array2<F>, labels: &[usize]) -> (F, Array2<F>) {
+    let row_max = scores.map_axis(Axis(1), |row| row.fold(F::neg_infinity(), |m, &s| m.max(s)));
+    let shifted = scores - &row_max.insert_axis(Axis(1)); // every row's max is now 0
+    let mut probabilities = shifted.mapv(F::exp);
+    let row_sums = probabilities.sum_axis(Axis(1));
+    let correct = Array1::from_iter(labels.iter().enumerate().map(|(i, &y)| shifted[[i, y]]));
+    let loss = (row_sums.mapv(F::ln) - correct).sum(); // Σ_i −f_{y_i} + log Σ_j e^{f_j}
+    probabilities /= &row_sums.insert_axis(Axis(1)); // P
+    for (i, &y) in labels.iter().enumerate() {
+        probabilities[[i, y]] = probabilities[[i, y]] - F::one(); // P − Y
+    }
+    (loss, probabilities)
+}
+
+/// The summed hinge loss and its subgradient with respect to S (N×C).
+fn svm_dscores<F: Float>(scores: Array2<F>, labels: &[usize]) -> (F, Array2<F>) {
+    let correct = Array1::from_iter(labels.iter().enumerate().map(|(i, &y)| scores[[i, y]]));
+    let mut margins = (scores - &correct.insert_axis(Axis(1))).mapv(|m| (m + F::one()).max(F::zero()));
+    for (i, &y) in labels.iter().enumerate() {
+        margins[[i, y]] = F::zero(); // the correct class is not compared with itself
+    }
+    let loss = margins.sum();
+    let mut dscores = margins.mapv(|m| if m > F::zero() { F::one() } else { F::zero() });
+    let positive_counts = dscores.sum_axis(Axis(1));
+    for (i, &y) in labels.iter().enumerate() {
+        dscores[[i, y]] = -positive_counts[i];
+    }
+    (loss, dscores)
+}
