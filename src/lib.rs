@@ -15,7 +15,7 @@
 //! use ndarray::array;
 //! use softmax::{loss_and_grad, Kernel, LossOptions, RegConvention};
 //!
-//! let weights = array![[0.2, -0.5], [1.5, 1.3], [0.0, 0.25]]; // C = 3 classes, D = 2 features
+//! let weights = array![[0.2f64, -0.5], [1.5, 1.3], [0.0, 0.25]]; // C = 3 classes, D = 2 features
 //! let inputs = array![[1.0, 2.0], [-1.0, 0.5]]; // N = 2 samples
 //! let labels = [2, 0];
 //! let options = LossOptions { reg: 0.1, reg_convention: RegConvention::Half, ..Default::default() };
