@@ -1,0 +1,98 @@
+//! Gradient check: the analytic gradient against centered differences at random coordinates,
+//! as CS231n's `grad_check_sparse`.
+//!
+//! For a coordinate k of W: n = (L(W + h·e_k) − L(W − h·e_k)) / (2h), whose error is O(h²),
+//! compared with the analytic a = ∂L/∂W_k by the relative error |a − n| / (|a| + |n|).
+//! In `f64` a correct softmax gradient checks below 1e-7; `f32` is too coarse for h = 1e-5,
+//! so checks run in `f64`. The hinge loss has kinks: a margin within h of 0 can spoil one check.
+
+use ndarray::{Array2, ArrayView2};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use crate::{Error, LossOptions, Result, loss_and_grad};
+
+/// How many coordinates to check, the step h, and the seed that picks the coordinates.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GradCheckOptions {
+    pub checks: usize,
+    pub step: f64,
+    pub seed: u64,
+}
+
+impl Default for GradCheckOptions {
+    /// CS231n's defaults: 10 checks, h = 1e-5.
+    fn default() -> Self {
+        GradCheckOptions { checks: 10, step: 1e-5, seed: 0 }
+    }
+}
+
+/// One checked coordinate of W (an index in W's own layout).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Check {
+    pub index: [usize; 2],
+    pub numerical: f64,
+    pub analytic: f64,
+    pub relative_error: f64,
+}
+
+/// The result of [`gradient_check`]: the loss at W, every check, and the largest error.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct GradCheckReport {
+    pub loss: f64,
+    pub max_relative_error: f64,
+    pub checks: Vec<Check>,
+}
+
+/// |a − n| / (|a| + |n|), and 0 when both are 0.
+pub fn relative_error(analytic: f64, numerical: f64) -> f64 {
+    let scale = analytic.abs() + numerical.abs();
+    if scale == 0.0 { 0.0 } else { (analytic - numerical).abs() / scale }
+}
+
+/// Checks the gradient of [`loss_and_grad`] (with `loss_options`) at `checks.checks` random
+/// coordinates of `weights`, in `f64`.
+///
+/// # Errors
+/// Those of [`loss_and_grad`], zero checks, and a step that is not finite and positive.
+pub fn gradient_check(
+    weights: ArrayView2<f64>,
+    inputs: ArrayView2<f64>,
+    labels: &[usize],
+    loss_options: &LossOptions,
+    checks: &GradCheckOptions,
+) -> Result<GradCheckReport> {
+    if checks.checks == 0 {
+        return Err(Error::InvalidOption("checks must be at least 1".into()));
+    }
+    if !(checks.step.is_finite() && checks.step > 0.0) {
+        return Err(Error::InvalidOption(format!(
+            "step must be finite and > 0, got {}",
+            checks.step
+        )));
+    }
+    let at_weights = loss_and_grad(weights, inputs, labels, loss_options)?;
+    let mut perturbed: Array2<f64> = weights.to_owned();
+    let loss_at = |w: &Array2<f64>| -> Result<f64> {
+        Ok(loss_and_grad(w.view(), inputs, labels, loss_options)?.loss)
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(checks.seed);
+    let (rows, columns) = weights.dim();
+    let mut report = Vec::with_capacity(checks.checks);
+    for _ in 0..checks.checks {
+        let index = [rng.random_range(0..rows), rng.random_range(0..columns)];
+        let original = perturbed[index];
+        perturbed[index] = original + checks.step;
+        let loss_plus = loss_at(&perturbed)?;
+        perturbed[index] = original - checks.step;
+        let loss_minus = loss_at(&perturbed)?;
+        perturbed[index] = original;
+        let numerical = (loss_plus - loss_minus) / (2.0 * checks.step);
+        let analytic = at_weights.grad[index];
+        let relative_error = relative_error(analytic, numerical);
+        report.push(Check { index, numerical, analytic, relative_error });
+    }
+    let max_relative_error = report.iter().map(|c| c.relative_error).fold(0.0, f64::max);
+    Ok(GradCheckReport { loss: at_weights.loss, max_relative_error, checks: report })
+}

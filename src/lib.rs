@@ -39,7 +39,8 @@ pub mod gradcheck;
 pub mod loss;
 mod names;
 pub mod npy;
+pub mod synthetic;
 
 pub use error::{Error, Result};
 pub use float::Float;
-pub use loss::{loss_and_grad, Kernel, Layout, Loss, LossAndGrad, LossOptions, RegConvention};
+pub use loss::{Kernel, Layout, Loss, LossAndGrad, LossOptions, RegConvention, loss_and_grad};

@@ -1,0 +1,232 @@
+//! NumPy `.npy` files (the format of `np.save`): float matrices, integer labels, and atomic
+//! writing of gradients. `npyz` parses headers and decodes elements; this module adds the
+//! checks a user needs named: dimensionality, dtype, truncation, negative labels.
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Seek, Write};
+use std::path::Path;
+
+use ndarray::{Array2, ArrayView2, ShapeBuilder};
+use npyz::{DType, NpyFile, Order, TypeChar, WriterBuilder};
+
+use crate::{Error, Float, Result};
+
+/// A 2-D float array as read from a `.npy` file, in its stored dtype.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Matrix {
+    F32(Array2<f32>),
+    F64(Array2<f64>),
+}
+
+impl Matrix {
+    /// The NumPy name of the element type: `float32` or `float64`.
+    pub fn dtype_name(&self) -> &'static str {
+        match self {
+            Matrix::F32(_) => f32::DTYPE_NAME,
+            Matrix::F64(_) => f64::DTYPE_NAME,
+        }
+    }
+
+    /// `(rows, columns)`.
+    pub fn dim(&self) -> (usize, usize) {
+        match self {
+            Matrix::F32(a) => a.dim(),
+            Matrix::F64(a) => a.dim(),
+        }
+    }
+
+    /// The values as `f64` (a copy; exact for both dtypes).
+    pub fn to_f64(&self) -> Array2<f64> {
+        match self {
+            Matrix::F32(a) => a.mapv(f64::from),
+            Matrix::F64(a) => a.clone(),
+        }
+    }
+}
+
+/// Reads a 2-D `float32` or `float64` array (C or Fortran order, either byte order).
+///
+/// # Errors
+/// A missing or unreadable file, a file that is not `.npy`, another dtype, another number of
+/// dimensions, or fewer (or more) data bytes than the header declares.
+pub fn read_matrix(path: &Path) -> Result<Matrix> {
+    let file = open(path)?;
+    let (rows, columns) = match file.shape[..] {
+        [rows, columns] => (rows, columns),
+        _ => {
+            let message =
+                format!("expected a 2-D array (a matrix), got shape {}", shape_text(&file.shape));
+            return Err(Error::file(path, message));
+        }
+    };
+    let shape = (rows, columns).set_f(file.fortran_order);
+    match (file.type_char, file.item_size) {
+        (TypeChar::Float, 4) => Ok(Matrix::F32(file.into_matrix(path, shape)?)),
+        (TypeChar::Float, 8) => Ok(Matrix::F64(file.into_matrix(path, shape)?)),
+        _ => Err(Error::file(
+            path,
+            format!("unsupported dtype '{}' for a matrix: expected float32 or float64", file.descr),
+        )),
+    }
+}
+
+/// Reads a 1-D array of class labels in any integer dtype, as `usize`.
+///
+/// # Errors
+/// As [`read_matrix`], plus a non-integer dtype, another number of dimensions, and negative
+/// labels (the error gives the first one and its index).
+pub fn read_labels(path: &Path) -> Result<Vec<usize>> {
+    let file = open(path)?;
+    if file.shape.len() != 1 {
+        let message = format!("labels must be a 1-D array, got shape {}", shape_text(&file.shape));
+        return Err(Error::file(path, message));
+    }
+    let values: Vec<i128> = match (file.type_char, file.item_size) {
+        (TypeChar::Int, 1) => file.into_values::<i8>(path)?,
+        (TypeChar::Int, 2) => file.into_values::<i16>(path)?,
+        (TypeChar::Int, 4) => file.into_values::<i32>(path)?,
+        (TypeChar::Int, 8) => file.into_values::<i64>(path)?,
+        (TypeChar::Uint, 1) => file.into_values::<u8>(path)?,
+        (TypeChar::Uint, 2) => file.into_values::<u16>(path)?,
+        (TypeChar::Uint, 4) => file.into_values::<u32>(path)?,
+        (TypeChar::Uint, 8) => file.into_values::<u64>(path)?,
+        _ => {
+            let message =
+                format!("unsupported dtype '{}' for labels: expected an integer type", file.descr);
+            return Err(Error::file(path, message));
+        }
+    };
+    values
+        .iter()
+        .enumerate()
+        .map(|(index, &label)| {
+            usize::try_from(label).map_err(|_| {
+                let message =
+                    format!("label {label} at index {index} is negative: labels are 0..C-1");
+                Error::file(path, message)
+            })
+        })
+        .collect()
+}
+
+/// Writes a 2-D array as `.npy` in its dtype, atomically: to a temporary file in the same
+/// folder, renamed over `path` only once complete, so a failure never leaves a partial file.
+pub fn write_matrix<F: Float + npyz::AutoSerialize>(
+    path: &Path,
+    array: ArrayView2<F>,
+) -> Result<()> {
+    let folder = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    let temporary = tempfile::NamedTempFile::new_in(folder).map_err(|e| Error::io(path, e))?;
+    let (rows, columns) = array.dim();
+    let write = || -> std::io::Result<()> {
+        let mut out = BufWriter::new(temporary.as_file());
+        let mut writer = npyz::WriteOptions::new()
+            .default_dtype()
+            .shape(&[rows as u64, columns as u64])
+            .writer(&mut out)
+            .begin_nd()?;
+        writer.extend(array.iter().copied())?; // logical (row-major) order, whatever the strides
+        writer.finish()?;
+        out.flush()
+    };
+    write().map_err(|e| Error::io(path, e))?;
+    temporary.persist(path).map_err(|e| Error::io(path, e.error))?;
+    Ok(())
+}
+
+/// An opened `.npy` file whose header has been checked against the file's size.
+struct OpenNpy {
+    npy: NpyFile<BufReader<File>>,
+    shape: Vec<usize>,
+    fortran_order: bool,
+    type_char: TypeChar,
+    item_size: u64,
+    descr: String,
+}
+
+impl OpenNpy {
+    /// Decodes every element, converting to `i128` (lossless for every integer dtype).
+    fn into_values<T: npyz::Deserialize + Into<i128>>(self, path: &Path) -> Result<Vec<i128>> {
+        let values: Vec<T> = self.npy.into_vec().map_err(|e| Error::io(path, e))?;
+        Ok(values.into_iter().map(Into::into).collect())
+    }
+
+    /// Decodes every element into a matrix of the given shape (and memory order), returned in
+    /// standard (row-major) order.
+    fn into_matrix<F: Float + npyz::Deserialize>(
+        self,
+        path: &Path,
+        shape: ndarray::Shape<ndarray::Ix2>,
+    ) -> Result<Array2<F>> {
+        let values: Vec<F> = self.npy.into_vec().map_err(|e| Error::io(path, e))?;
+        let array = Array2::from_shape_vec(shape, values)
+            .map_err(|e| Error::file(path, format!("data does not fit its shape: {e}")))?;
+        Ok(array.as_standard_layout().into_owned())
+    }
+}
+
+/// Opens `path`, parses its header and checks that the file holds exactly the data it declares.
+fn open(path: &Path) -> Result<OpenNpy> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let file_size = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    let npy = NpyFile::new(BufReader::new(file))
+        .map_err(|e| Error::file(path, format!("not a NumPy .npy file ({e})")))?;
+    let header = npy.header().clone();
+    let mut reader = npy.into_inner();
+    let header_size = reader.stream_position().map_err(|e| Error::io(path, e))?;
+    let type_str = match header.dtype() {
+        DType::Plain(type_str) => type_str,
+        other => {
+            let message = format!(
+                "unsupported structured dtype {}: expected a plain numeric type",
+                other.descr()
+            );
+            return Err(Error::file(path, message));
+        }
+    };
+    let descr = header.dtype().descr();
+    let item_size = type_str.size_field();
+    let shape: Vec<usize> = header.shape().iter().map(|&d| d as usize).collect();
+    let declared = header.shape().iter().try_fold(item_size, |bytes, &d| bytes.checked_mul(d));
+    let available = file_size.saturating_sub(header_size);
+    match declared {
+        Some(declared) if declared == available => {}
+        Some(declared) if declared > available => {
+            let message = format!(
+                "truncated: the header declares shape {} of '{descr}' ({declared} bytes of data) \
+                 but the file holds only {available}",
+                shape_text(&shape)
+            );
+            return Err(Error::file(path, message));
+        }
+        Some(declared) => {
+            let message = format!(
+                "{} bytes after the data that the header declares (shape {} of '{descr}'): \
+                 not a single .npy array",
+                available - declared,
+                shape_text(&shape)
+            );
+            return Err(Error::file(path, message));
+        }
+        None => return Err(Error::file(path, "the header declares an impossibly large shape")),
+    }
+    Ok(OpenNpy {
+        npy: NpyFile::with_header(header.clone(), reader),
+        fortran_order: header.order() == Order::Fortran,
+        type_char: type_str.type_char(),
+        item_size,
+        descr,
+        shape,
+    })
+}
+
+/// A shape as NumPy prints it: `(6, 5)`, `(6,)`.
+fn shape_text(shape: &[usize]) -> String {
+    match shape {
+        [single] => format!("({single},)"),
+        _ => format!("({})", shape.iter().map(usize::to_string).collect::<Vec<_>>().join(", ")),
+    }
+}

@@ -12,7 +12,7 @@
 use ndarray::{Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 
-use super::{check_scores, KernelResult, Loss, LossAndGrad};
+use super::{KernelResult, Loss, LossAndGrad, check_scores};
 use crate::Float;
 
 /// The most blocks (partial gradients) a pass uses: enough to keep 16 threads busy.
@@ -49,11 +49,11 @@ pub fn loss_and_grad<F: Float>(
     let mut total = LossAndGrad { loss: F::zero(), grad: Array2::zeros(weights.raw_dim()) };
     for partial in partials {
         let partial = partial?;
-        total.loss = total.loss + partial.loss;
+        total.loss += partial.loss;
         total.grad += &partial.grad;
     }
     let n = F::of(n_samples as f64);
-    total.loss = total.loss / n;
+    total.loss /= n;
     total.grad /= n;
     Ok(total)
 }
@@ -78,7 +78,7 @@ fn block_loss_and_grad<F: Float>(
             *score = dot(w_j, x);
         }
         check_scores(&scores, first_row + i)?;
-        loss_sum = loss_sum + row_loss_and_dscores(loss, &mut scores, label);
+        loss_sum += row_loss_and_dscores(loss, &mut scores, label);
         for (&g, grad_j) in scores.iter().zip(grad.chunks_exact_mut(n_features)) {
             if g != F::zero() {
                 axpy(g, x, grad_j);
@@ -101,12 +101,12 @@ pub fn row_loss_and_dscores<F: Float>(loss: Loss, scores: &mut [F], label: usize
             let mut sum = F::zero();
             for s in scores.iter_mut() {
                 *s = (*s - max).exp();
-                sum = sum + *s;
+                sum += *s;
             }
             for s in scores.iter_mut() {
-                *s = *s / sum;
+                *s /= sum;
             }
-            scores[label] = scores[label] - F::one();
+            scores[label] -= F::one();
             sum.ln() - correct_shifted
         }
         Loss::Svm => {
@@ -116,8 +116,8 @@ pub fn row_loss_and_dscores<F: Float>(loss: Loss, scores: &mut [F], label: usize
             for (j, s) in scores.iter_mut().enumerate() {
                 let margin = *s - correct + F::one();
                 *s = if j != label && margin > F::zero() {
-                    row_loss = row_loss + margin;
-                    positive = positive + F::one();
+                    row_loss += margin;
+                    positive += F::one();
                     F::one()
                 } else {
                     F::zero()
@@ -138,7 +138,7 @@ fn dot<F: Float>(a: &[F], b: &[F]) -> F {
     let (b_blocks, b_tail) = b.as_chunks::<LANES>();
     for (a8, b8) in a_blocks.iter().zip(b_blocks) {
         for lane in 0..LANES {
-            partial[lane] = partial[lane] + a8[lane] * b8[lane];
+            partial[lane] += a8[lane] * b8[lane];
         }
     }
     let tail = a_tail.iter().zip(b_tail).fold(F::zero(), |acc, (&x, &y)| acc + x * y);
@@ -148,6 +148,6 @@ fn dot<F: Float>(a: &[F], b: &[F]) -> F {
 /// y += alpha · x.
 fn axpy<F: Float>(alpha: F, x: &[F], y: &mut [F]) {
     for (y_k, &x_k) in y.iter_mut().zip(x) {
-        *y_k = *y_k + alpha * x_k;
+        *y_k += alpha * x_k;
     }
 }

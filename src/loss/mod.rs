@@ -102,12 +102,18 @@ impl RegConvention {
     }
 
     /// Adds the penalty to `loss` and its gradient `b·W` to `grad`.
-    fn add_to<F: Float>(self, reg: f64, weights: ArrayView2<F>, loss: &mut F, grad: &mut Array2<F>) {
+    fn add_to<F: Float>(
+        self,
+        reg: f64,
+        weights: ArrayView2<F>,
+        loss: &mut F,
+        grad: &mut Array2<F>,
+    ) {
         if reg == 0.0 {
             return;
         }
         let (_, grad_factor) = self.factors(reg);
-        *loss = *loss + self.penalty(reg, weights);
+        *loss += self.penalty(reg, weights);
         grad.scaled_add(F::of(grad_factor), &weights);
     }
 }

@@ -8,7 +8,7 @@
 
 use ndarray::{Array2, ArrayView2};
 
-use super::{check_scores, KernelResult, LossAndGrad};
+use super::{KernelResult, LossAndGrad, check_scores};
 use crate::Float;
 
 /// Mean softmax cross-entropy over the samples and its gradient (C×D), with loops.
@@ -44,9 +44,9 @@ pub fn softmax<F: Float>(
         // L_i = -f(x_i)_{y_i} + log Σ_j e^{f(x_i)_j}
         let mut sum_i = F::zero();
         for &f_i_j in f_i.iter() {
-            sum_i = sum_i + f_i_j.exp();
+            sum_i += f_i_j.exp();
         }
-        loss = loss + (-f_i[labels[i]] + sum_i.ln());
+        loss += -f_i[labels[i]] + sum_i.ln();
 
         // Compute gradient: dW_j = 1/N Σ_i (p(y_i = j | x_i) − 1{y_i = j}) x_i.
         // Here we add the contribution of sample i to the inner sum, for every class j.
@@ -90,7 +90,7 @@ pub fn svm<F: Float>(
             // L_i gains max(0, f_j - f_{y_i} + Δ): class j scores within Δ of the correct one.
             let margin = scores[j] - correct_class_score + delta;
             if margin > F::zero() {
-                loss = loss + margin;
+                loss += margin;
                 dw.row_mut(j).scaled_add(F::one(), &x_i); // ∂margin/∂W_j = x_i
                 dw.row_mut(labels[i]).scaled_add(-F::one(), &x_i); // ∂margin/∂W_{y_i} = -x_i
             }

@@ -7,7 +7,7 @@
 
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 
-use super::{check_scores, KernelResult, Loss, LossAndGrad};
+use super::{KernelResult, Loss, LossAndGrad, check_scores};
 use crate::Float;
 
 /// Mean data loss and its gradient (C×D) for `weights` C×D, `inputs` N×D and N labels.
@@ -19,7 +19,7 @@ pub fn loss_and_grad<F: Float>(
 ) -> KernelResult<F> {
     let scores = inputs.dot(&weights.t()); // S: N×C
     for (i, row) in scores.outer_iter().enumerate() {
-        check_scores(&row, i)?;
+        check_scores(row, i)?;
     }
     let (data_loss, dscores) = match loss {
         Loss::Softmax => softmax_dscores(scores, labels),
@@ -40,7 +40,7 @@ fn softmax_dscores<F: Float>(scores: Array2<F>, labels: &[usize]) -> (F, Array2<
     let loss = (row_sums.mapv(F::ln) - correct).sum(); // Σ_i −f_{y_i} + log Σ_j e^{f_j}
     probabilities /= &row_sums.insert_axis(Axis(1)); // P
     for (i, &y) in labels.iter().enumerate() {
-        probabilities[[i, y]] = probabilities[[i, y]] - F::one(); // P − Y
+        probabilities[[i, y]] -= F::one(); // P − Y
     }
     (loss, probabilities)
 }
@@ -48,7 +48,8 @@ fn softmax_dscores<F: Float>(scores: Array2<F>, labels: &[usize]) -> (F, Array2<
 /// The summed hinge loss and its subgradient with respect to S (N×C).
 fn svm_dscores<F: Float>(scores: Array2<F>, labels: &[usize]) -> (F, Array2<F>) {
     let correct = Array1::from_iter(labels.iter().enumerate().map(|(i, &y)| scores[[i, y]]));
-    let mut margins = (scores - &correct.insert_axis(Axis(1))).mapv(|m| (m + F::one()).max(F::zero()));
+    let mut margins =
+        (scores - &correct.insert_axis(Axis(1))).mapv(|m| (m + F::one()).max(F::zero()));
     for (i, &y) in labels.iter().enumerate() {
         margins[[i, y]] = F::zero(); // the correct class is not compared with itself
     }

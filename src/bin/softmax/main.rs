@@ -1,1 +1,47 @@
-fn main() {}
+//! `softmax`: the command line of the softmax library. Each subcommand lives in its own file;
+//! this one parses arguments, runs the subcommand and turns errors into a message and exit 1.
+
+mod explain;
+mod gradcheck;
+mod loss;
+mod options;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Linear softmax classifiers and the multiclass SVM: loss, gradient, gradient check.
+#[derive(Parser)]
+#[command(name = "softmax", version, about, max_term_width = 100)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Loss and gradient of weights W on inputs X and labels y (.npy files), as JSON.
+    Loss(loss::Args),
+    /// Check the analytic gradient against centered differences at random coordinates.
+    Gradcheck(gradcheck::Args),
+    /// A worked example that prints every number of the loss and gradient computation.
+    Explain(explain::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Loss(args) => loss::run(args),
+        Command::Gradcheck(args) => gradcheck::run(args),
+        Command::Explain(args) => explain::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) if output::is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,343 @@
+//! The command line, as a user runs it: the JSON contract, .npy files NumPy wrote, and a clear
+//! error (never a panic) for every kind of bad input.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::{fixture, matrix, reference, relative_difference, relative_scalar_difference};
+use softmax::npy::{Matrix, read_matrix};
+
+fn softmax(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_softmax")).args(args).output().expect("runs")
+}
+
+fn path(name: &str) -> String {
+    fixture(name).display().to_string()
+}
+
+/// Runs a command that must succeed and returns its stdout as JSON.
+fn json(args: &[&str]) -> serde_json::Value {
+    let out = softmax(args);
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("one JSON object")
+}
+
+/// Runs a command that must fail and returns its stderr.
+fn failure(args: &[&str]) -> String {
+    let out = softmax(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    // 1 for a failure, 2 for a usage error (clap's convention).
+    assert!(matches!(out.status.code(), Some(1 | 2)), "{args:?} should fail: {stderr}");
+    assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
+    assert!(out.stdout.is_empty(), "{args:?} printed to stdout on failure");
+    stderr
+}
+
+fn loss_args<'a>(w: &'a str, x: &'a str, y: &'a str) -> Vec<&'a str> {
+    vec!["loss", "--weights", w, "--inputs", x, "--labels", y]
+}
+
+#[test]
+fn loss_prints_the_contract_and_matches_numpy() {
+    let reference = reference();
+    let dir = tempfile::tempdir().unwrap();
+    for case in &reference.cases {
+        for kernel in ["naive", "vectorized", "fused", "auto"] {
+            let grad_out =
+                dir.path().join(format!("dW_{}_{}_{kernel}.npy", case.loss, case.reg_convention));
+            let (w, x, y) = (path("W_f64.npy"), path("X_f64.npy"), path("y_i64.npy"));
+            let mut args = loss_args(&w, &x, &y);
+            let grad_path = grad_out.display().to_string();
+            args.extend([
+                "--reg",
+                "0.1",
+                "--reg-convention",
+                &case.reg_convention,
+                "--loss",
+                &case.loss,
+            ]);
+            args.extend(["--kernel", kernel, "--grad-out", &grad_path]);
+            let out = json(&args);
+            assert!(
+                relative_scalar_difference(out["loss"].as_f64().unwrap(), case.loss_value) < 1e-12
+            );
+            let expected_kernel = if kernel == "auto" { "fused" } else { kernel };
+            assert_eq!(out["kernel"], expected_kernel);
+            assert_eq!(
+                (out["n_samples"].as_u64(), out["n_features"].as_u64(), out["n_classes"].as_u64()),
+                (Some(6), Some(5), Some(4))
+            );
+            assert_eq!(out["reg"], 0.1);
+            assert_eq!(out["reg_convention"], case.reg_convention.as_str());
+            assert_eq!(out["dtype"], "float64");
+            let Matrix::F64(grad) = read_matrix(&grad_out).unwrap() else {
+                panic!("float64 gradient")
+            };
+            assert!(relative_difference(grad.view(), matrix(&case.grad).view()) < 1e-12);
+        }
+    }
+}
+
+#[test]
+fn loss_in_float32_and_other_label_dtypes() {
+    let reference = reference();
+    let expected =
+        reference.cases.iter().find(|c| c.loss == "softmax" && c.reg_convention == "half").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let grad_out = dir.path().join("dW.npy");
+    for labels in ["y_i64.npy", "y_i32.npy", "y_u8.npy"] {
+        let (w, x, y, g) =
+            (path("W_f32.npy"), path("X_f32.npy"), path(labels), grad_out.display().to_string());
+        let mut args = loss_args(&w, &x, &y);
+        args.extend(["--reg", "0.1", "--grad-out", &g]);
+        let out = json(&args);
+        assert_eq!(out["dtype"], "float32");
+        assert!(
+            relative_scalar_difference(out["loss"].as_f64().unwrap(), expected.loss_value) < 1e-5
+        );
+        let Matrix::F32(grad) = read_matrix(&grad_out).unwrap() else {
+            panic!("float32 gradient, as W")
+        };
+        assert!(
+            relative_difference(grad.mapv(f64::from).view(), matrix(&expected.grad).view()) < 1e-5
+        );
+    }
+}
+
+#[test]
+fn loss_reads_every_layout_and_byte_order() {
+    let reference = reference();
+    let expected =
+        reference.cases.iter().find(|c| c.loss == "svm" && c.reg_convention == "full").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let grad_out = dir.path().join("dW.npy");
+    let g = grad_out.display().to_string();
+    for (w, x, layout) in [
+        ("W_f64.npy", "X_f64_fortran.npy", "canonical"),
+        ("W_f64.npy", "X_bigendian_f64.npy", "canonical"),
+        ("W_f64.npy", "X_seed_f64.npy", "seed"),
+        ("W_cs231n_f64.npy", "X_f64.npy", "cs231n"),
+    ] {
+        let (w, x, y) = (path(w), path(x), path("y_i64.npy"));
+        let mut args = loss_args(&w, &x, &y);
+        args.extend([
+            "--loss",
+            "svm",
+            "--reg",
+            "0.1",
+            "--reg-convention",
+            "full",
+            "--layout",
+            layout,
+            "--grad-out",
+            &g,
+        ]);
+        let out = json(&args);
+        assert!(
+            relative_scalar_difference(out["loss"].as_f64().unwrap(), expected.loss_value) < 1e-12,
+            "{layout}"
+        );
+        assert_eq!(out["n_samples"], 6);
+        let Matrix::F64(grad) = read_matrix(&grad_out).unwrap() else { panic!() };
+        let expected_grad = matrix(&expected.grad);
+        let expected_grad =
+            if layout == "cs231n" { expected_grad.t().to_owned() } else { expected_grad };
+        assert!(relative_difference(grad.view(), expected_grad.view()) < 1e-12, "{layout}");
+    }
+}
+
+#[test]
+fn threads_do_not_change_the_result() {
+    let (w, x, y) = (path("W_f64.npy"), path("X_f64.npy"), path("y_i64.npy"));
+    let losses: Vec<_> = ["1", "2", "3"]
+        .iter()
+        .map(|t| {
+            let mut args = loss_args(&w, &x, &y);
+            args.extend(["--threads", t]);
+            json(&args)["loss"].clone()
+        })
+        .collect();
+    assert_eq!(losses[0], losses[1]);
+    assert_eq!(losses[0], losses[2]);
+}
+
+/// Weights, inputs, labels, extra arguments, and words the error message must contain.
+type BadCase<'a> = (&'a str, &'a str, &'a str, Vec<&'a str>, Vec<&'a str>);
+
+#[test]
+fn bad_inputs_give_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.npy").display().to_string();
+    let cases: Vec<BadCase> = vec![
+        (
+            "W_f64.npy",
+            "X_f64.npy",
+            "y_negative.npy",
+            vec![],
+            vec!["y_negative.npy", "-1", "index 2"],
+        ),
+        ("W_f64.npy", "X_f64.npy", "y_float.npy", vec![], vec!["y_float.npy", "dtype", "<f8"]),
+        ("W_f64.npy", "X_f64.npy", "y_2d_i64.npy", vec![], vec!["y_2d_i64.npy", "1-D", "(6, 1)"]),
+        (
+            "W_f64.npy",
+            "X_nan_f64.npy",
+            "y_i64.npy",
+            vec![],
+            vec!["X_nan_f64.npy", "NaN", "sample 3, feature 1"],
+        ),
+        (
+            "W_inf_f64.npy",
+            "X_f64.npy",
+            "y_i64.npy",
+            vec![],
+            vec!["W_inf_f64.npy", "inf", "class 1, feature 2"],
+        ),
+        (
+            "W_f64.npy",
+            "X_f16.npy",
+            "y_i64.npy",
+            vec![],
+            vec!["X_f16.npy", "unsupported dtype", "<f2"],
+        ),
+        ("W_f64.npy", "X_i32.npy", "y_i64.npy", vec![], vec!["X_i32.npy", "unsupported dtype"]),
+        ("W_f64.npy", "X_1d_f64.npy", "y_i64.npy", vec![], vec!["X_1d_f64.npy", "2-D", "(5,)"]),
+        ("W_f64.npy", "X_empty_f64.npy", "y_i64.npy", vec![], vec!["X_empty_f64.npy", "N = 0"]),
+        (
+            "W_f64.npy",
+            "X_truncated_f64.npy",
+            "y_i64.npy",
+            vec![],
+            vec!["X_truncated_f64.npy", "truncated", "(6, 5)"],
+        ),
+        (
+            "W_f64.npy",
+            "not_npy.npy",
+            "y_i64.npy",
+            vec![],
+            vec!["not_npy.npy", "not a NumPy .npy file"],
+        ),
+        (
+            "W_f32.npy",
+            "X_f64.npy",
+            "y_i64.npy",
+            vec![],
+            vec!["dtype mismatch", "W_f32.npy", "float32", "X_f64.npy", "float64"],
+        ),
+        (
+            "W_f64.npy",
+            "X_seed_f64.npy",
+            "y_i64.npy",
+            vec![],
+            vec!["X_seed_f64.npy", "[4, 5]", "[5, 6]", "features"],
+        ),
+        (
+            "W_f64.npy",
+            "X_f64.npy",
+            "y_i64.npy",
+            vec!["--layout", "cs231n"],
+            vec!["[4, 5] (D = 4)", "cs231n", "W: D×C"],
+        ),
+        ("W_f64.npy", "X_f64.npy", "y_i64.npy", vec!["--reg", "-1"], vec!["reg", "-1"]),
+        (
+            "W_f64.npy",
+            "X_f64.npy",
+            "y_i64.npy",
+            vec!["--kernel", "fast"],
+            vec!["fast", "naive, vectorized, fused, auto"],
+        ),
+    ];
+    for (w, x, y, extra, words) in cases {
+        let (w, x, y) = (path(w), path(x), path(y));
+        let mut args = loss_args(&w, &x, &y);
+        args.extend(extra);
+        let stderr = failure(&args);
+        for word in words {
+            assert!(stderr.contains(word), "{args:?}: '{word}' missing from: {stderr}");
+        }
+    }
+    // Label count and range need labels that do not fit: X has 6 samples, W 4 classes.
+    let labels_out_of_range = dir.path().join("y_big.npy");
+    write_labels(&labels_out_of_range, &[0, 1, 2, 3, 4, 0]);
+    let too_few = dir.path().join("y_few.npy");
+    write_labels(&too_few, &[0, 1]);
+    let (w, x) = (path("W_f64.npy"), path("X_f64.npy"));
+    let big = labels_out_of_range.display().to_string();
+    let stderr = failure(&loss_args(&w, &x, &big));
+    assert!(stderr.contains("label 4 at index 4") && stderr.contains("y_big.npy"), "{stderr}");
+    let few = too_few.display().to_string();
+    let stderr = failure(&loss_args(&w, &x, &few));
+    assert!(stderr.contains("2 labels for 6 samples") && stderr.contains("y_few.npy"), "{stderr}");
+    let stderr = failure(&loss_args(&w, &missing, &few));
+    assert!(stderr.contains("missing.npy") && stderr.contains("No such file"), "{stderr}");
+}
+
+/// Writes a 1-D int64 `.npy` as `np.save` does (format 1.0, header padded to 64 bytes).
+fn write_labels(path: &Path, labels: &[i64]) {
+    let mut header =
+        format!("{{'descr': '<i8', 'fortran_order': False, 'shape': ({},), }}", labels.len());
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((header.len() as u16).to_le_bytes());
+    bytes.extend(header.as_bytes());
+    for label in labels {
+        bytes.extend(label.to_le_bytes());
+    }
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn a_failed_loss_leaves_an_existing_gradient_file_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let grad_out = dir.path().join("dW.npy");
+    std::fs::write(&grad_out, b"precious").unwrap();
+    let (w, x, y, g) = (
+        path("W_f64.npy"),
+        path("X_nan_f64.npy"),
+        path("y_i64.npy"),
+        grad_out.display().to_string(),
+    );
+    let mut args = loss_args(&w, &x, &y);
+    args.extend(["--grad-out", &g]);
+    failure(&args);
+    assert_eq!(std::fs::read(&grad_out).unwrap(), b"precious");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file left behind");
+}
+
+#[test]
+fn gradcheck_on_random_data_and_on_files() {
+    let out =
+        json(&["gradcheck", "--random", "40,12,5", "--reg", "0.5", "--checks", "15", "--json"]);
+    assert!(out["max_relative_error"].as_f64().unwrap() < 1e-7, "{out}");
+    assert_eq!(out["checks"].as_array().unwrap().len(), 15);
+    let first = &out["checks"][0];
+    for key in ["index", "numerical", "analytic", "relative_error"] {
+        assert!(!first[key].is_null(), "{key} missing in {first}");
+    }
+    let (w, x, y) = (path("W_f32.npy"), path("X_f32.npy"), path("y_u8.npy"));
+    let out = json(&["gradcheck", "--weights", &w, "--inputs", &x, "--labels", &y, "--json"]);
+    assert!(out["max_relative_error"].as_f64().unwrap() < 1e-7, "{out}");
+    // The text form, as CS231n prints it.
+    let out = softmax(&["gradcheck", "--random", "20,6,3", "--checks", "3"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.matches("numerical:").count(), 3, "{text}");
+    assert!(text.contains("relative error:") && text.contains("max relative error"), "{text}");
+    // Bad arguments.
+    assert!(failure(&["gradcheck", "--random", "20,0,3"]).contains("N,D,C"));
+    assert!(failure(&["gradcheck", "--random", "5,4,3", "--checks", "0"]).contains("checks"));
+    failure(&["gradcheck"]);
+}
+
+#[test]
+fn explain_prints_a_checked_worked_example() {
+    for loss in ["softmax", "svm"] {
+        let out = softmax(&["explain", "--loss", loss, "--seed", "3"]);
+        assert!(out.status.success());
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.contains('✓') && !text.contains("MISMATCH"), "{text}");
+    }
+}

@@ -1,0 +1,61 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::path::PathBuf;
+
+use ndarray::{Array2, ArrayView2};
+use serde::Deserialize;
+use softmax::Float;
+
+/// The folder of committed fixtures (made by `tests/fixtures/make_fixtures.py`).
+pub fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+/// Normwise relative difference: max |a − b| / max |b| (absolute when b is all zero).
+pub fn relative_difference<F: Float>(a: ArrayView2<F>, b: ArrayView2<F>) -> f64 {
+    assert_eq!(a.dim(), b.dim(), "shapes differ");
+    let diff = a.iter().zip(b).map(|(x, y)| (*x - *y).abs().as_f64()).fold(0.0, f64::max);
+    let scale = b.iter().map(|y| y.abs().as_f64()).fold(0.0, f64::max);
+    if scale == 0.0 { diff } else { diff / scale }
+}
+
+/// |a − b| / |b| for scalars (absolute when b is 0).
+pub fn relative_scalar_difference(a: f64, b: f64) -> f64 {
+    if b == 0.0 { (a - b).abs() } else { (a - b).abs() / b.abs() }
+}
+
+/// `reference.json`: a small problem and NumPy's losses and gradients for it.
+#[derive(Deserialize)]
+pub struct Reference {
+    pub weights: Vec<Vec<f64>>,
+    pub inputs: Vec<Vec<f64>>,
+    pub labels: Vec<usize>,
+    pub reg: f64,
+    pub cases: Vec<ReferenceCase>,
+    pub zero_weights: ZeroWeights,
+}
+
+#[derive(Deserialize)]
+pub struct ReferenceCase {
+    pub loss: String,
+    pub reg_convention: String,
+    pub loss_value: f64,
+    pub grad: Vec<Vec<f64>>,
+}
+
+#[derive(Deserialize)]
+pub struct ZeroWeights {
+    pub loss_softmax: f64,
+    pub grad_softmax: Vec<Vec<f64>>,
+}
+
+pub fn reference() -> Reference {
+    let text = std::fs::read_to_string(fixture("reference.json")).expect("reference.json");
+    serde_json::from_str(&text).expect("valid reference.json")
+}
+
+pub fn matrix(rows: &[Vec<f64>]) -> Array2<f64> {
+    let n_columns = rows[0].len();
+    Array2::from_shape_fn((rows.len(), n_columns), |(i, j)| rows[i][j])
+}

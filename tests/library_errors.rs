@@ -1,0 +1,143 @@
+//! Bad input gives a typed error naming the problem, from every kernel, never a panic.
+
+use ndarray::{Array2, array};
+use softmax::synthetic::random_problem;
+use softmax::{Error, Kernel, Layout, Loss, LossOptions, loss_and_grad};
+
+const KERNELS: [Kernel; 3] = [Kernel::Naive, Kernel::Vectorized, Kernel::Fused];
+
+fn every_option() -> impl Iterator<Item = LossOptions> {
+    KERNELS.into_iter().flat_map(|kernel| {
+        Loss::ALL.iter().map(move |&loss| LossOptions { kernel, loss, ..Default::default() })
+    })
+}
+
+#[test]
+fn shape_mismatch_names_both_shapes() {
+    let err = loss_and_grad(
+        Array2::<f64>::zeros((3, 4)).view(),
+        Array2::zeros((2, 5)).view(),
+        &[0, 1],
+        &LossOptions::default(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, Error::FeatureMismatch { weights: [3, 4], inputs: [2, 5], .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("[3, 4]") && err.to_string().contains("[2, 5]"), "{err}");
+    // In the seed layout X is D×N: a 5×2 X has D = 5.
+    let options = LossOptions { layout: Layout::Seed, ..Default::default() };
+    let err = loss_and_grad(
+        Array2::<f64>::zeros((3, 4)).view(),
+        Array2::zeros((5, 2)).view(),
+        &[0, 1],
+        &options,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, Error::FeatureMismatch { weights_features: 4, inputs_features: 5, .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("seed"), "{err}");
+}
+
+#[test]
+fn label_errors() {
+    let (w, x) = (Array2::<f64>::zeros((3, 2)), Array2::<f64>::zeros((2, 2)));
+    let err = loss_and_grad(w.view(), x.view(), &[0], &LossOptions::default()).unwrap_err();
+    assert!(matches!(err, Error::LabelCount { labels: 1, samples: 2 }), "{err:?}");
+    let err = loss_and_grad(w.view(), x.view(), &[0, 3], &LossOptions::default()).unwrap_err();
+    assert!(matches!(err, Error::LabelOutOfRange { index: 1, label: 3, n_classes: 3 }), "{err:?}");
+    assert!(err.to_string().contains("0..=2"), "{err}");
+}
+
+#[test]
+fn empty_problems() {
+    let cases: [(Array2<f64>, Array2<f64>, &str); 3] = [
+        (Array2::zeros((3, 2)), Array2::zeros((0, 2)), "N = 0"),
+        (Array2::zeros((0, 2)), Array2::zeros((1, 2)), "C = 0"),
+        (Array2::zeros((3, 0)), Array2::zeros((1, 0)), "D = 0"),
+    ];
+    for (w, x, what) in cases {
+        let labels = vec![0; x.nrows()];
+        let err = loss_and_grad(w.view(), x.view(), &labels, &LossOptions::default()).unwrap_err();
+        assert!(matches!(err, Error::Empty(_)) && err.to_string().contains(what), "{err}");
+    }
+}
+
+#[test]
+fn nan_or_infinity_in_inputs_is_located() {
+    let p = random_problem::<f64>(200, 6, 3, 0.1, 1);
+    for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+        let mut inputs = p.inputs.clone();
+        inputs[[150, 4]] = bad;
+        for options in every_option() {
+            let err =
+                loss_and_grad(p.weights.view(), inputs.view(), &p.labels, &options).unwrap_err();
+            assert!(
+                matches!(&err, Error::NonFinite { what: "inputs", location, .. } if location == "sample 150, feature 4"),
+                "{options:?}: {err:?}"
+            );
+        }
+    }
+    // Even where a weight column is zero (inf · 0 = NaN) and for the SVM (max(0, NaN) = 0 in Rust).
+    let weights = array![[1.0, 0.0], [2.0, 0.0]];
+    for options in every_option() {
+        let err =
+            loss_and_grad(weights.view(), array![[1.0, f64::INFINITY]].view(), &[0], &options)
+                .unwrap_err();
+        assert!(matches!(err, Error::NonFinite { what: "inputs", .. }), "{options:?}: {err:?}");
+    }
+}
+
+#[test]
+fn nan_in_weights_is_located() {
+    let mut weights = Array2::<f32>::zeros((3, 2));
+    weights[[2, 1]] = f32::NAN;
+    let err =
+        loss_and_grad(weights.view(), Array2::zeros((1, 2)).view(), &[0], &LossOptions::default())
+            .unwrap_err();
+    assert!(
+        matches!(&err, Error::NonFinite { what: "weights", location, .. } if location == "class 2, feature 1"),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn overflowing_scores_are_reported() {
+    // 1e20 · 1e20 = 1e40 overflows f32 (max ≈ 3.4e38) though every input is finite.
+    for options in every_option() {
+        let err = loss_and_grad(
+            array![[1e20f32], [0.0]].view(),
+            array![[1.0f32], [1e20]].view(),
+            &[0, 0],
+            &options,
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::ScoreOverflow { sample: 1, dtype: "float32" }), "{err:?}");
+    }
+}
+
+#[test]
+fn negative_or_non_finite_reg_is_refused() {
+    for reg in [-1.0, f64::NAN, f64::INFINITY] {
+        let options = LossOptions { reg, ..Default::default() };
+        let err = loss_and_grad(
+            Array2::<f64>::zeros((2, 1)).view(),
+            Array2::zeros((1, 1)).view(),
+            &[0],
+            &options,
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::InvalidOption(_)), "{err:?}");
+    }
+}
+
+#[test]
+fn option_names_parse_and_list_the_choices() {
+    assert_eq!("svm".parse::<Loss>().unwrap(), Loss::Svm);
+    assert_eq!("cs231n".parse::<Layout>().unwrap(), Layout::Cs231n);
+    let err = "softmx".parse::<Loss>().unwrap_err().to_string();
+    assert!(err.contains("softmx") && err.contains("softmax, svm"), "{err}");
+}
