@@ -25,6 +25,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 
+use crate::gradcheck::centered_difference;
 use crate::loss::check_reg;
 use crate::{Error, Kernel, Loss, LossOptions, RegConvention, Result, loss_and_grad};
 
@@ -423,30 +424,36 @@ fn library_loss_and_grad(
     options: &ExplainOptions,
     kernel: Kernel,
 ) -> Result<crate::LossAndGrad<f64>> {
-    let library_options = LossOptions {
+    let library_options = library_options(options, kernel);
+    loss_and_grad(weights, problem.inputs.view(), &problem.labels, &library_options)
+}
+
+/// The library's options for the example's loss and regularization, under `kernel`.
+fn library_options(options: &ExplainOptions, kernel: Kernel) -> LossOptions {
+    LossOptions {
         loss: options.loss,
         reg: options.reg,
         reg_convention: options.reg_convention,
         kernel,
         ..LossOptions::default()
-    };
-    loss_and_grad(weights, problem.inputs.view(), &problem.labels, &library_options)
+    }
 }
 
 /// `(f(W + h·e_jd) − f(W − h·e_jd)) / 2h` at every entry `(j, d)` of W, with
 /// `f` = the library's (naive) loss.
 fn numerical_gradient(problem: &Problem, options: &ExplainOptions) -> Result<Array2<f64>> {
-    let mut numerical = Array2::zeros(problem.weights.raw_dim());
-    let mut shifted = problem.weights.clone();
+    let library_options = library_options(options, Kernel::Naive);
+    let mut weights = problem.weights.clone();
+    let mut numerical = Array2::zeros(weights.raw_dim());
     for ((j, d), slot) in numerical.indexed_iter_mut() {
-        let original = problem.weights[[j, d]];
-        let mut loss_at = |value: f64| -> Result<f64> {
-            shifted[[j, d]] = value;
-            Ok(library_loss_and_grad(problem, shifted.view(), options, Kernel::Naive)?.loss)
-        };
-        let (plus, minus) = (loss_at(original + STEP)?, loss_at(original - STEP)?);
-        shifted[[j, d]] = original;
-        *slot = (plus - minus) / (2.0 * STEP);
+        *slot = centered_difference(
+            &mut weights,
+            problem.inputs.view(),
+            &problem.labels,
+            &library_options,
+            [j, d],
+            STEP,
+        )?;
     }
     Ok(numerical)
 }

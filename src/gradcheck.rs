@@ -51,6 +51,27 @@ pub fn relative_error(analytic: f64, numerical: f64) -> f64 {
     if scale == 0.0 { 0.0 } else { (analytic - numerical).abs() / scale }
 }
 
+/// (L(W + h·e_k) − L(W − h·e_k)) / 2h for the coordinate k = `index` of `weights` (in its own
+/// layout), with L = [`loss_and_grad`]'s loss. `weights` is restored before returning.
+pub fn centered_difference(
+    weights: &mut Array2<f64>,
+    inputs: ArrayView2<f64>,
+    labels: &[usize],
+    loss_options: &LossOptions,
+    index: [usize; 2],
+    step: f64,
+) -> Result<f64> {
+    let original = weights[index];
+    let mut loss_with = |value: f64| -> Result<f64> {
+        weights[index] = value;
+        Ok(loss_and_grad(weights.view(), inputs, labels, loss_options)?.loss)
+    };
+    let loss_plus = loss_with(original + step);
+    let loss_minus = loss_with(original - step);
+    weights[index] = original;
+    Ok((loss_plus? - loss_minus?) / (2.0 * step))
+}
+
 /// Checks the gradient of [`loss_and_grad`] (with `loss_options`) at `checks.checks` random
 /// coordinates of `weights`, in `f64`.
 ///
@@ -74,21 +95,13 @@ pub fn gradient_check(
     }
     let at_weights = loss_and_grad(weights, inputs, labels, loss_options)?;
     let mut perturbed: Array2<f64> = weights.to_owned();
-    let loss_at = |w: &Array2<f64>| -> Result<f64> {
-        Ok(loss_and_grad(w.view(), inputs, labels, loss_options)?.loss)
-    };
     let mut rng = ChaCha8Rng::seed_from_u64(checks.seed);
     let (rows, columns) = weights.dim();
     let mut report = Vec::with_capacity(checks.checks);
     for _ in 0..checks.checks {
         let index = [rng.random_range(0..rows), rng.random_range(0..columns)];
-        let original = perturbed[index];
-        perturbed[index] = original + checks.step;
-        let loss_plus = loss_at(&perturbed)?;
-        perturbed[index] = original - checks.step;
-        let loss_minus = loss_at(&perturbed)?;
-        perturbed[index] = original;
-        let numerical = (loss_plus - loss_minus) / (2.0 * checks.step);
+        let numerical =
+            centered_difference(&mut perturbed, inputs, labels, loss_options, index, checks.step)?;
         let analytic = at_weights.grad[index];
         let relative_error = relative_error(analytic, numerical);
         report.push(Check { index, numerical, analytic, relative_error });
