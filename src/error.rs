@@ -57,18 +57,18 @@ pub enum Error {
     #[error("invalid option: {0}")]
     InvalidOption(String),
 
+    /// Training could not go on (the optimizer failed).
+    #[error("training failed: {0}")]
+    Training(String),
+
     /// A file that exists but cannot be used: not the format it claims, truncated, wrong
     /// dtype or dimensionality.
     #[error("{}: {message}", path.display())]
     File { path: PathBuf, message: String },
 
     /// A file that cannot be opened, read or written.
-    #[error("{}: {source}", path.display())]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
+    #[error("{}: {cause}", path.display())]
+    Io { path: PathBuf, cause: io::Error },
 }
 
 impl Error {
@@ -79,6 +79,6 @@ impl Error {
 
     /// An [`Error::Io`] for `path`.
     pub fn io(path: impl Into<PathBuf>, source: io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io { path: path.into(), cause: source }
     }
 }

@@ -32,14 +32,21 @@
 //! layouts are accepted through [`Layout`]. The L2 penalty comes in two named conventions,
 //! [`RegConvention::Half`] (½·reg·ΣW², the default) and [`RegConvention::Full`] (reg·ΣW²).
 
+pub mod atomic;
+pub mod data;
 pub mod error;
 pub mod explain;
+pub mod fit;
 pub mod float;
 pub mod gradcheck;
 pub mod loss;
+pub mod metrics;
+pub mod model;
 mod names;
 pub mod npy;
+pub mod preprocess;
 pub mod synthetic;
+pub mod train;
 
 pub use error::{Error, Result};
 pub use float::Float;

@@ -35,6 +35,12 @@ macro_rules! named_enum {
             }
         }
 
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.name())
+            }
+        }
+
         impl std::str::FromStr for $name {
             type Err = $crate::Error;
 

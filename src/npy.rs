@@ -3,12 +3,13 @@
 //! checks a user needs named: dimensionality, dtype, truncation, negative labels.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Seek, Write};
+use std::io::{BufReader, Seek};
 use std::path::Path;
 
 use ndarray::{Array2, ArrayView2, ShapeBuilder};
 use npyz::{DType, NpyFile, Order, TypeChar, WriterBuilder};
 
+use crate::atomic::write_atomically;
 use crate::{Error, Float, Result};
 
 /// A 2-D float array as read from a `.npy` file, in its stored dtype.
@@ -115,26 +116,16 @@ pub fn write_matrix<F: Float + npyz::AutoSerialize>(
     path: &Path,
     array: ArrayView2<F>,
 ) -> Result<()> {
-    let folder = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    let temporary = tempfile::NamedTempFile::new_in(folder).map_err(|e| Error::io(path, e))?;
     let (rows, columns) = array.dim();
-    let write = || -> std::io::Result<()> {
-        let mut out = BufWriter::new(temporary.as_file());
+    write_atomically(path, |out| {
         let mut writer = npyz::WriteOptions::new()
             .default_dtype()
             .shape(&[rows as u64, columns as u64])
-            .writer(&mut out)
+            .writer(out)
             .begin_nd()?;
         writer.extend(array.iter().copied())?; // logical (row-major) order, whatever the strides
-        writer.finish()?;
-        out.flush()
-    };
-    write().map_err(|e| Error::io(path, e))?;
-    temporary.persist(path).map_err(|e| Error::io(path, e.error))?;
-    Ok(())
+        writer.finish()
+    })
 }
 
 /// An opened `.npy` file whose header has been checked against the file's size.

@@ -1,11 +1,16 @@
 //! `softmax`: the command line of the softmax library. Each subcommand lives in its own file;
 //! this one parses arguments, runs the subcommand and turns errors into a message and exit 1.
 
+mod eval;
 mod explain;
 mod gradcheck;
 mod loss;
 mod options;
 mod output;
+mod predict;
+mod progress;
+mod train;
+mod tune;
 
 use std::process::ExitCode;
 
@@ -27,6 +32,14 @@ enum Command {
     Gradcheck(gradcheck::Args),
     /// A worked example that prints every number of the loss and gradient computation.
     Explain(explain::Args),
+    /// Train a classifier on a data set (default: the embedded digits) and print its accuracies.
+    Train(train::Args),
+    /// Grid-search learning rate × regularization, as CS231n; keep the best model.
+    Tune(tune::Args),
+    /// Evaluate a model on a data set: accuracy, loss, per-class precision/recall, confusion.
+    Eval(eval::Args),
+    /// Predict the classes (and probabilities) of new samples.
+    Predict(predict::Args),
 }
 
 fn main() -> ExitCode {
@@ -35,6 +48,10 @@ fn main() -> ExitCode {
         Command::Loss(args) => loss::run(args),
         Command::Gradcheck(args) => gradcheck::run(args),
         Command::Explain(args) => explain::run(args),
+        Command::Train(args) => train::run(args),
+        Command::Tune(args) => tune::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Predict(args) => predict::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

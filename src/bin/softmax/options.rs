@@ -4,7 +4,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::Args;
+use softmax::fit::{Dtype, FitOptions};
 use softmax::npy::{self, Matrix};
+use softmax::preprocess::{Bias, Preprocess};
+use softmax::train::{Duration, Optimizer, TrainOptions};
 use softmax::{Kernel, Layout, Loss, LossOptions, RegConvention};
 
 /// The loss, its regularization, the kernel, the layout and the thread count.
@@ -33,13 +36,7 @@ pub struct LossArgs {
 impl LossArgs {
     /// The library's options, after setting up the thread pool.
     pub fn loss_options(&self) -> Result<LossOptions> {
-        if let Some(threads) = self.threads {
-            anyhow::ensure!(threads >= 1, "--threads must be at least 1");
-            rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build_global()
-                .context("cannot start the thread pool")?;
-        }
+        start_threads(self.threads)?;
         softmax::loss::check_reg(self.reg)?;
         Ok(LossOptions {
             loss: self.loss,
@@ -49,6 +46,18 @@ impl LossArgs {
             layout: self.layout,
         })
     }
+}
+
+/// Starts the global thread pool with `threads` workers (default: one per core).
+pub fn start_threads(threads: Option<usize>) -> Result<()> {
+    if let Some(threads) = threads {
+        anyhow::ensure!(threads >= 1, "--threads must be at least 1");
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build_global()
+            .context("cannot start the thread pool")?;
+    }
+    Ok(())
 }
 
 /// The three input files of a loss computation.
@@ -94,5 +103,134 @@ impl ProblemFiles {
             self.labels.display(),
             problem.labels.len()
         )
+    }
+}
+
+/// Where the data comes from and how it is split.
+#[derive(Args, Clone, Debug)]
+pub struct DataArgs {
+    /// Data: digits (embedded) | mnist:DIR | cifar10:DIR | csv:PATH | libsvm:PATH | npy:X.npy,y.npy | npz:PATH.
+    #[arg(long, default_value = "digits")]
+    pub data: softmax::data::DataSpec,
+    /// Fraction of the training samples held out for validation (stratified, seeded) when the
+    /// source has no validation split of its own; 0 trains on every training sample.
+    #[arg(long, default_value_t = 0.1)]
+    pub val_fraction: f64,
+    /// CSV label column: a header name or a 0-based index (default: the last column).
+    #[arg(long)]
+    pub label_column: Option<String>,
+    /// CIFAR-10: how many of the last training records form the validation set.
+    #[arg(long, default_value_t = 1000)]
+    pub cifar_validation: usize,
+    /// CIFAR-10: use only the first N test records (default: all 10,000; CS231n uses 1,000).
+    #[arg(long)]
+    pub cifar_test: Option<usize>,
+}
+
+impl DataArgs {
+    /// Loads the data, with `seed` for the validation split.
+    pub fn load(&self, seed: u64) -> Result<softmax::data::Splits> {
+        anyhow::ensure!(
+            (0.0..1.0).contains(&self.val_fraction),
+            "--val-fraction must be in [0, 1), got {}",
+            self.val_fraction
+        );
+        let options = softmax::data::LoadOptions {
+            val_fraction: self.val_fraction,
+            seed,
+            csv_label: self.label_column.clone(),
+            cifar_validation: self.cifar_validation,
+            cifar_test: self.cifar_test,
+        };
+        softmax::data::load(&self.data, &options).with_context(|| format!("loading {}", self.data))
+    }
+}
+
+/// Training options shared by `train` and `tune` (which differ in how they take --lr and --reg).
+#[derive(Args, Clone, Debug)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Optimizer: sgd | momentum | nesterov | adam | lbfgs (full batch).
+    #[arg(long, default_value = "lbfgs")]
+    pub optimizer: Optimizer,
+    /// Multiply the learning rate by this after every epoch (minibatch optimizers).
+    #[arg(long, default_value_t = 1.0)]
+    pub lr_decay: f64,
+    /// Regularization convention: half (0.5·reg·ΣW², gradient reg·W) | full (reg·ΣW², gradient 2·reg·W).
+    #[arg(long, default_value = "half")]
+    pub reg_convention: RegConvention,
+    /// Loss: softmax | svm.
+    #[arg(long, default_value = "softmax")]
+    pub loss: Loss,
+    /// Kernel: naive | vectorized | fused | auto.
+    #[arg(long, default_value = "auto")]
+    pub kernel: Kernel,
+    /// Iterations (minibatch steps, or L-BFGS iterations; default: 20 epochs, or up to 1,000 for L-BFGS).
+    #[arg(long, conflicts_with = "epochs")]
+    pub iters: Option<usize>,
+    /// Epochs: passes over the training set (minibatch optimizers).
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Minibatch size (sampled with replacement, as CS231n).
+    #[arg(long, default_value_t = 200)]
+    pub batch_size: usize,
+    /// Stop after this many epochs without a better validation accuracy (minibatch optimizers).
+    #[arg(long)]
+    pub patience: Option<usize>,
+    /// L-BFGS stops when the gradient's 2-norm is below this.
+    #[arg(long, default_value_t = 1e-5)]
+    pub tolerance: f64,
+    /// Preprocessing, fitted on the training split: none | scale | center | standardize.
+    #[arg(long, default_value = "standardize")]
+    pub preprocess: Preprocess,
+    /// Bias: intercept (unregularized) | trick (CS231n: a constant-1 feature, regularized).
+    #[arg(long, default_value = "intercept")]
+    pub bias: Bias,
+    /// Floating-point type: auto (f64 for lbfgs, f32 otherwise) | f32 | f64.
+    #[arg(long, default_value = "auto")]
+    pub dtype: Dtype,
+    /// Initial weights: this times randn (seeded).
+    #[arg(long, default_value_t = 1e-3)]
+    pub init_scale: f64,
+    /// Seed of the initial weights, the minibatches and the validation split.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Worker threads (default: all cores). The same seed and thread count give the same model.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// No progress bar (it is also off when stderr is not a terminal).
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+impl TrainArgs {
+    /// The library's options for one learning rate and regularization strength.
+    pub fn fit_options(&self, learning_rate: Option<f64>, reg: f64) -> FitOptions {
+        let duration = match (self.iters, self.epochs) {
+            (Some(iterations), _) => Some(Duration::Iterations(iterations)),
+            (None, Some(epochs)) => Some(Duration::Epochs(epochs)),
+            (None, None) => None,
+        };
+        FitOptions {
+            loss: self.loss,
+            reg,
+            reg_convention: self.reg_convention,
+            preprocess: self.preprocess,
+            bias: self.bias,
+            kernel: self.kernel,
+            dtype: self.dtype,
+            train: TrainOptions {
+                optimizer: self.optimizer,
+                learning_rate,
+                lr_decay: self.lr_decay,
+                duration,
+                batch_size: self.batch_size,
+                patience: self.patience,
+                tolerance: self.tolerance,
+                init_scale: self.init_scale,
+                seed: self.seed,
+            },
+        }
     }
 }

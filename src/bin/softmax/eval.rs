@@ -1,0 +1,104 @@
+//! `softmax eval`: how a saved model does on a data set (accuracy, mean loss, per-class
+//! precision and recall, confusion matrix), as one JSON object.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow};
+use softmax::data::{Dataset, Splits};
+use softmax::metrics::{Evaluation, evaluate};
+use softmax::model::Model;
+
+use crate::options::DataArgs;
+use crate::output::print_line;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The model: a safetensors file written by `softmax train --model`.
+    #[arg(long)]
+    model: PathBuf,
+    #[command(flatten)]
+    data: DataArgs,
+    /// The split to evaluate on: test | validation | train (default: test if the source has one,
+    /// else validation, else train). A held-out validation split is re-created from
+    /// --val-fraction and --seed: give the values the model was trained with. To evaluate on
+    /// every sample of a source without a test split (a CSV file of new samples), pass
+    /// --val-fraction 0: the whole source is then the train split.
+    #[arg(long, value_enum)]
+    split: Option<Split>,
+    /// Seed of the held-out validation split (default: the seed recorded in the model's
+    /// training options, which `softmax train` also used to split).
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+/// A split of a data source.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Split {
+    Test,
+    Validation,
+    Train,
+}
+
+impl Split {
+    /// The name in the JSON report and on the command line.
+    fn name(self) -> &'static str {
+        match self {
+            Split::Test => "test",
+            Split::Validation => "validation",
+            Split::Train => "train",
+        }
+    }
+}
+
+/// The JSON report: where the numbers come from, then the evaluation's fields.
+#[derive(serde::Serialize)]
+struct Report<'a> {
+    model: &'a Path,
+    data: &'a str,
+    split: &'static str,
+    #[serde(flatten)]
+    evaluation: &'a Evaluation,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let model = Model::load(&args.model)?;
+    let seed = args.seed.or_else(|| model.training["seed"].as_u64()).unwrap_or_default();
+    let splits = args.data.load(seed)?;
+    let description = splits.description.clone();
+    let (split, data) = choose_split(splits, args.split)?;
+    let evaluation = align_and_evaluate(&model, data).with_context(|| {
+        format!(
+            "evaluating {} ({} classes, {} features) on the {} split of {description}",
+            args.model.display(),
+            model.n_classes(),
+            model.n_features(),
+            split.name()
+        )
+    })?;
+    let report = Report {
+        model: &args.model,
+        data: &description,
+        split: split.name(),
+        evaluation: &evaluation,
+    };
+    print_line(&serde_json::to_string(&report)?)?;
+    Ok(())
+}
+
+/// The requested split, or the first the source has of test, validation and train.
+fn choose_split(splits: Splits, requested: Option<Split>) -> Result<(Split, Dataset)> {
+    let Splits { train, validation, test, description } = splits;
+    [(Split::Test, test), (Split::Validation, validation), (Split::Train, Some(train))]
+        .into_iter()
+        .filter(|(split, _)| requested.is_none_or(|r| r == *split))
+        .find_map(|(split, data)| data.map(|data| (split, data)))
+        .ok_or_else(|| {
+            let split = requested.map_or("", Split::name);
+            anyhow!("the data has no {split} split ({description}): choose another --split")
+        })
+}
+
+/// Relabels the data's classes by name to the model's, then evaluates.
+fn align_and_evaluate(model: &Model, data: Dataset) -> softmax::Result<Evaluation> {
+    evaluate(model, &data.align_classes(&model.class_names)?)
+}

@@ -1,0 +1,111 @@
+//! `softmax predict`: a saved model's predictions for new inputs, as CSV on stdout or as .npy.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use ndarray::Array2;
+use npyz::WriterBuilder;
+use serde_json::json;
+use softmax::atomic::write_atomically;
+use softmax::model::{Model, argmax_rows, softmax_rows};
+use softmax::npy;
+
+use crate::output::print_line;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The model: a safetensors file written by `softmax train --model`.
+    #[arg(long)]
+    model: PathBuf,
+    /// The inputs to classify, one sample per row with the model's D features in the units it
+    /// was trained on: .npy (float32 or float64, N×D), .csv or .csv.gz (D numbers per row,
+    /// header optional; a last label column is dropped) or svmlight/libsvm (labels ignored).
+    #[arg(long)]
+    inputs: PathBuf,
+    /// Also give each class's softmax probability: CSV columns `label,p_<class>,...`. For an
+    /// svm model these rank the classes like its scores but are not calibrated probabilities.
+    #[arg(long)]
+    probabilities: bool,
+    /// Write .npy here instead of CSV on stdout: the predicted class indices (int64, N) or,
+    /// with --probabilities, the probabilities (float64, N×C, columns in class order). Stdout
+    /// then gets a JSON summary with the class names that the indices and columns refer to.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let model = Model::load(&args.model)?;
+    let context = || {
+        format!(
+            "predicting with {} ({} classes, {} features) on {}",
+            args.model.display(),
+            model.n_classes(),
+            model.n_features(),
+            args.inputs.display()
+        )
+    };
+    let inputs =
+        softmax::data::load_features(&args.inputs, model.n_features()).with_context(context)?;
+    let scores = model.scores(inputs.view()).with_context(context)?;
+    let labels = argmax_rows(scores.view());
+    let probabilities = args.probabilities.then(|| softmax_rows(scores));
+    match &args.out {
+        None => print_line(&csv_text(&model.class_names, &labels, probabilities.as_ref())?)?,
+        Some(out) => {
+            match &probabilities {
+                Some(probabilities) => npy::write_matrix(out, probabilities.view())?,
+                None => write_labels(out, &labels)?,
+            }
+            let summary = json!({
+                "model": args.model,
+                "inputs": args.inputs,
+                "n_samples": labels.len(),
+                "out": out,
+                "contents": if args.probabilities { "probabilities" } else { "labels" },
+                "class_names": model.class_names,
+            });
+            print_line(&summary.to_string())?;
+        }
+    }
+    Ok(())
+}
+
+/// The CSV table (without its final newline): a header `label[,p_<class>...]`, then per sample
+/// the predicted class's name and, if given, its row of probabilities (each in the shortest form
+/// that reads back exactly, with an exponent when tiny: `0.98`, `3.6e-18`).
+fn csv_text(
+    class_names: &[String],
+    labels: &[usize],
+    probabilities: Option<&Array2<f64>>,
+) -> Result<String> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let mut header = vec!["label".to_string()];
+    if probabilities.is_some() {
+        header.extend(class_names.iter().map(|name| format!("p_{name}")));
+    }
+    writer.write_record(&header)?;
+    for (sample, &label) in labels.iter().enumerate() {
+        let mut record = vec![class_names[label].clone()];
+        if let Some(probabilities) = probabilities {
+            record.extend(
+                probabilities.row(sample).iter().map(|&p| serde_json::Value::from(p).to_string()),
+            );
+        }
+        writer.write_record(&record)?;
+    }
+    let text = String::from_utf8(writer.into_inner()?)?;
+    Ok(text.strip_suffix('\n').unwrap_or(&text).to_string())
+}
+
+/// Writes class indices as a 1-D int64 `.npy` file, atomically.
+fn write_labels(path: &Path, labels: &[usize]) -> softmax::Result<()> {
+    write_atomically(path, |out| {
+        let mut writer = npyz::WriteOptions::<i64>::new()
+            .default_dtype()
+            .shape(&[labels.len() as u64])
+            .writer(out)
+            .begin_nd()?;
+        writer.extend(labels.iter().map(|&label| label as i64))?;
+        writer.finish()
+    })
+}

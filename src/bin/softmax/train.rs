@@ -1,0 +1,81 @@
+//! `softmax train`: fit a classifier on a data set and report its accuracies as JSON.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use serde_json::json;
+use softmax::data::Splits;
+use softmax::fit::{Fitted, fit};
+
+use crate::options::{TrainArgs, start_threads};
+use crate::output::print_line;
+use crate::progress::Bar;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    train: TrainArgs,
+    /// Learning rate of the minibatch optimizers (default: sgd 0.1, momentum/nesterov 0.01, adam 0.001).
+    #[arg(long)]
+    lr: Option<f64>,
+    /// L2 regularization strength (≥ 0), in the --reg-convention.
+    #[arg(long, default_value_t = 1e-4, allow_hyphen_values = true)]
+    reg: f64,
+    /// Write the model here (safetensors; atomic: a failed run leaves an existing file alone).
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Write the loss per step and the accuracies per epoch here: .json, or CSV otherwise.
+    #[arg(long)]
+    history: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let options = args.train.fit_options(args.lr, args.reg);
+    options.train.check()?;
+    softmax::loss::check_reg(options.reg)?;
+    start_threads(args.train.threads)?;
+    let splits = args.train.data.load(args.train.seed)?;
+    let bar = Bar::new(args.train.quiet, "training");
+    let fitted = fit(&splits.train, splits.validation.as_ref(), &options, &mut |p| bar.update(p));
+    bar.finish();
+    let fitted = fitted.with_context(|| format!("training on {}", splits.description))?;
+    if let Some(path) = &args.model {
+        fitted.model.save(path)?;
+    }
+    if let Some(path) = &args.history {
+        fitted.history.write(path)?;
+    }
+    print_line(&summary(&fitted, &splits, args.model.as_ref())?.to_string())?;
+    Ok(())
+}
+
+/// The JSON summary of a run: accuracies on every split, the objective, the cost.
+pub fn summary(
+    fitted: &Fitted,
+    splits: &Splits,
+    model_path: Option<&PathBuf>,
+) -> Result<serde_json::Value> {
+    let test_accuracy = match &splits.test {
+        Some(test) => {
+            let predicted = fitted.model.predict(test.inputs.view())?;
+            Some(softmax::metrics::accuracy(&predicted, &test.labels))
+        }
+        None => None,
+    };
+    Ok(json!({
+        "train_accuracy": fitted.train_accuracy,
+        "val_accuracy": fitted.val_accuracy,
+        "test_accuracy": test_accuracy,
+        "objective": fitted.objective,
+        "iterations": fitted.iterations,
+        "seconds": fitted.seconds,
+        "model": model_path,
+        "passes": fitted.passes,
+        "stop_reason": fitted.stop_reason,
+        "data": splits.description,
+        "n_train": splits.train.labels.len(),
+        "n_validation": splits.validation.as_ref().map(|v| v.labels.len()),
+        "n_test": splits.test.as_ref().map(|t| t.labels.len()),
+        "options": fitted.model.training,
+    }))
+}

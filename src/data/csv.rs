@@ -1,0 +1,257 @@
+//! CSV files (`.csv`, or gzipped `.csv.gz`): one sample per row, comma-separated numbers and a
+//! label column.
+//!
+//! The header is optional: the first row is a header when one of its (non-empty) feature
+//! fields is not a number, or when only its label field is not a number and the second row's
+//! is. The label column is given by header name or 0-based index, the last one by default;
+//! labels may be numbers or names (see [`super::labels`]). Feature values must parse as finite
+//! `f32` (`nan` and `inf` are errors). Fields are trimmed; blank lines are skipped. In
+//! messages, lines are counted from 1 and columns from 0 (as the label index is).
+
+use std::path::Path;
+
+use ::csv::{ReaderBuilder, StringRecord, Trim};
+use ndarray::Array2;
+
+use super::{Dataset, LoadOptions, Splits, files, labels};
+use crate::{Error, Result};
+
+/// Which column holds the labels.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum LabelColumn<'a> {
+    /// The last column.
+    Last,
+    /// A header name, or else a 0-based index.
+    Named(&'a str),
+    /// Features for prediction: the last column is a label (and ignored) when the rows have
+    /// `n_features + 1` fields; there is none when they have `n_features`.
+    IfExtra { n_features: usize },
+}
+
+/// A CSV file's features, label texts (empty without a label column) and header.
+pub(super) struct Table {
+    pub inputs: Array2<f32>,
+    pub labels: Vec<String>,
+    pub feature_names: Option<Vec<String>>,
+}
+
+/// Train and validation from a CSV file; the label column is `options.csv_label`.
+pub(super) fn load(path: &Path, options: &LoadOptions) -> Result<Splits> {
+    let bytes = files::read(path)?;
+    let column = options.csv_label.as_deref().map_or(LabelColumn::Last, LabelColumn::Named);
+    let data = read_dataset(path, &bytes, column)?;
+    Ok(Splits::holding_out(&format!("CSV {}", path.display()), data, None, "", options))
+}
+
+/// A labelled data set from CSV text (`bytes`, already decompressed; `path` names it).
+pub(super) fn read_dataset(path: &Path, bytes: &[u8], column: LabelColumn) -> Result<Dataset> {
+    let table = read_table(path, bytes, column)?;
+    let (class_names, labels) = labels::index_classes(&table.labels);
+    Ok(Dataset {
+        inputs: table.inputs,
+        labels,
+        class_names,
+        feature_names: table.feature_names,
+        image_shape: None,
+    })
+}
+
+/// Parses CSV text into features and label texts (see the module doc).
+pub(super) fn read_table(path: &Path, bytes: &[u8], column: LabelColumn) -> Result<Table> {
+    let csv_error = |e: ::csv::Error| Error::file(path, e.to_string());
+    let mut reader =
+        ReaderBuilder::new().has_headers(false).flexible(true).trim(Trim::All).from_reader(bytes);
+    let mut first = StringRecord::new();
+    if !reader.read_record(&mut first).map_err(csv_error)? {
+        return Err(Error::file(path, "no rows: the file holds only blank lines"));
+    }
+    let mut second = StringRecord::new();
+    let has_second = reader.read_record(&mut second).map_err(csv_error)?;
+    let width = first.len();
+    let has_header = match column {
+        LabelColumn::Named(name) if name.parse::<usize>().is_err() => true,
+        _ => looks_like_header(&first, has_second.then_some(&second), column.guess(width)),
+    };
+    let header = has_header.then_some(&first);
+    let label = column.resolve(path, header, width)?;
+    let n_features = width - usize::from(label.is_some());
+    if n_features == 0 {
+        let message =
+            "no feature columns: the rows have a single field (is the file comma-separated?)";
+        return Err(Error::file(path, message));
+    }
+    let mut rows = Rows {
+        path,
+        header,
+        first_line: line(&first),
+        width,
+        label,
+        inputs: Vec::new(),
+        labels: Vec::new(),
+    };
+    if !has_header {
+        rows.push(&first)?;
+    }
+    if has_second {
+        rows.push(&second)?;
+        let mut record = StringRecord::new();
+        while reader.read_record(&mut record).map_err(csv_error)? {
+            rows.push(&record)?;
+        }
+    }
+    let n_samples = rows.inputs.len() / n_features;
+    if n_samples == 0 {
+        return Err(Error::file(path, "no data rows: the file holds only a header"));
+    }
+    let feature_names = header.map(|header| {
+        header
+            .iter()
+            .enumerate()
+            .filter(|&(index, _)| Some(index) != label)
+            .map(|(_, name)| name.to_string())
+            .collect()
+    });
+    let inputs = Array2::from_shape_vec((n_samples, n_features), rows.inputs)
+        .map_err(|e| Error::file(path, format!("rows do not fit: {e}")))?;
+    Ok(Table { inputs, labels: rows.labels, feature_names })
+}
+
+impl LabelColumn<'_> {
+    /// The label column to assume while deciding whether the first row (of `width` fields)
+    /// is a header.
+    fn guess(self, width: usize) -> Option<usize> {
+        match self {
+            LabelColumn::Last => width.checked_sub(1),
+            LabelColumn::Named(name) => name.parse().ok().filter(|&index| index < width),
+            LabelColumn::IfExtra { n_features } => {
+                (n_features.checked_add(1) == Some(width)).then(|| width - 1)
+            }
+        }
+    }
+
+    /// The label column's index (`None`: no label column), given the header, if any.
+    fn resolve(
+        self,
+        path: &Path,
+        header: Option<&StringRecord>,
+        width: usize,
+    ) -> Result<Option<usize>> {
+        match self {
+            LabelColumn::Last => Ok(width.checked_sub(1)),
+            LabelColumn::IfExtra { n_features } if width == n_features => Ok(None),
+            LabelColumn::IfExtra { n_features } if n_features.checked_add(1) == Some(width) => {
+                Ok(Some(width - 1))
+            }
+            LabelColumn::IfExtra { n_features } => Err(Error::file(
+                path,
+                format!(
+                    "the rows have {width} fields: expected {n_features} features \
+                     (or {} with a label column last)",
+                    n_features.saturating_add(1)
+                ),
+            )),
+            LabelColumn::Named(name) => {
+                if let Some(index) = header.and_then(|h| h.iter().position(|field| field == name)) {
+                    return Ok(Some(index));
+                }
+                match (name.parse::<usize>(), header) {
+                    (Ok(index), _) if index < width => Ok(Some(index)),
+                    (Ok(index), _) => Err(Error::file(
+                        path,
+                        format!(
+                            "no label column {index}: the rows have {width} columns (0..{})",
+                            width - 1
+                        ),
+                    )),
+                    (Err(_), Some(header)) => Err(Error::file(
+                        path,
+                        format!(
+                            "no label column named '{name}': the header names {}",
+                            super::name_list(&header.iter().map(String::from).collect::<Vec<_>>())
+                        ),
+                    )),
+                    (Err(_), None) => Err(Error::file(
+                        path,
+                        format!("no label column named '{name}': the file has no header row"),
+                    )),
+                }
+            }
+        }
+    }
+}
+
+/// Whether `first` is a header: a non-empty field other than the label's is not a number, or
+/// only the label field is not a number and the second row's label is.
+fn looks_like_header(
+    first: &StringRecord,
+    second: Option<&StringRecord>,
+    label: Option<usize>,
+) -> bool {
+    let is_number = |field: &str| field.parse::<f64>().is_ok();
+    let text_feature = first
+        .iter()
+        .enumerate()
+        .any(|(index, field)| Some(index) != label && !field.is_empty() && !is_number(field));
+    let text_label = label.is_some_and(|label| {
+        !is_number(&first[label])
+            && second.and_then(|second| second.get(label)).is_some_and(is_number)
+    });
+    text_feature || text_label
+}
+
+/// The accumulated data rows.
+struct Rows<'a> {
+    path: &'a Path,
+    header: Option<&'a StringRecord>,
+    first_line: u64,
+    width: usize,
+    label: Option<usize>,
+    inputs: Vec<f32>,
+    labels: Vec<String>,
+}
+
+impl Rows<'_> {
+    /// Appends one data row's features and label text.
+    fn push(&mut self, record: &StringRecord) -> Result<()> {
+        let line = line(record);
+        if record.len() != self.width {
+            let message = format!(
+                "line {line} has {} fields, line {} has {}",
+                record.len(),
+                self.first_line,
+                self.width
+            );
+            return Err(Error::file(self.path, message));
+        }
+        for (index, field) in record.iter().enumerate() {
+            if Some(index) == self.label {
+                labels::check_text(field)
+                    .map_err(|why| Error::file(self.path, format!("line {line}: {why}")))?;
+                self.labels.push(field.to_string());
+                continue;
+            }
+            let value = match field.parse::<f32>() {
+                Ok(value) if value.is_finite() => value,
+                parsed => {
+                    let why =
+                        if parsed.is_ok() { "is not a finite number" } else { "is not a number" };
+                    let column = match self.header {
+                        Some(header) => format!("column '{}'", &header[index]),
+                        None => format!("column {index}"),
+                    };
+                    return Err(Error::file(
+                        self.path,
+                        format!("line {line}, {column}: '{field}' {why}"),
+                    ));
+                }
+            };
+            self.inputs.push(value);
+        }
+        Ok(())
+    }
+}
+
+/// The line a record starts on, counted from 1.
+fn line(record: &StringRecord) -> u64 {
+    record.position().map_or(0, |position| position.line())
+}

@@ -1,0 +1,230 @@
+//! Data sets: where samples come from, and how they are split.
+//!
+//! A [`DataSpec`] names a source (`digits`, `mnist:DIR`, `cifar10:DIR`, `csv:PATH`,
+//! `libsvm:PATH`, `npy:X.npy,y.npy`, `npz:PATH`); [`load`] reads it into [`Splits`]: a training
+//! set and, where the source has them or the options ask, a validation and a test set.
+//! Features are `f32` with samples as rows, in the file's raw units (image pixels 0–255):
+//! scaling is the preprocessing's job. Labels are `0..C-1` indices into `class_names`.
+//!
+//! | source | format | splits |
+//! |---|---|---|
+//! | `digits` | scikit-learn's 1,797 8×8 digits (pixels 0–16), compiled into the library | test: a fixed stratified 20%; validation from the rest |
+//! | `mnist:DIR` | IDX files `train-images-idx3-ubyte`, `train-labels-idx1-ubyte`, `t10k-…` (each plain or `.gz`); Fashion-MNIST too | test: t10k; validation from train |
+//! | `cifar10:DIR` | binary batches `data_batch_1..5.bin`, `test_batch.bin` (plain or `.gz`), class names from `batches.meta.txt` | CS231n's: validation = the last training records; test: `test_batch` |
+//! | `csv:PATH` | `.csv` or `.csv.gz`, header optional, label column chosen by name or index | validation from the file |
+//! | `libsvm:PATH` | svmlight text `label index:value …` (or `.gz`) | validation from the file |
+//! | `npy:X.npy,y.npy` | a float32/float64 N×D matrix and integer labels | validation from the file |
+//! | `npz:PATH` | arrays `x`/`X`/`inputs` and `y`/`labels`, or Keras' `x_train`, `y_train`, `x_test`, `y_test`; images N×H×W or N×H×W×C | test: `x_test`, `y_test` if present; validation from train |
+//!
+//! Validation sets are held out with [`stratified_split`], seeded by [`LoadOptions::seed`].
+//! Nothing here panics on a file's content: every problem is an [`Error::File`] (or
+//! [`Error::Io`]) naming the file and, where it applies, the record (counted from 0) or line
+//! (counted from 1).
+
+mod cifar10;
+mod csv;
+mod digits;
+mod features;
+mod files;
+mod labels;
+mod libsvm;
+mod mnist;
+mod numpy;
+mod spec;
+mod split;
+
+use ndarray::Array2;
+
+pub use features::load_features;
+pub use spec::DataSpec;
+pub use split::stratified_split;
+
+use crate::{Error, Result};
+
+/// The shape of an image sample, whose features are stored channel-major (C×H×W, as CIFAR-10's
+/// binary records: all red, then green, then blue, each row by row).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ImageShape {
+    pub channels: usize,
+    pub height: usize,
+    pub width: usize,
+}
+
+/// Samples (N×D, raw units), their labels (`0..C-1`) and what the classes and features are.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dataset {
+    pub inputs: Array2<f32>,
+    pub labels: Vec<usize>,
+    /// One name per class, in label order; C = `class_names.len()`.
+    pub class_names: Vec<String>,
+    /// One name per feature (a CSV header), when the source has them.
+    pub feature_names: Option<Vec<String>>,
+    /// Set for image sources; `channels·height·width` = D.
+    pub image_shape: Option<ImageShape>,
+}
+
+/// A source's samples split for training.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Splits {
+    pub train: Dataset,
+    pub validation: Option<Dataset>,
+    pub test: Option<Dataset>,
+    /// One line saying where the data came from and how it was split, for reports.
+    pub description: String,
+}
+
+/// How [`load`] reads and splits a source.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LoadOptions {
+    /// Fraction of the training samples held out for validation, stratified and seeded, when
+    /// the source has no validation split of its own (all but CIFAR-10). 0 = no validation
+    /// set. Must be in [0, 1).
+    pub val_fraction: f64,
+    /// Seeds the validation split.
+    pub seed: u64,
+    /// CSV label column: a header name or a 0-based index; `None` = the last column.
+    pub csv_label: Option<String>,
+    /// CIFAR-10: how many of the last training records form the validation set (CS231n:
+    /// 1,000 of 50,000, so train = the first 49,000). 0 = no validation set.
+    pub cifar_validation: usize,
+    /// CIFAR-10: how many `test_batch` records form the test set: `None` = all 10,000 (CS231n's
+    /// notebook uses the first 1,000); `Some(0)` = no test set.
+    pub cifar_test: Option<usize>,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            val_fraction: 0.1,
+            seed: 0,
+            csv_label: None,
+            cifar_validation: 1000,
+            cifar_test: None,
+        }
+    }
+}
+
+/// Reads the source `spec` names and splits it as `options` say (see the module doc).
+///
+/// # Errors
+/// [`Error::InvalidOption`] for a `val_fraction` outside [0, 1); [`Error::File`] or
+/// [`Error::Io`] for a missing, unreadable or malformed file, naming the file and the record
+/// or line.
+pub fn load(spec: &DataSpec, options: &LoadOptions) -> Result<Splits> {
+    if !(0.0..1.0).contains(&options.val_fraction) {
+        return Err(Error::InvalidOption(format!(
+            "the validation fraction must be in [0, 1), got {}",
+            options.val_fraction
+        )));
+    }
+    match spec {
+        DataSpec::Digits => digits::load(options),
+        DataSpec::Mnist(dir) => mnist::load(dir, options),
+        DataSpec::Cifar10(dir) => cifar10::load(dir, options),
+        DataSpec::Csv(path) => csv::load(path, options),
+        DataSpec::Libsvm(path) => libsvm::load(path, options),
+        DataSpec::Npy { inputs, labels } => numpy::load_npy(inputs, labels, options),
+        DataSpec::Npz(path) => numpy::load_npz(path, options),
+    }
+}
+
+impl Dataset {
+    /// N, the number of samples (rows of `inputs`).
+    pub fn n_samples(&self) -> usize {
+        self.inputs.nrows()
+    }
+
+    /// D, the number of features (columns of `inputs`).
+    pub fn n_features(&self) -> usize {
+        self.inputs.ncols()
+    }
+
+    /// C, the number of classes (`class_names.len()`), whether or not every class has samples.
+    pub fn n_classes(&self) -> usize {
+        self.class_names.len()
+    }
+
+    /// Relabels this data set so that its labels index `class_names` (a trained model's),
+    /// matching classes by name; `class_names` becomes the data set's. Classes of this data
+    /// set that no sample has need not be among them.
+    ///
+    /// # Errors
+    /// [`Error::InvalidOption`] naming the first sample whose class is not in `class_names`.
+    pub fn align_classes(mut self, class_names: &[String]) -> Result<Dataset> {
+        let positions: Vec<Option<usize>> = self
+            .class_names
+            .iter()
+            .map(|name| class_names.iter().position(|known| known == name))
+            .collect();
+        for (sample, label) in self.labels.iter_mut().enumerate() {
+            let message = match positions.get(*label) {
+                Some(&Some(position)) => {
+                    *label = position;
+                    continue;
+                }
+                Some(None) => format!(
+                    "sample {sample} is of class '{}', which is not one of the model's {} \
+                     classes ({})",
+                    self.class_names[*label],
+                    class_names.len(),
+                    name_list(class_names)
+                ),
+                None => format!(
+                    "sample {sample} has label {label}, beyond the data set's {} class names",
+                    self.class_names.len()
+                ),
+            };
+            return Err(Error::InvalidOption(message));
+        }
+        self.class_names = class_names.to_vec();
+        Ok(self)
+    }
+}
+
+impl Splits {
+    /// `train` and `test` with a validation set held out of `train` by
+    /// `options.val_fraction` (none when that is 0 or leaves no sample). `source` says where
+    /// the data came from and `test_origin` how the test set was chosen, for the description.
+    fn holding_out(
+        source: &str,
+        train: Dataset,
+        test: Option<Dataset>,
+        test_origin: &str,
+        options: &LoadOptions,
+    ) -> Splits {
+        let (train, validation) = stratified_split(train, options.val_fraction, options.seed);
+        let validation = (validation.n_samples() > 0).then_some(validation);
+        let validation_origin = format!(
+            "stratified {} of the training samples, seed {}",
+            options.val_fraction, options.seed
+        );
+        Splits::new(source, train, (validation, &validation_origin), (test, test_origin))
+    }
+
+    /// The splits with a description: `source` then the size and origin of each set.
+    fn new(
+        source: &str,
+        train: Dataset,
+        validation: (Option<Dataset>, &str),
+        test: (Option<Dataset>, &str),
+    ) -> Splits {
+        let mut description = format!("{source}: {} train", files::grouped(train.n_samples()));
+        for (name, (set, origin)) in [("validation", &validation), ("test", &test)] {
+            if let Some(set) = set {
+                let count = files::grouped(set.n_samples());
+                description.push_str(&format!(", {count} {name} ({origin})"));
+            }
+        }
+        Splits { train, validation: validation.0, test: test.0, description }
+    }
+}
+
+/// Up to 20 names, comma-separated, for messages.
+fn name_list(names: &[String]) -> String {
+    const SHOWN: usize = 20;
+    let mut list = names.iter().take(SHOWN).cloned().collect::<Vec<_>>().join(", ");
+    if names.len() > SHOWN {
+        list.push_str(", …");
+    }
+    list
+}

@@ -1,0 +1,168 @@
+//! From a data set to a [`Model`]: fit the preprocessing on the training split, append the bias
+//! column, train in the chosen dtype, and package the weights with everything needed to predict.
+
+use std::time::Instant;
+
+use ndarray::Array2;
+use serde::Serialize;
+
+use crate::data::Dataset;
+use crate::model::Model;
+use crate::names::named_enum;
+use crate::preprocess::{Bias, Preprocess, Preprocessor, split_bias};
+use crate::train::{
+    History, Labeled, Objective, Optimizer, Progress, TrainOptions, accuracy, train,
+};
+use crate::{Error, Float, Kernel, Loss, RegConvention, Result};
+
+named_enum! {
+    "dtype",
+    /// The floating-point type training computes in.
+    pub enum Dtype {
+        /// float64 for L-BFGS (whose tolerance float32 cannot reach), float32 otherwise.
+        #[default]
+        Auto = "auto",
+        F32 = "f32",
+        F64 = "f64",
+    }
+}
+
+/// Everything [`fit`] needs to know besides the data.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FitOptions {
+    pub loss: Loss,
+    /// Regularization strength; the default 1e-4 (`half`) is scikit-learn's C = 1 for N = 10,000.
+    pub reg: f64,
+    pub reg_convention: RegConvention,
+    pub preprocess: Preprocess,
+    pub bias: Bias,
+    pub kernel: Kernel,
+    pub dtype: Dtype,
+    #[serde(flatten)]
+    pub train: TrainOptions,
+}
+
+impl Default for FitOptions {
+    fn default() -> Self {
+        FitOptions {
+            loss: Loss::Softmax,
+            reg: 1e-4,
+            reg_convention: RegConvention::Half,
+            preprocess: Preprocess::Standardize,
+            bias: Bias::Intercept,
+            kernel: Kernel::Auto,
+            dtype: Dtype::Auto,
+            train: TrainOptions::default(),
+        }
+    }
+}
+
+impl FitOptions {
+    /// The concrete dtype: `auto` is f64 for L-BFGS and f32 otherwise.
+    pub fn resolved_dtype(&self) -> Dtype {
+        match (self.dtype, self.train.optimizer) {
+            (Dtype::Auto, Optimizer::Lbfgs) => Dtype::F64,
+            (Dtype::Auto, _) => Dtype::F32,
+            (dtype, _) => dtype,
+        }
+    }
+}
+
+/// A trained model and how training went.
+#[derive(Clone, Debug)]
+pub struct Fitted {
+    pub model: Model,
+    pub history: History,
+    pub iterations: usize,
+    /// Full passes over the training set (loss+gradient evaluations).
+    pub passes: f64,
+    /// Mean data loss + regularization on the training split (intercept unregularized).
+    pub objective: f64,
+    pub train_accuracy: f64,
+    pub val_accuracy: Option<f64>,
+    pub stop_reason: String,
+    /// Seconds spent preprocessing and training (not loading).
+    pub seconds: f64,
+}
+
+/// Trains a model on `train`, checking accuracy on `validation` as it goes.
+///
+/// # Errors
+/// Options out of range, an empty training set, and what training reports.
+pub fn fit(
+    train_set: &Dataset,
+    validation: Option<&Dataset>,
+    options: &FitOptions,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<Fitted> {
+    options.train.check()?;
+    crate::loss::check_reg(options.reg)?;
+    if train_set.inputs.nrows() == 0 {
+        return Err(Error::Empty("the training split has no samples".into()));
+    }
+    let started = Instant::now();
+    let preprocessor = Preprocessor::fit(options.preprocess, train_set.inputs.view());
+    let mut fitted = match options.resolved_dtype() {
+        Dtype::F64 => fit_in::<f64>(train_set, validation, preprocessor, options, progress),
+        _ => fit_in::<f32>(train_set, validation, preprocessor, options, progress),
+    }?;
+    fitted.seconds = started.elapsed().as_secs_f64();
+    Ok(fitted)
+}
+
+fn fit_in<F: Float>(
+    train_set: &Dataset,
+    validation: Option<&Dataset>,
+    preprocessor: Preprocessor,
+    options: &FitOptions,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<Fitted> {
+    let inputs: Array2<F> = preprocessor.transform_with_bias(train_set.inputs.view());
+    let val_inputs: Option<Array2<F>> =
+        validation.map(|v| preprocessor.transform_with_bias(v.inputs.view()));
+    let objective = Objective {
+        inputs: inputs.view(),
+        labels: &train_set.labels,
+        loss: options.loss,
+        reg: options.reg,
+        reg_convention: options.reg_convention,
+        bias: options.bias,
+        kernel: options.kernel,
+    };
+    let val = validation
+        .zip(val_inputs.as_ref())
+        .map(|(v, inputs)| Labeled { inputs: inputs.view(), labels: &v.labels });
+    let n_classes = train_set.class_names.len();
+    let trained = train(&objective, n_classes, val, &options.train, progress)?;
+
+    let objective_value = objective.evaluate(trained.weights.view())?.loss.as_f64();
+    let accuracy_of = |data: Labeled<F>| accuracy(trained.weights.view(), data);
+    let train_accuracy = accuracy_of(Labeled { inputs: inputs.view(), labels: &train_set.labels });
+    let val_accuracy = val.map(accuracy_of);
+    let (weight, bias) = split_bias(trained.weights.view());
+    let model = Model {
+        weight: weight.mapv(F::as_f64),
+        bias: bias.mapv(F::as_f64),
+        preprocessor,
+        class_names: train_set.class_names.clone(),
+        feature_names: train_set.feature_names.clone(),
+        image_shape: train_set.image_shape,
+        loss: options.loss,
+        reg: options.reg,
+        reg_convention: options.reg_convention,
+        bias_mode: options.bias,
+        dtype: F::DTYPE_NAME.to_string(),
+        training: serde_json::to_value(options).expect("options serialize"),
+    };
+    Ok(Fitted {
+        model,
+        history: trained.history,
+        iterations: trained.iterations,
+        passes: trained.passes,
+        objective: objective_value,
+        train_accuracy,
+        val_accuracy,
+        stop_reason: trained.stop_reason,
+        seconds: 0.0,
+    })
+}

@@ -1,0 +1,210 @@
+//! Evaluating a classifier: accuracy, mean loss, per-class precision and recall, and the
+//! confusion matrix.
+//!
+//! For N samples with labels y_i and predictions ŷ_i over C classes:
+//!
+//! - confusion matrix M (C×C): M_{t,p} = #{i : y_i = t, ŷ_i = p} (rows: true class, columns:
+//!   predicted class, both in class order);
+//! - accuracy = Σ_c M_{c,c} / N;
+//! - precision of class c = M_{c,c} / Σ_t M_{t,c} (of the samples predicted c, the fraction that
+//!   are c), recall = M_{c,c} / Σ_p M_{c,p} (of the samples of class c, the fraction predicted c),
+//!   support = Σ_p M_{c,p}. A class never predicted has precision 0 and a class without samples
+//!   recall 0 (scikit-learn's `zero_division=0`);
+//! - mean loss = (1/N) Σ_i L_i, the model's data loss without regularization: softmax
+//!   cross-entropy L_i = log Σ_j e^{f_j} − f_{y_i} or multiclass hinge
+//!   L_i = Σ_{j≠y_i} max(0, f_j − f_{y_i} + 1), on the scores f of sample i.
+
+use crate::data::Dataset;
+use crate::loss::fused::row_loss_and_dscores;
+use crate::model::{Model, argmax_rows};
+use crate::{Error, Loss, Result};
+use ndarray::ArrayView2;
+
+/// Precision, recall and support of one class.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct ClassMetrics {
+    pub class: String,
+    /// Of the samples predicted as this class, the fraction that are (0 if none is).
+    pub precision: f64,
+    /// Of the samples of this class, the fraction predicted as it (0 if it has no samples).
+    pub recall: f64,
+    /// The number of samples of this class.
+    pub support: usize,
+}
+
+/// How a model does on a data set.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Evaluation {
+    pub n_samples: usize,
+    /// The fraction of samples classified right.
+    pub accuracy: f64,
+    /// The mean data loss (the model's loss, no regularization).
+    pub mean_loss: f64,
+    /// One entry per class, in class order.
+    pub per_class: Vec<ClassMetrics>,
+    /// Rows = true class, columns = predicted class, in class order.
+    pub confusion_matrix: Vec<Vec<usize>>,
+}
+
+/// The fraction of `predicted` equal to `labels`: #{i : ŷ_i = y_i} / N (NaN when N = 0).
+///
+/// ```
+/// assert_eq!(softmax::metrics::accuracy(&[0, 1, 1, 1, 0], &[0, 0, 1, 1, 2]), 0.6);
+/// ```
+///
+/// # Panics
+/// If the slices have different lengths.
+pub fn accuracy(predicted: &[usize], labels: &[usize]) -> f64 {
+    assert_eq!(predicted.len(), labels.len(), "one prediction per label");
+    let right = predicted.iter().zip(labels).filter(|(p, y)| p == y).count();
+    right as f64 / labels.len() as f64
+}
+
+/// Evaluates a model on a data set whose labels index the model's classes (call
+/// `Dataset::align_classes` with the model's class names first).
+///
+/// # Errors
+/// An empty data set, a label count other than N, labels out of `0..C`, a data set whose class
+/// names are not the model's, and the errors of [`Model::scores`] (another number of features,
+/// non-finite inputs).
+pub fn evaluate(model: &Model, data: &Dataset) -> Result<Evaluation> {
+    check_dataset(model, data)?;
+    let scores = model.scores(data.inputs.view())?;
+    let predicted = argmax_rows(scores.view());
+    let confusion_matrix = confusion_matrix(&predicted, &data.labels, model.n_classes());
+    Ok(Evaluation {
+        n_samples: data.labels.len(),
+        accuracy: accuracy(&predicted, &data.labels),
+        mean_loss: mean_loss(model.loss, scores.view(), &data.labels),
+        per_class: class_metrics(&confusion_matrix, &model.class_names),
+        confusion_matrix,
+    })
+}
+
+/// Refuses a data set that the model cannot be evaluated on.
+fn check_dataset(model: &Model, data: &Dataset) -> Result<()> {
+    let n_samples = data.inputs.nrows();
+    if n_samples == 0 {
+        return Err(Error::Empty("the data set has no samples to evaluate on".to_string()));
+    }
+    if data.labels.len() != n_samples {
+        return Err(Error::LabelCount { labels: data.labels.len(), samples: n_samples });
+    }
+    if data.class_names != model.class_names {
+        return Err(Error::InvalidOption(format!(
+            "the data's classes {:?} are not the model's {:?}: align them first \
+             (Dataset::align_classes)",
+            data.class_names, model.class_names
+        )));
+    }
+    let n_classes = model.n_classes();
+    match data.labels.iter().enumerate().find(|(_, label)| **label >= n_classes) {
+        Some((index, &label)) => {
+            Err(Error::LabelOutOfRange { index, label: label as i128, n_classes })
+        }
+        None => Ok(()),
+    }
+}
+
+/// The mean data loss (1/N) Σ_i L_i of scores (N×C) for `labels`, with the kernels' per-sample
+/// loss (a max-shifted log-sum-exp for softmax, the hinge for svm).
+fn mean_loss(loss: Loss, scores: ArrayView2<f64>, labels: &[usize]) -> f64 {
+    let total: f64 = scores
+        .rows()
+        .into_iter()
+        .zip(labels)
+        .map(|(row, &label)| row_loss_and_dscores(loss, &mut row.to_vec(), label))
+        .sum();
+    total / labels.len() as f64
+}
+
+/// M_{t,p} = the number of samples of true class t predicted as p (C×C).
+fn confusion_matrix(predicted: &[usize], labels: &[usize], n_classes: usize) -> Vec<Vec<usize>> {
+    let mut matrix = vec![vec![0; n_classes]; n_classes];
+    for (&p, &t) in predicted.iter().zip(labels) {
+        matrix[t][p] += 1;
+    }
+    matrix
+}
+
+/// Precision, recall and support of each class from the confusion matrix; 0 where the
+/// denominator is 0.
+fn class_metrics(confusion: &[Vec<usize>], class_names: &[String]) -> Vec<ClassMetrics> {
+    let ratio =
+        |part: usize, whole: usize| if whole == 0 { 0.0 } else { part as f64 / whole as f64 };
+    class_names
+        .iter()
+        .enumerate()
+        .map(|(c, name)| {
+            let right = confusion[c][c];
+            let predicted_as_c: usize = confusion.iter().map(|row| row[c]).sum();
+            let support: usize = confusion[c].iter().sum();
+            ClassMetrics {
+                class: name.clone(),
+                precision: ratio(right, predicted_as_c),
+                recall: ratio(right, support),
+                support,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    fn names(n: usize) -> Vec<String> {
+        (0..n).map(|c| format!("class{c}")).collect()
+    }
+
+    #[test]
+    fn confusion_and_class_metrics_by_hand() {
+        // labels [0,0,1,1,2], predictions [0,1,1,1,0]
+        let confusion = confusion_matrix(&[0, 1, 1, 1, 0], &[0, 0, 1, 1, 2], 3);
+        assert_eq!(confusion, vec![vec![1, 1, 0], vec![0, 2, 0], vec![1, 0, 0]]);
+        let metrics = class_metrics(&confusion, &names(3));
+        // class 0: predicted twice (samples 0, 4), right once; 2 samples, 1 found.
+        assert_eq!((metrics[0].precision, metrics[0].recall, metrics[0].support), (0.5, 0.5, 2));
+        // class 1: predicted 3 times, right twice; 2 samples, both found.
+        assert_eq!(
+            (metrics[1].precision, metrics[1].recall, metrics[1].support),
+            (2.0 / 3.0, 1.0, 2)
+        );
+        // class 2: never predicted (precision 0 by convention); 1 sample, missed.
+        assert_eq!((metrics[2].precision, metrics[2].recall, metrics[2].support), (0.0, 0.0, 1));
+    }
+
+    #[test]
+    fn a_class_without_samples_has_recall_zero() {
+        let confusion = confusion_matrix(&[0, 1], &[0, 0], 2);
+        let metrics = class_metrics(&confusion, &names(2));
+        assert_eq!((metrics[1].precision, metrics[1].recall, metrics[1].support), (0.0, 0.0, 0));
+    }
+
+    #[test]
+    fn mean_loss_by_hand() {
+        let scores = array![[1.0, 2.0, 0.0], [3.0, -1.0, 0.5]];
+        let labels = [2, 0];
+        let lse = |row: [f64; 3]| row.iter().map(|f| f.exp()).sum::<f64>().ln();
+        let softmax = ((lse([1.0, 2.0, 0.0]) - 0.0) + (lse([3.0, -1.0, 0.5]) - 3.0)) / 2.0;
+        assert!((mean_loss(Loss::Softmax, scores.view(), &labels) - softmax).abs() < 1e-15);
+        // hinge: sample 0: max(0, 1−0+1) + max(0, 2−0+1) = 5; sample 1: max(0, −1−3+1) +
+        // max(0, 0.5−3+1) = 0.
+        assert_eq!(mean_loss(Loss::Svm, scores.view(), &labels), 2.5);
+    }
+
+    #[test]
+    fn mean_loss_is_stable_for_scores_in_the_thousands() {
+        let scores = array![[1000.0, 0.0], [0.0, 1000.0]];
+        // Sample 0 is right with p ≈ 1 (loss ≈ e^{−1000} ≈ 0), sample 1 wrong by 1000.
+        let loss = mean_loss(Loss::Softmax, scores.view(), &[0, 0]);
+        assert!((loss - 500.0).abs() < 1e-12, "{loss}");
+    }
+
+    #[test]
+    fn accuracy_counts_matches() {
+        assert_eq!(accuracy(&[0, 1, 1, 1, 0], &[0, 0, 1, 1, 2]), 0.6);
+        assert_eq!(accuracy(&[2, 2], &[2, 2]), 1.0);
+    }
+}

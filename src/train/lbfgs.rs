@@ -1,0 +1,168 @@
+//! Full-batch L-BFGS from `argmin` (More–Thuente line search, 10 corrections), stopping when the
+//! gradient's 2-norm falls below the tolerance (or the objective stops changing).
+//!
+//! argmin asks for the cost and the gradient separately, often at the same point; one
+//! loss+gradient pass serves both through a one-entry cache.
+
+use std::cell::RefCell;
+use std::sync::{Arc, Mutex};
+
+use argmin::core::observers::{Observe, ObserverMode};
+use argmin::core::{CostFunction, Executor, Gradient, IterState, KV, State, TerminationReason};
+use argmin::solver::linesearch::MoreThuenteLineSearch;
+use argmin::solver::quasinewton::LBFGS;
+use ndarray::Array2;
+
+use super::{
+    Checkpoint, Duration, History, Labeled, Objective, Progress, Step, TrainOptions, Trained,
+    accuracy,
+};
+use crate::{Error, Float, Result};
+
+/// Iterations when no duration is given.
+const DEFAULT_MAX_ITERATIONS: usize = 1000;
+/// Correction pairs L-BFGS keeps.
+const MEMORY: usize = 10;
+
+type Params = Vec<f64>;
+type LbfgsState = IterState<Params, Params, (), (), (), f64>;
+
+pub(super) fn train<F: Float>(
+    objective: &Objective<F>,
+    initial: Array2<F>,
+    validation: Option<Labeled<F>>,
+    options: &TrainOptions,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<Trained<F>> {
+    let max_iterations = match options.duration {
+        None => DEFAULT_MAX_ITERATIONS,
+        Some(Duration::Iterations(n) | Duration::Epochs(n)) => n,
+    };
+    let shape = initial.dim();
+    let steps = Arc::new(Mutex::new(Vec::<Step>::new()));
+    let problem = Problem {
+        objective,
+        shape,
+        cache: RefCell::new(None),
+        passes: RefCell::new(0),
+        progress: RefCell::new(progress),
+        steps: Arc::clone(&steps),
+        max_iterations,
+    };
+    let solver = LBFGS::new(MoreThuenteLineSearch::new(), MEMORY)
+        .with_tolerance_grad(options.tolerance)
+        .map_err(solver_error)?;
+    let start: Params = initial.iter().map(|w| w.as_f64()).collect();
+    let result = Executor::new(problem, solver)
+        .configure(|state| state.param(start).max_iters(max_iterations as u64))
+        .add_observer(StepRecorder(Arc::clone(&steps)), ObserverMode::Always)
+        .run()
+        .map_err(|e| match e.downcast::<Error>() {
+            Ok(ours) => ours,
+            Err(other) => solver_error(other),
+        })?;
+
+    let state = result.state();
+    let params = state.get_best_param().or(state.get_param()).expect("L-BFGS has parameters");
+    let weights = Array2::from_shape_vec(shape, params.iter().map(|&w| F::of(w)).collect())
+        .expect("C×(D+1) parameters");
+    let iterations = state.get_iter() as usize;
+    let stop_reason = match state.get_termination_reason() {
+        Some(TerminationReason::SolverConverged) => {
+            format!(
+                "converged after {iterations} iterations (gradient norm or objective change below tolerance)"
+            )
+        }
+        Some(reason) => format!("{} after {iterations} iterations", reason.text()),
+        None => format!("stopped after {iterations} iterations"),
+    };
+    let passes = *result.problem().problem.as_ref().expect("the problem").passes.borrow() as f64;
+    let mut history =
+        History { steps: steps.lock().expect("not poisoned").clone(), checkpoints: Vec::new() };
+    let training = Labeled { inputs: objective.inputs, labels: objective.labels };
+    history.checkpoints.push(Checkpoint {
+        iteration: iterations,
+        epoch: iterations as f64,
+        train_accuracy: accuracy(weights.view(), training),
+        val_accuracy: validation.map(|v| accuracy(weights.view(), v)),
+    });
+    Ok(Trained { weights, iterations, passes, history, stop_reason })
+}
+
+fn solver_error(err: argmin::core::Error) -> Error {
+    Error::Training(format!("L-BFGS failed: {err}"))
+}
+
+/// The objective as argmin sees it: a function of the flattened weights, in f64.
+struct Problem<'o, 'd, 'p, F> {
+    objective: &'o Objective<'d, F>,
+    shape: (usize, usize),
+    /// The last point evaluated, its cost and gradient.
+    cache: RefCell<Option<(Params, f64, Params)>>,
+    passes: RefCell<usize>,
+    progress: RefCell<&'p mut dyn FnMut(&Progress)>,
+    steps: Arc<Mutex<Vec<Step>>>,
+    max_iterations: usize,
+}
+
+impl<F: Float> Problem<'_, '_, '_, F> {
+    /// Cost and gradient at `params`, from the cache or one loss+gradient pass.
+    fn evaluate(&self, params: &Params) -> std::result::Result<(f64, Params), argmin::core::Error> {
+        if let Some((point, cost, grad)) = self.cache.borrow().as_ref()
+            && point == params
+        {
+            return Ok((*cost, grad.clone()));
+        }
+        let weights =
+            Array2::from_shape_vec(self.shape, params.iter().map(|&w| F::of(w)).collect())
+                .expect("C×(D+1) parameters");
+        let out = self.objective.evaluate(weights.view())?;
+        let (cost, grad): (f64, Params) =
+            (out.loss.as_f64(), out.grad.iter().map(|g| g.as_f64()).collect());
+        *self.passes.borrow_mut() += 1;
+        *self.cache.borrow_mut() = Some((params.clone(), cost, grad.clone()));
+        let iteration = self.steps.lock().expect("not poisoned").len();
+        let total_iterations = self.max_iterations;
+        (self.progress.borrow_mut())(&Progress {
+            iteration,
+            total_iterations,
+            loss: cost,
+            val_accuracy: None,
+        });
+        Ok((cost, grad))
+    }
+}
+
+impl<F: Float> CostFunction for Problem<'_, '_, '_, F> {
+    type Param = Params;
+    type Output = f64;
+
+    fn cost(&self, params: &Params) -> std::result::Result<f64, argmin::core::Error> {
+        Ok(self.evaluate(params)?.0)
+    }
+}
+
+impl<F: Float> Gradient for Problem<'_, '_, '_, F> {
+    type Param = Params;
+    type Gradient = Params;
+
+    fn gradient(&self, params: &Params) -> std::result::Result<Params, argmin::core::Error> {
+        Ok(self.evaluate(params)?.1)
+    }
+}
+
+/// Records the objective after every iteration into the history.
+struct StepRecorder(Arc<Mutex<Vec<Step>>>);
+
+impl Observe<LbfgsState> for StepRecorder {
+    fn observe_iter(
+        &mut self,
+        state: &LbfgsState,
+        _kv: &KV,
+    ) -> std::result::Result<(), argmin::core::Error> {
+        let iteration = state.get_iter() as usize;
+        let step = Step { iteration, epoch: iteration as f64, loss: state.get_cost() };
+        self.0.lock().expect("not poisoned").push(step);
+        Ok(())
+    }
+}

@@ -1,0 +1,210 @@
+//! Training: minibatch SGD (plain, momentum, Nesterov), Adam, and full-batch L-BFGS.
+//!
+//! [`train`] minimizes the [`Objective`] over weights W (C×(D+1), the last column the bias) on
+//! preprocessed, bias-augmented inputs; [`fit`](crate::fit::fit) wraps it with loading,
+//! preprocessing and the model. Runs are deterministic: the same seed and data give the same
+//! weights bit for bit, on any number of threads (the fused kernel's reduction order is fixed).
+
+mod first_order;
+mod history;
+mod lbfgs;
+pub mod objective;
+
+pub use history::{Checkpoint, History, Step};
+pub use objective::Objective;
+
+use ndarray::{Array2, ArrayView2};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
+use serde::Serialize;
+
+use crate::names::named_enum;
+use crate::{Error, Float, Result};
+
+named_enum! {
+    "optimizer",
+    /// How the weights are updated.
+    pub enum Optimizer {
+        /// Minibatch SGD as CS231n's: a batch sampled with replacement each iteration, w −= lr·g.
+        Sgd = "sgd",
+        /// SGD with momentum 0.9: v = 0.9·v − lr·g, w += v.
+        Momentum = "momentum",
+        /// Nesterov momentum 0.9 (CS231n's form): w += −0.9·v_prev + 1.9·v.
+        Nesterov = "nesterov",
+        /// Adam (β₁ = 0.9, β₂ = 0.999, ε = 1e-8) with bias correction.
+        Adam = "adam",
+        /// Full-batch L-BFGS (argmin, More–Thuente line search, 10 corrections).
+        #[default]
+        Lbfgs = "lbfgs",
+    }
+}
+
+impl Optimizer {
+    /// Whether it works on minibatches (everything but L-BFGS).
+    pub fn is_minibatch(self) -> bool {
+        self != Optimizer::Lbfgs
+    }
+
+    /// The learning rate used when none is given, for standardized features.
+    pub fn default_learning_rate(self) -> f64 {
+        match self {
+            Optimizer::Sgd => 0.1,
+            Optimizer::Momentum | Optimizer::Nesterov => 0.01,
+            Optimizer::Adam => 1e-3,
+            Optimizer::Lbfgs => 1.0, // unused: the line search picks the step
+        }
+    }
+}
+
+/// How long to train: minibatch iterations, epochs (passes over the training set), or for
+/// L-BFGS its iterations.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Duration {
+    Iterations(usize),
+    Epochs(usize),
+}
+
+/// Options of [`train`], with the defaults of the command line.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct TrainOptions {
+    pub optimizer: Optimizer,
+    /// Step size of the minibatch optimizers (`None`: [`Optimizer::default_learning_rate`]).
+    pub learning_rate: Option<f64>,
+    /// The learning rate is multiplied by this after every epoch.
+    pub lr_decay: f64,
+    /// `None`: 20 epochs for minibatch optimizers, at most 1,000 iterations for L-BFGS.
+    pub duration: Option<Duration>,
+    pub batch_size: usize,
+    /// Stop after this many checkpoints (epochs) without a better validation accuracy.
+    pub patience: Option<usize>,
+    /// L-BFGS stops when the gradient's 2-norm falls below this.
+    pub tolerance: f64,
+    /// W starts as `init_scale`·randn (seeded); 0 starts from zeros.
+    pub init_scale: f64,
+    pub seed: u64,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        TrainOptions {
+            optimizer: Optimizer::Lbfgs,
+            learning_rate: None,
+            lr_decay: 1.0,
+            duration: None,
+            batch_size: 200,
+            patience: None,
+            tolerance: 1e-5,
+            init_scale: 1e-3,
+            seed: 0,
+        }
+    }
+}
+
+impl TrainOptions {
+    /// Refuses options out of range before any work: non-finite or non-positive rates, a zero
+    /// batch size or duration, a decay outside (0, 1].
+    pub fn check(&self) -> Result<()> {
+        let invalid = |message: String| Err(Error::InvalidOption(message));
+        let rate = self.learning_rate();
+        if !(rate.is_finite() && rate > 0.0) {
+            return invalid(format!("the learning rate must be finite and > 0, got {rate}"));
+        }
+        if !(self.lr_decay > 0.0 && self.lr_decay <= 1.0) {
+            return invalid(format!("lr decay must be in (0, 1], got {}", self.lr_decay));
+        }
+        if self.batch_size == 0 {
+            return invalid("the batch size must be at least 1".into());
+        }
+        if matches!(self.duration, Some(Duration::Iterations(0) | Duration::Epochs(0))) {
+            return invalid("train for at least one iteration or epoch".into());
+        }
+        if self.patience == Some(0) {
+            return invalid("patience must be at least 1 checkpoint".into());
+        }
+        if !(self.tolerance.is_finite() && self.tolerance >= 0.0) {
+            return invalid(format!("tolerance must be finite and >= 0, got {}", self.tolerance));
+        }
+        if !(self.init_scale.is_finite() && self.init_scale >= 0.0) {
+            return invalid(format!("init scale must be finite and >= 0, got {}", self.init_scale));
+        }
+        Ok(())
+    }
+
+    /// The learning rate in effect.
+    pub fn learning_rate(&self) -> f64 {
+        self.learning_rate.unwrap_or_else(|| self.optimizer.default_learning_rate())
+    }
+}
+
+/// Where training is, for a progress display.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Progress {
+    pub iteration: usize,
+    /// The planned number of iterations (an upper bound for L-BFGS and early stopping).
+    pub total_iterations: usize,
+    /// The latest minibatch loss (or full objective, for L-BFGS).
+    pub loss: f64,
+    /// The latest validation accuracy, once a checkpoint has measured it.
+    pub val_accuracy: Option<f64>,
+}
+
+/// Samples for a checkpoint's accuracy: augmented inputs and labels.
+#[derive(Clone, Copy, Debug)]
+pub struct Labeled<'a, F> {
+    pub inputs: ArrayView2<'a, F>,
+    pub labels: &'a [usize],
+}
+
+/// The result of [`train`].
+#[derive(Clone, Debug)]
+pub struct Trained<F> {
+    /// C×(D+1): the last column is the bias.
+    pub weights: Array2<F>,
+    pub iterations: usize,
+    /// Loss+gradient passes over the full training set (minibatch passes count as fractions).
+    pub passes: f64,
+    pub history: History,
+    /// Why training stopped, in words.
+    pub stop_reason: String,
+}
+
+/// Minimizes `objective` over W (`n_classes`×(D+1)), checking accuracy on `validation` (and on
+/// the training set) at every checkpoint; `progress` is called after every iteration.
+pub fn train<F: Float>(
+    objective: &Objective<F>,
+    n_classes: usize,
+    validation: Option<Labeled<F>>,
+    options: &TrainOptions,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<Trained<F>> {
+    options.check()?;
+    crate::loss::check_reg(objective.reg)?;
+    if objective.inputs.nrows() == 0 {
+        return Err(Error::Empty("the training set has no samples".into()));
+    }
+    let initial = initial_weights(n_classes, objective.inputs.ncols(), options);
+    match options.optimizer {
+        Optimizer::Lbfgs => lbfgs::train(objective, initial, validation, options, progress),
+        _ => first_order::train(objective, initial, validation, options, progress),
+    }
+}
+
+/// W₀ = `init_scale`·randn, seeded (CS231n starts from 0.001·randn).
+fn initial_weights<F: Float>(
+    n_classes: usize,
+    n_columns: usize,
+    options: &TrainOptions,
+) -> Array2<F> {
+    let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
+    Array2::from_shape_simple_fn((n_classes, n_columns), || {
+        let z: f64 = StandardNormal.sample(&mut rng);
+        F::of(options.init_scale * z)
+    })
+}
+
+/// The fraction of `data` that W (C×(D+1)) classifies right, on augmented inputs.
+pub fn accuracy<F: Float>(weights: ArrayView2<F>, data: Labeled<F>) -> f64 {
+    crate::metrics::accuracy(&objective::predict(weights, data.inputs), data.labels)
+}

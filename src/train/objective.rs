@@ -1,0 +1,69 @@
+//! The training objective: mean data loss + L2 penalty over the regularized weights.
+//!
+//! Inputs carry a constant-1 last column (see [`crate::preprocess`]), so W is C×(D+1) and its
+//! last column is the bias. With [`Bias::Intercept`] that column is left out of the penalty (as
+//! scikit-learn leaves out `intercept_`); with [`Bias::Trick`] it is penalized like the rest.
+
+use ndarray::{Array2, ArrayView2, s};
+
+use crate::preprocess::Bias;
+use crate::{Float, Kernel, Loss, LossAndGrad, LossOptions, RegConvention, Result, loss_and_grad};
+
+/// What is minimized, on which samples.
+#[derive(Clone, Debug)]
+pub struct Objective<'a, F> {
+    /// N×(D+1), last column all ones.
+    pub inputs: ArrayView2<'a, F>,
+    pub labels: &'a [usize],
+    pub loss: Loss,
+    pub reg: f64,
+    pub reg_convention: RegConvention,
+    pub bias: Bias,
+    pub kernel: Kernel,
+}
+
+impl<F: Float> Objective<'_, F> {
+    /// The objective and its gradient at `weights` (C×(D+1)) over all samples.
+    pub fn evaluate(&self, weights: ArrayView2<F>) -> Result<LossAndGrad<F>> {
+        self.evaluate_on(weights, self.inputs, self.labels)
+    }
+
+    /// The objective and its gradient on the given rows (a minibatch).
+    pub fn evaluate_on(
+        &self,
+        weights: ArrayView2<F>,
+        inputs: ArrayView2<F>,
+        labels: &[usize],
+    ) -> Result<LossAndGrad<F>> {
+        let data_only = LossOptions { loss: self.loss, kernel: self.kernel, ..Default::default() };
+        let mut out = loss_and_grad(weights, inputs, labels, &data_only)?;
+        let penalized = self.penalized_columns(weights.ncols());
+        let penalized_weights = weights.slice(s![.., ..penalized]);
+        out.loss += self.reg_convention.penalty(self.reg, penalized_weights);
+        let (_, grad_factor) = self.reg_convention.factors(self.reg);
+        out.grad.slice_mut(s![.., ..penalized]).scaled_add(F::of(grad_factor), &penalized_weights);
+        Ok(out)
+    }
+
+    /// How many leading columns of W are regularized: all, or all but the bias.
+    fn penalized_columns(&self, n_columns: usize) -> usize {
+        match self.bias {
+            Bias::Intercept => n_columns - 1,
+            Bias::Trick => n_columns,
+        }
+    }
+}
+
+/// Predicted classes (argmax of the scores X Wᵀ, lowest index on ties) for augmented inputs.
+pub fn predict<F: Float>(weights: ArrayView2<F>, inputs: ArrayView2<F>) -> Vec<usize> {
+    let scores: Array2<F> = inputs.dot(&weights.t());
+    scores
+        .outer_iter()
+        .map(|row| {
+            row.iter().enumerate().fold((0, F::neg_infinity()), |best, (j, &s)| {
+                if s > best.1 { (j, s) } else { best }
+            })
+        })
+        .map(|(j, _)| j)
+        .collect()
+}

