@@ -121,7 +121,7 @@ impl<F: Float> Problem<'_, '_, '_, F> {
             (out.loss.as_f64(), out.grad.iter().map(|g| g.as_f64()).collect());
         *self.passes.borrow_mut() += 1;
         *self.cache.borrow_mut() = Some((params.clone(), cost, grad.clone()));
-        let iteration = self.steps.lock().expect("not poisoned").len();
+        let iteration = self.steps.lock().expect("not poisoned").len().saturating_sub(1);
         let total_iterations = self.max_iterations;
         (self.progress.borrow_mut())(&Progress {
             iteration,
@@ -151,10 +151,19 @@ impl<F: Float> Gradient for Problem<'_, '_, '_, F> {
     }
 }
 
-/// Records the objective after every iteration into the history.
+/// Records the objective at the start (iteration 0) and after every iteration into the history.
 struct StepRecorder(Arc<Mutex<Vec<Step>>>);
 
 impl Observe<LbfgsState> for StepRecorder {
+    fn observe_init(
+        &mut self,
+        _name: &str,
+        state: &LbfgsState,
+        kv: &KV,
+    ) -> std::result::Result<(), argmin::core::Error> {
+        self.observe_iter(state, kv)
+    }
+
     fn observe_iter(
         &mut self,
         state: &LbfgsState,

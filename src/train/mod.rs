@@ -95,7 +95,7 @@ impl Default for TrainOptions {
             duration: None,
             batch_size: 200,
             patience: None,
-            tolerance: 1e-5,
+            tolerance: 1e-6,
             init_scale: 1e-3,
             seed: 0,
         }

@@ -179,7 +179,7 @@ pub struct TrainArgs {
     #[arg(long)]
     pub patience: Option<usize>,
     /// L-BFGS stops when the gradient's 2-norm is below this.
-    #[arg(long, default_value_t = 1e-5)]
+    #[arg(long, default_value_t = 1e-6)]
     pub tolerance: f64,
     /// Preprocessing, fitted on the training split: none | scale | center | standardize.
     #[arg(long, default_value = "standardize")]

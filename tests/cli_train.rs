@@ -1,0 +1,195 @@
+//! `softmax train`, `eval`, `predict` and `tune` as a user runs them, on the embedded digits and
+//! the committed fixtures cut from the real data sets.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::fixture;
+
+fn softmax(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_softmax")).args(args).output().expect("runs")
+}
+
+fn json(args: &[&str]) -> serde_json::Value {
+    let out = softmax(args);
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+fn failure(args: &[&str]) -> String {
+    let out = softmax(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(matches!(out.status.code(), Some(1 | 2)), "{args:?} should fail: {stderr}");
+    assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
+    stderr
+}
+
+fn text(path: &Path) -> String {
+    path.display().to_string()
+}
+
+#[test]
+fn train_on_the_embedded_digits_prints_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let (model, history) = (dir.path().join("digits.safetensors"), dir.path().join("history.csv"));
+    let out = json(&["train", "--model", &text(&model), "--history", &text(&history)]);
+    for key in
+        ["train_accuracy", "val_accuracy", "test_accuracy", "objective", "iterations", "seconds"]
+    {
+        assert!(out[key].is_number(), "{key} in {out}");
+    }
+    assert!(out["test_accuracy"].as_f64().unwrap() >= 0.96, "{out}");
+    assert_eq!(out["model"], text(&model));
+    assert!(std::fs::read_to_string(&history).unwrap().starts_with("iteration,epoch,loss"));
+
+    // eval on the same test split reproduces train's test accuracy.
+    let evaluation = json(&["eval", "--model", &text(&model), "--data", "digits"]);
+    assert_eq!(evaluation["split"], "test");
+    assert_eq!(evaluation["accuracy"], out["test_accuracy"]);
+    let confusion = evaluation["confusion_matrix"].as_array().unwrap();
+    assert_eq!(confusion.len(), 10);
+    let total: u64 =
+        confusion.iter().flat_map(|r| r.as_array().unwrap()).map(|v| v.as_u64().unwrap()).sum();
+    assert_eq!(total, evaluation["n_samples"].as_u64().unwrap());
+    assert_eq!(evaluation["per_class"].as_array().unwrap().len(), 10);
+
+    // predict on raw digits rows: CSV with the class names.
+    let inputs = text(&fixture("data/digits_X.npy"));
+    let out =
+        softmax(&["predict", "--model", &text(&model), "--inputs", &inputs, "--probabilities"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let csv = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "label,p_0,p_1,p_2,p_3,p_4,p_5,p_6,p_7,p_8,p_9");
+    assert_eq!(lines.len(), 101);
+    let row: Vec<f64> = lines[1].split(',').skip(1).map(|p| p.parse().unwrap()).collect();
+    assert!((row.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+}
+
+#[test]
+fn every_source_trains_from_the_command_line() {
+    let data = |name: &str| text(&fixture(&format!("data/{name}")));
+    let npy = format!("npy:{},{}", data("digits_X.npy"), data("digits_y.npy"));
+    let sources = [
+        format!("mnist:{}", data("mnist")),
+        format!("cifar10:{}", data("cifar10")),
+        format!("csv:{}", data("mnist_200.csv.gz")),
+        format!("csv:{}", data("digits_named.csv")),
+        format!("libsvm:{}", data("digits_200.svm")),
+        npy,
+        format!("npz:{}", data("digits_keras.npz")),
+    ];
+    for source in &sources {
+        let out = json(&[
+            "train",
+            "--data",
+            source,
+            "--cifar-validation",
+            "10",
+            "--optimizer",
+            "sgd",
+            "--epochs",
+            "3",
+            "--preprocess",
+            "scale",
+        ]);
+        assert!(out["train_accuracy"].as_f64().unwrap() > 0.1, "{source}: {out}");
+        assert!(out["objective"].as_f64().unwrap().is_finite(), "{source}: {out}");
+    }
+}
+
+#[test]
+fn cifar_smoke_run_flags_work_on_the_fixture() {
+    // The CS231n smoke-run settings, on the 100-record fixture (the real run is in the README).
+    let cifar = format!("cifar10:{}", text(&fixture("data/cifar10")));
+    let out = json(&[
+        "train",
+        "--data",
+        &cifar,
+        "--cifar-validation",
+        "10",
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "1e-7",
+        "--reg",
+        "2.5e4",
+        "--reg-convention",
+        "full",
+        "--iters",
+        "30",
+        "--batch-size",
+        "200",
+        "--preprocess",
+        "center",
+        "--bias",
+        "trick",
+    ]);
+    assert_eq!(out["iterations"], 30);
+    assert_eq!(out["n_train"], 90);
+    assert_eq!(out["n_validation"], 10);
+    assert_eq!(out["n_test"], 20);
+    assert_eq!(out["options"]["reg_convention"], "full");
+}
+
+#[test]
+fn tune_searches_the_grid_and_saves_the_best_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let (model, results) = (dir.path().join("best.safetensors"), dir.path().join("results.json"));
+    let out = json(&[
+        "tune",
+        "--optimizer",
+        "sgd",
+        "--epochs",
+        "3",
+        "--lr",
+        "1e-3,0.1",
+        "--reg",
+        "1e-4,1e-1",
+        "--model",
+        &text(&model),
+        "--results",
+        &text(&results),
+    ]);
+    let runs = out["results"].as_array().unwrap();
+    assert_eq!(runs.len(), 4);
+    let best_val = runs.iter().map(|r| r["val_accuracy"].as_f64().unwrap()).fold(0.0, f64::max);
+    assert_eq!(out["best"]["summary"]["val_accuracy"].as_f64().unwrap(), best_val);
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
+    assert_eq!(saved["results"], out["results"]);
+    let evaluation = json(&["eval", "--model", &text(&model), "--split", "validation"]);
+    assert_eq!(evaluation["accuracy"].as_f64().unwrap(), best_val);
+}
+
+#[test]
+fn a_failed_run_leaves_an_existing_model_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("model.safetensors");
+    std::fs::write(&model, b"precious").unwrap();
+    let missing = text(&dir.path().join("missing"));
+    failure(&["train", "--data", &format!("mnist:{missing}"), "--model", &text(&model)]);
+    failure(&["train", "--lr", "nan", "--optimizer", "sgd", "--model", &text(&model)]);
+    assert_eq!(std::fs::read(&model).unwrap(), b"precious");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file left");
+}
+
+#[test]
+fn bad_hyperparameters_and_data_are_refused() {
+    let cases: [(&[&str], &str); 7] = [
+        (&["train", "--reg", "-1"], "reg"),
+        (&["train", "--batch-size", "0", "--optimizer", "sgd"], "batch size"),
+        (&["train", "--lr", "inf", "--optimizer", "sgd"], "learning rate"),
+        (&["train", "--val-fraction", "1.5"], "val-fraction"),
+        (&["train", "--data", "parquet:x"], "parquet"),
+        (&["train", "--data", "mnist:/nonexistent/folder"], "/nonexistent/folder"),
+        (&["train", "--iters", "0"], "at least one"),
+    ];
+    for (args, word) in cases {
+        let stderr = failure(args);
+        assert!(stderr.contains(word), "{args:?}: '{word}' missing from {stderr}");
+    }
+}

@@ -1,0 +1,181 @@
+//! The trainer: every optimizer lowers the objective, L-BFGS reaches scikit-learn's optimum,
+//! runs are reproducible bit for bit, early stopping keeps the best model, and bad options are
+//! refused before any work.
+
+mod common;
+
+use common::fixture;
+use softmax::data::{DataSpec, Dataset, LoadOptions, load};
+use softmax::fit::{FitOptions, Fitted, fit};
+use softmax::preprocess::Preprocess;
+use softmax::train::{Duration, Optimizer, TrainOptions};
+use softmax::{Error, Loss, RegConvention};
+
+fn digits(val_fraction: f64) -> (Dataset, Option<Dataset>) {
+    let splits =
+        load(&DataSpec::Digits, &LoadOptions { val_fraction, ..Default::default() }).unwrap();
+    (splits.train, splits.validation)
+}
+
+fn fit_digits(options: &FitOptions) -> Fitted {
+    let (train, validation) = digits(0.1);
+    fit(&train, validation.as_ref(), options, &mut |_| {}).unwrap()
+}
+
+fn with_optimizer(optimizer: Optimizer, duration: Duration) -> FitOptions {
+    let train = TrainOptions { optimizer, duration: Some(duration), ..Default::default() };
+    FitOptions { train, ..Default::default() }
+}
+
+#[test]
+fn every_optimizer_lowers_the_objective() {
+    // W starts at 0.001·randn: the objective starts at ≈ ln 10 = 2.30 (checked on the history).
+    for optimizer in Optimizer::ALL.iter().copied() {
+        for loss in Loss::ALL.iter().copied() {
+            let mut options = with_optimizer(optimizer, Duration::Epochs(30));
+            options.loss = loss;
+            if optimizer == Optimizer::Adam {
+                options.train.learning_rate = Some(1e-2);
+            }
+            let fitted = fit_digits(&options);
+            let first = fitted.history.steps.first().unwrap().loss;
+            let start = if loss == Loss::Softmax { 10f64.ln() } else { 9.0 };
+            assert!((first - start).abs() < 0.3 * start, "{optimizer} {loss}: first loss {first}");
+            assert!(
+                fitted.objective < 0.25 * start,
+                "{optimizer} {loss}: objective {}",
+                fitted.objective
+            );
+            assert!(fitted.train_accuracy > 0.9, "{optimizer} {loss}: {}", fitted.train_accuracy);
+            let last_checkpoint = fitted.history.checkpoints.last().unwrap();
+            assert!(last_checkpoint.val_accuracy.is_some());
+        }
+    }
+}
+
+#[test]
+fn lbfgs_reaches_scikit_learns_optimum() {
+    // tests/fixtures/sklearn_optimum.json was written by scripts/compare_sklearn.py: scikit-learn's
+    // LogisticRegression (lbfgs, tol 1e-12) on the same 100 digits scaled by 1/16, C = 1.
+    let reference: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("sklearn_optimum.json")).unwrap())
+            .unwrap();
+    let spec: DataSpec = format!(
+        "npy:{},{}",
+        fixture("data/digits_X.npy").display(),
+        fixture("data/digits_y.npy").display()
+    )
+    .parse()
+    .unwrap();
+    let splits = load(&spec, &LoadOptions { val_fraction: 0.0, ..Default::default() }).unwrap();
+    assert_eq!(splits.train.labels.len(), reference["n_samples"].as_u64().unwrap() as usize);
+    let options = FitOptions {
+        reg: reference["reg"].as_f64().unwrap(),
+        reg_convention: RegConvention::Half,
+        preprocess: Preprocess::Scale,
+        ..Default::default()
+    };
+    let fitted = fit(&splits.train, None, &options, &mut |_| {}).unwrap();
+    let expected = reference["sklearn_objective"].as_f64().unwrap();
+    let relative = (fitted.objective - expected).abs() / expected;
+    assert!(
+        relative < 1e-6,
+        "objective {} vs scikit-learn {expected}: {relative:e}",
+        fitted.objective
+    );
+    assert!(fitted.stop_reason.contains("converged"), "{}", fitted.stop_reason);
+    assert_eq!(fitted.model.dtype, "float64");
+}
+
+#[test]
+fn defaults_reach_096_on_digits() {
+    let (train, validation) = digits(0.1);
+    let fitted = fit(&train, validation.as_ref(), &FitOptions::default(), &mut |_| {}).unwrap();
+    let test = load(&DataSpec::Digits, &LoadOptions::default()).unwrap().test.unwrap();
+    let predicted = fitted.model.predict(test.inputs.view()).unwrap();
+    let accuracy = softmax::metrics::accuracy(&predicted, &test.labels);
+    assert!(accuracy >= 0.96, "test accuracy {accuracy}");
+}
+
+#[test]
+fn the_same_seed_gives_the_same_model_on_any_thread_count() {
+    for optimizer in [Optimizer::Sgd, Optimizer::Adam, Optimizer::Lbfgs] {
+        let options = with_optimizer(optimizer, Duration::Iterations(40));
+        let runs: Vec<Fitted> = [1, 2, 3]
+            .into_iter()
+            .map(|threads| {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                pool.install(|| fit_digits(&options))
+            })
+            .collect();
+        for run in &runs[1..] {
+            assert_eq!(run.model, runs[0].model, "{optimizer}");
+            assert_eq!(run.history, runs[0].history, "{optimizer}");
+        }
+        let other_seed = FitOptions {
+            train: TrainOptions { seed: 1, ..options.train.clone() },
+            ..options.clone()
+        };
+        assert_ne!(fit_digits(&other_seed).model.weight, runs[0].model.weight, "{optimizer}");
+    }
+}
+
+#[test]
+fn early_stopping_keeps_the_best_checkpoint() {
+    // A learning rate far too large makes validation accuracy wander; patience 2 stops the run.
+    let mut options = with_optimizer(Optimizer::Sgd, Duration::Epochs(200));
+    options.train.learning_rate = Some(50.0);
+    options.train.patience = Some(2);
+    let fitted = fit_digits(&options);
+    assert!(fitted.iterations < 200 * 6, "ran {} iterations", fitted.iterations);
+    assert!(fitted.stop_reason.contains("early stop"), "{}", fitted.stop_reason);
+    let best = fitted.history.checkpoints.iter().filter_map(|c| c.val_accuracy).fold(0.0, f64::max);
+    assert_eq!(fitted.val_accuracy, Some(best), "the kept model is the best checkpoint's");
+}
+
+#[test]
+fn history_is_written_as_csv_and_json() {
+    let fitted = fit_digits(&with_optimizer(Optimizer::Momentum, Duration::Epochs(2)));
+    let dir = tempfile::tempdir().unwrap();
+    let csv_path = dir.path().join("history.csv");
+    fitted.history.write(&csv_path).unwrap();
+    let csv = std::fs::read_to_string(&csv_path).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "iteration,epoch,loss,train_accuracy,val_accuracy");
+    assert_eq!(lines.len(), 1 + fitted.history.steps.len());
+    let checkpoint_rows = lines[1..].iter().filter(|l| !l.ends_with(",,")).count();
+    assert_eq!(checkpoint_rows, fitted.history.checkpoints.len());
+    let json_path = dir.path().join("history.json");
+    fitted.history.write(&json_path).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(json_path).unwrap()).unwrap();
+    assert_eq!(json["steps"].as_array().unwrap().len(), fitted.history.steps.len());
+    assert_eq!(json["checkpoints"][0]["iteration"], fitted.history.checkpoints[0].iteration);
+}
+
+#[test]
+fn bad_options_are_refused_up_front() {
+    let (train, _) = digits(0.0);
+    let bad: Vec<(FitOptions, &str)> = vec![
+        (FitOptions { reg: -1.0, ..Default::default() }, "reg"),
+        (FitOptions { reg: f64::NAN, ..Default::default() }, "reg"),
+        (with_train(|t| t.batch_size = 0), "batch size"),
+        (with_train(|t| t.learning_rate = Some(f64::NAN)), "learning rate"),
+        (with_train(|t| t.learning_rate = Some(-0.1)), "learning rate"),
+        (with_train(|t| t.duration = Some(Duration::Epochs(0))), "at least one"),
+        (with_train(|t| t.lr_decay = 1.5), "decay"),
+        (with_train(|t| t.patience = Some(0)), "patience"),
+    ];
+    for (options, word) in bad {
+        let err =
+            fit(&train, None, &options, &mut |_| panic!("no training may start")).unwrap_err();
+        assert!(matches!(err, Error::InvalidOption(_)), "{err:?}");
+        assert!(err.to_string().contains(word), "'{word}' missing from: {err}");
+    }
+}
+
+fn with_train(change: impl Fn(&mut TrainOptions)) -> FitOptions {
+    let mut options = FitOptions::default();
+    change(&mut options.train);
+    options
+}
