@@ -33,6 +33,7 @@
 //! [`RegConvention::Half`] (½·reg·ΣW², the default) and [`RegConvention::Full`] (reg·ΣW²).
 
 pub mod atomic;
+pub mod bench;
 pub mod data;
 pub mod error;
 pub mod explain;
@@ -44,7 +45,9 @@ pub mod metrics;
 pub mod model;
 mod names;
 pub mod npy;
+pub mod plot;
 pub mod preprocess;
+pub mod report;
 pub mod synthetic;
 pub mod train;
 

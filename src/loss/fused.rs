@@ -12,7 +12,8 @@
 use ndarray::{Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 
-use super::{KernelResult, Loss, LossAndGrad, check_scores};
+use super::simd::{Block, Isa, run_block};
+use super::{KernelResult, Loss, LossAndGrad, NonFiniteScores};
 use crate::Float;
 
 /// The most blocks (partial gradients) a pass uses: enough to keep 16 threads busy.
@@ -30,6 +31,17 @@ pub fn loss_and_grad<F: Float>(
     labels: &[usize],
     loss: Loss,
 ) -> KernelResult<F> {
+    loss_and_grad_on(Isa::detect(), weights, inputs, labels, loss)
+}
+
+/// [`loss_and_grad`] with the inner loops compiled for `isa` (one of [`Isa::available`]).
+pub fn loss_and_grad_on<F: Float>(
+    isa: Isa,
+    weights: ArrayView2<F>,
+    inputs: ArrayView2<F>,
+    labels: &[usize],
+    loss: Loss,
+) -> KernelResult<F> {
     let weights = weights.as_standard_layout();
     let inputs = inputs.as_standard_layout();
     let n_samples = inputs.nrows();
@@ -42,7 +54,7 @@ pub fn loss_and_grad<F: Float>(
         .zip(labels.par_chunks(block_rows))
         .enumerate()
         .map(|(block, (rows, block_labels))| {
-            block_loss_and_grad(weights.view(), rows, block_labels, block * block_rows, loss)
+            block_loss_and_grad(isa, weights.view(), rows, block_labels, block * block_rows, loss)
         })
         .collect();
 
@@ -61,6 +73,7 @@ pub fn loss_and_grad<F: Float>(
 /// The summed loss and gradient of one block of rows; `first_row` is the index of its first
 /// row in X, for error messages.
 fn block_loss_and_grad<F: Float>(
+    isa: Isa,
     weights: ArrayView2<F>,
     rows: ArrayView2<F>,
     labels: &[usize],
@@ -68,25 +81,19 @@ fn block_loss_and_grad<F: Float>(
     loss: Loss,
 ) -> KernelResult<F> {
     let (n_classes, n_features) = weights.dim();
-    let weights = weights.as_slice().expect("weights are in standard layout");
-    let mut grad = vec![F::zero(); n_classes * n_features];
-    let mut scores = vec![F::zero(); n_classes]; // reused for every row: no allocation per row
-    let mut loss_sum = F::zero();
-    for (i, (x, &label)) in rows.outer_iter().zip(labels).enumerate() {
-        let x = x.to_slice().expect("inputs are in standard layout");
-        for (score, w_j) in scores.iter_mut().zip(weights.chunks_exact(n_features)) {
-            *score = dot(w_j, x);
-        }
-        check_scores(&scores, first_row + i)?;
-        loss_sum += row_loss_and_dscores(loss, &mut scores, label);
-        for (&g, grad_j) in scores.iter().zip(grad.chunks_exact_mut(n_features)) {
-            if g != F::zero() {
-                axpy(g, x, grad_j);
-            }
-        }
+    let mut grad = Array2::zeros((n_classes, n_features));
+    let block = Block {
+        weights: weights.as_slice().expect("weights are in standard layout"),
+        inputs: rows.as_slice().expect("inputs are in standard layout"),
+        labels,
+        n_features,
+        loss,
+        grad: grad.as_slice_mut().expect("a new array is in standard layout"),
+    };
+    match run_block(isa, block) {
+        Ok(loss) => Ok(LossAndGrad { loss, grad }),
+        Err(row) => Err(NonFiniteScores { sample: first_row + row }),
     }
-    let grad = Array2::from_shape_vec((n_classes, n_features), grad).expect("C·D entries");
-    Ok(LossAndGrad { loss: loss_sum, grad })
 }
 
 /// For one sample: returns L_i and overwrites its scores f with g = ∂L_i/∂f.
@@ -126,28 +133,5 @@ pub fn row_loss_and_dscores<F: Float>(loss: Loss, scores: &mut [F], label: usize
             scores[label] = -positive;
             row_loss
         }
-    }
-}
-
-/// Σ_k a_k b_k, written by hand: eight independent partial sums let the compiler keep them in
-/// SIMD registers, which a plain `fold` (one serial chain of IEEE additions) forbids.
-fn dot<F: Float>(a: &[F], b: &[F]) -> F {
-    const LANES: usize = 8;
-    let mut partial = [F::zero(); LANES];
-    let (a_blocks, a_tail) = a.as_chunks::<LANES>();
-    let (b_blocks, b_tail) = b.as_chunks::<LANES>();
-    for (a8, b8) in a_blocks.iter().zip(b_blocks) {
-        for lane in 0..LANES {
-            partial[lane] += a8[lane] * b8[lane];
-        }
-    }
-    let tail = a_tail.iter().zip(b_tail).fold(F::zero(), |acc, (&x, &y)| acc + x * y);
-    partial.iter().fold(tail, |acc, &p| acc + p)
-}
-
-/// y += alpha · x.
-fn axpy<F: Float>(alpha: F, x: &[F], y: &mut [F]) {
-    for (y_k, &x_k) in y.iter_mut().zip(x) {
-        *y_k += alpha * x_k;
     }
 }

@@ -23,6 +23,7 @@
 
 pub mod fused;
 pub mod naive;
+pub mod simd;
 pub mod vectorized;
 
 use ndarray::{Array2, ArrayView2};

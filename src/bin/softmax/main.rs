@@ -1,14 +1,17 @@
 //! `softmax`: the command line of the softmax library. Each subcommand lives in its own file;
 //! this one parses arguments, runs the subcommand and turns errors into a message and exit 1.
 
+mod bench;
 mod eval;
 mod explain;
 mod gradcheck;
 mod loss;
 mod options;
 mod output;
+mod plot;
 mod predict;
 mod progress;
+mod report;
 mod train;
 mod tune;
 
@@ -40,6 +43,12 @@ enum Command {
     Eval(eval::Args),
     /// Predict the classes (and probabilities) of new samples.
     Predict(predict::Args),
+    /// Time loss+gradient passes of each kernel on seeded synthetic data.
+    Bench(bench::Args),
+    /// Draw a picture as PNG or SVG: class templates, training curves, tuning map, confusion.
+    Plot(plot::Args),
+    /// Write the pictures of a model and report.html, one page about it, into a folder.
+    Report(report::Args),
 }
 
 fn main() -> ExitCode {
@@ -52,6 +61,9 @@ fn main() -> ExitCode {
         Command::Tune(args) => tune::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Predict(args) => predict::run(args),
+        Command::Bench(args) => bench::run(args),
+        Command::Plot(args) => plot::run(args),
+        Command::Report(args) => report::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

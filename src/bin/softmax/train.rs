@@ -10,6 +10,7 @@ use softmax::fit::{Fitted, fit};
 use crate::options::{TrainArgs, start_threads};
 use crate::output::print_line;
 use crate::progress::Bar;
+use crate::report::write_training_report;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -27,12 +28,22 @@ pub struct Args {
     /// Write the loss per step and the accuracies per epoch here: .json, or CSV otherwise.
     #[arg(long)]
     history: Option<PathBuf>,
+    /// Write the pictures of the run and report.html, one page about it, into this folder.
+    #[arg(long)]
+    report: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> Result<()> {
     let options = args.train.fit_options(args.lr, args.reg);
     options.train.check()?;
     softmax::loss::check_reg(options.reg)?;
+    if let Some(dir) = &args.report {
+        anyhow::ensure!(
+            !dir.exists() || dir.is_dir(),
+            "--report {}: not a folder (the report is a folder of pictures and report.html)",
+            dir.display()
+        );
+    }
     start_threads(args.train.threads)?;
     let splits = args.train.data.load(args.train.seed)?;
     let bar = Bar::new(args.train.quiet, "training");
@@ -45,7 +56,13 @@ pub fn run(args: Args) -> Result<()> {
     if let Some(path) = &args.history {
         fitted.history.write(path)?;
     }
-    print_line(&summary(&fitted, &splits, args.model.as_ref())?.to_string())?;
+    let summary = summary(&fitted, &splits, args.model.as_ref())?;
+    if let Some(dir) = &args.report {
+        let source = args.train.data.data.to_string();
+        let model_path = args.model.as_deref();
+        write_training_report(&fitted, &splits, &source, &summary, model_path, dir)?;
+    }
+    print_line(&summary.to_string())?;
     Ok(())
 }
 

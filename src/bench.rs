@@ -1,0 +1,104 @@
+//! Timing loss+gradient passes on seeded synthetic data: what `softmax bench` reports.
+//!
+//! One pass does 4·N·D·C flops (two multiply-adds per weight and sample: the scores and the
+//! gradient) and must read X (N·D values) at least once; GFLOP/s and GB/s are those counts over
+//! the median time, so GB/s against the machine's memory bandwidth says how close a
+//! memory-bound pass is to its floor.
+
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::names::named_enum;
+use crate::synthetic::random_problem;
+use crate::{Float, Kernel, LossOptions, Result, loss_and_grad};
+
+named_enum! {
+    "shape",
+    /// The shapes people train on (N samples, D features, C classes).
+    pub enum Shape {
+        /// CIFAR-10's training set with the bias trick: 49,000 × 3,073, C = 10.
+        #[default]
+        Cifar = "cifar",
+        /// MNIST's training set with a bias column: 60,000 × 785, C = 10.
+        Mnist = "mnist",
+        /// CS231n's development subset: 500 × 3,073, C = 10.
+        Dev = "dev",
+        /// One CS231n minibatch: 200 × 3,073, C = 10.
+        Minibatch = "minibatch",
+        /// Many classes: 10,000 × 512, C = 1,000.
+        Manyclass = "manyclass",
+    }
+}
+
+impl Shape {
+    /// `(N, D, C)`.
+    pub fn dims(self) -> (usize, usize, usize) {
+        match self {
+            Shape::Cifar => (49_000, 3_073, 10),
+            Shape::Mnist => (60_000, 785, 10),
+            Shape::Dev => (500, 3_073, 10),
+            Shape::Minibatch => (200, 3_073, 10),
+            Shape::Manyclass => (10_000, 512, 1_000),
+        }
+    }
+}
+
+/// The timing of one kernel on one shape.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Timing {
+    pub kernel: &'static str,
+    pub n: usize,
+    pub d: usize,
+    pub c: usize,
+    pub dtype: &'static str,
+    pub threads: usize,
+    pub median_ms: f64,
+    pub min_ms: f64,
+    pub max_ms: f64,
+    pub gflops: f64,
+    pub gbps: f64,
+}
+
+/// A seeded problem of shape (n, d, c) in `F`, ready to be timed.
+pub struct Workload<F> {
+    problem: crate::synthetic::Problem<F>,
+}
+
+impl<F: Float> Workload<F> {
+    /// X = randn, W = 0.01·randn (a classifier early in training), uniform labels.
+    pub fn new((n, d, c): (usize, usize, usize), seed: u64) -> Self {
+        Workload { problem: random_problem(n, d, c, 0.01, seed) }
+    }
+
+    /// Times `reps` passes of `kernel` (after one warm-up pass) on the current thread pool.
+    pub fn time(&self, kernel: Kernel, reps: usize) -> Result<Timing> {
+        let p = &self.problem;
+        let options = LossOptions { kernel, reg: 1e-3, ..Default::default() };
+        let pass = || loss_and_grad(p.weights.view(), p.inputs.view(), &p.labels, &options);
+        pass()?;
+        let mut times = Vec::with_capacity(reps.max(1));
+        for _ in 0..reps.max(1) {
+            let start = Instant::now();
+            std::hint::black_box(pass()?);
+            times.push(start.elapsed().as_secs_f64() * 1e3);
+        }
+        times.sort_by(f64::total_cmp);
+        let median_ms = times[times.len() / 2];
+        let (n, d) = p.inputs.dim();
+        let c = p.weights.nrows();
+        Ok(Timing {
+            kernel: kernel.resolve().name(),
+            n,
+            d,
+            c,
+            dtype: F::DTYPE_NAME,
+            threads: rayon::current_num_threads(),
+            median_ms,
+            min_ms: times[0],
+            max_ms: times[times.len() - 1],
+            gflops: 4.0 * (n * d * c) as f64 / (median_ms * 1e6),
+            gbps: (n * d * std::mem::size_of::<F>()) as f64 / (median_ms * 1e6),
+        })
+    }
+}

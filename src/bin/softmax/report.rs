@@ -1,0 +1,167 @@
+//! `softmax report` (and `softmax train --report`): a folder with the pictures of a model and
+//! `report.html`, one page that puts them, the settings and the numbers together.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde_json::json;
+use softmax::data::{Dataset, Splits};
+use softmax::fit::Fitted;
+use softmax::metrics::evaluate;
+use softmax::model::Model;
+use softmax::plot::TuningResults;
+use softmax::report::{Evaluated, Report, format_accuracy};
+use softmax::train::History;
+
+use crate::options::DataArgs;
+use crate::output::print_line;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The model: a safetensors file written by `softmax train --model`.
+    #[arg(long)]
+    model: PathBuf,
+    #[command(flatten)]
+    data: DataArgs,
+    /// Seed of a held-out validation split (default: the seed the model was trained with).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// The folder to write the pictures and report.html into (created if missing).
+    #[arg(long)]
+    out: PathBuf,
+    /// Also draw the training curves of this history (`softmax train --history`).
+    #[arg(long)]
+    history: Option<PathBuf>,
+    /// Also draw the tuning map of these results (`softmax tune --results`).
+    #[arg(long)]
+    results: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> Result<()> {
+    let model = Model::load(&args.model)?;
+    let history = args.history.as_deref().map(History::read).transpose()?;
+    let tuning = args.results.as_deref().map(TuningResults::read).transpose()?;
+    let splits = args.data.load(seed(&model, args.seed))?;
+    let description = splits.description.clone();
+    let source = args.data.data.to_string();
+    let Splits { train, validation, test, .. } = splits;
+    let mut summary = Vec::new();
+    let mut evaluated = None;
+    for (split, data) in [("train", Some(train)), ("validation", validation), ("test", test)] {
+        let Some(data) = data else { continue };
+        let split = evaluate_split(&model, &args.model, split, data, &source)?;
+        let evaluation = &split.evaluation;
+        summary.push((format!("{} accuracy", split.split), format_accuracy(evaluation.accuracy)));
+        summary
+            .push((format!("{} mean loss", split.split), format!("{:.4}", evaluation.mean_loss)));
+        summary.push((format!("{} samples", split.split), evaluation.n_samples.to_string()));
+        evaluated = Some(split); // the last split the source has: test, else validation, else train
+    }
+    let evaluated = evaluated.expect("every source has a training split");
+    let report = Report {
+        title: "Model report".to_string(),
+        model: &model,
+        model_path: Some(&args.model),
+        data_description: &description,
+        summary,
+        evaluated: &evaluated,
+        history: history.as_ref(),
+        tuning: tuning.as_ref(),
+    };
+    let files = report.write(&args.out)?;
+    print_line(&json!({ "out": args.out, "files": files }).to_string())?;
+    Ok(())
+}
+
+/// The report of a training run: the numbers of its JSON `summary`, the pictures of its model
+/// and history, the confusion matrix and samples of its held-out split. Returns the files
+/// written, the page last.
+pub fn write_training_report(
+    fitted: &Fitted,
+    splits: &Splits,
+    source: &str,
+    summary: &serde_json::Value,
+    model_path: Option<&Path>,
+    dir: &Path,
+) -> Result<Vec<PathBuf>> {
+    let mut numbers = Vec::new();
+    let accuracies = [
+        ("train_accuracy", "train accuracy"),
+        ("val_accuracy", "validation accuracy"),
+        ("test_accuracy", "test accuracy"),
+    ];
+    for (key, name) in accuracies {
+        if let Some(accuracy) = summary[key].as_f64() {
+            numbers.push((name.to_string(), format_accuracy(accuracy)));
+        }
+    }
+    numbers.push(("objective".to_string(), format!("{:.6}", fitted.objective)));
+    numbers.push(("iterations".to_string(), fitted.iterations.to_string()));
+    numbers.push(("passes over the data".to_string(), format!("{:.2}", fitted.passes)));
+    numbers.push(("seconds".to_string(), format!("{:.2}", fitted.seconds)));
+    numbers.push(("stop reason".to_string(), fitted.stop_reason.clone()));
+    let (split, data) = held_out(splits);
+    let model = &fitted.model;
+    let evaluated =
+        evaluate_split(model, Path::new("the trained model"), split, data.clone(), source)?;
+    let report = Report {
+        title: "Training run".to_string(),
+        model,
+        model_path,
+        data_description: &splits.description,
+        summary: numbers,
+        evaluated: &evaluated,
+        history: Some(&fitted.history),
+        tuning: None,
+    };
+    report.write(dir).with_context(|| format!("writing the report into {}", dir.display()))
+}
+
+/// `model` evaluated on `data` (the `split` of `source`), its classes matched by name.
+fn evaluate_split(
+    model: &Model,
+    model_path: &Path,
+    split: &str,
+    data: Dataset,
+    source: &str,
+) -> Result<Evaluated> {
+    let context = || {
+        format!(
+            "evaluating {} ({} classes, {} features) on the {split} split of {source}",
+            model_path.display(),
+            model.n_classes(),
+            model.n_features()
+        )
+    };
+    let data = data.align_classes(&model.class_names).with_context(context)?;
+    let evaluation = evaluate(model, &data).with_context(context)?;
+    Ok(Evaluated { split: split.to_string(), source: source.to_string(), data, evaluation })
+}
+
+/// `model` evaluated on the held-out split of `data`: what `softmax plot confusion` draws.
+pub fn evaluate_held_out(
+    model: &Model,
+    model_path: &Path,
+    data: &DataArgs,
+    seed: Option<u64>,
+) -> Result<Evaluated> {
+    let splits = data.load(self::seed(model, seed))?;
+    let (split, dataset) = held_out(&splits);
+    evaluate_split(model, model_path, split, dataset.clone(), &data.data.to_string())
+}
+
+/// The split that pictures of a model's mistakes use: test, else validation, else train (as
+/// `softmax eval` chooses by default).
+fn held_out(splits: &Splits) -> (&'static str, &Dataset) {
+    match (&splits.test, &splits.validation) {
+        (Some(test), _) => ("test", test),
+        (None, Some(validation)) => ("validation", validation),
+        (None, None) => ("train", &splits.train),
+    }
+}
+
+/// The seed of a held-out validation split: the one given, else the model's training seed
+/// (which `softmax train` also split with), as `softmax eval` does.
+fn seed(model: &Model, seed: Option<u64>) -> u64 {
+    seed.or_else(|| model.training["seed"].as_u64()).unwrap_or_default()
+}

@@ -1,0 +1,228 @@
+//! The fused kernel's inner loops, written by hand because they are the point of the project:
+//! for a group of `R` rows of X, the scores f_r = W x_r and the gradient update
+//! G += Σ_r g_r x_rᵀ, reading W and G once per group instead of once per row.
+//!
+//! The loops are plain Rust over fixed-size lane arrays (`[F; L]`), which LLVM turns into SIMD
+//! registers. Each is compiled three times: for AVX-512 and for AVX2 + FMA (chosen at run time
+//! on x86-64), and for the baseline of the target (SSE2 on x86-64, NEON on aarch64). Lanes are
+//! summed in a fixed order, so a given machine always gives the same result.
+
+use super::Loss;
+use crate::Float;
+
+/// Rows handled together: W and the partial gradient are read once per group.
+pub const GROUP: usize = 4;
+
+/// An instruction set the kernels are compiled for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Isa {
+    /// x86-64 with AVX-512F (and AVX2, FMA): 16 lanes of f32 per register.
+    Avx512,
+    /// x86-64 with AVX2 and FMA.
+    Avx2,
+    /// The compilation target's baseline (SSE2 on x86-64, NEON on aarch64).
+    Baseline,
+}
+
+impl Isa {
+    /// The best instruction set this CPU has.
+    pub fn detect() -> Isa {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let avx2 = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
+            if avx2 && is_x86_feature_detected!("avx512f") {
+                return Isa::Avx512;
+            }
+            if avx2 {
+                return Isa::Avx2;
+            }
+        }
+        Isa::Baseline
+    }
+
+    /// Every instruction set this CPU can run, best first (for tests and benchmarks).
+    pub fn available() -> Vec<Isa> {
+        match Isa::detect() {
+            Isa::Avx512 => vec![Isa::Avx512, Isa::Avx2, Isa::Baseline],
+            Isa::Avx2 => vec![Isa::Avx2, Isa::Baseline],
+            Isa::Baseline => vec![Isa::Baseline],
+        }
+    }
+}
+
+/// One block of rows: X's rows (row-major, `n_features` each), their labels, W (C×D, row-major)
+/// and the C×D partial gradient the block adds to.
+pub struct Block<'a, F> {
+    pub weights: &'a [F],
+    pub inputs: &'a [F],
+    pub labels: &'a [usize],
+    pub n_features: usize,
+    pub loss: Loss,
+    pub grad: &'a mut [F],
+}
+
+/// Runs the block on `isa`: adds each row's g xᵀ to `block.grad` and returns the summed loss,
+/// or the index (within the block) of the first row whose scores are not finite.
+pub fn run_block<F: Float>(isa: Isa, block: Block<F>) -> Result<F, usize> {
+    match isa {
+        // SAFETY: `Isa::Avx512` and `Isa::Avx2` come from `Isa::detect`/`Isa::available`, which
+        // return them only when the CPU reports those features, so the target_feature functions
+        // run on hardware that has them. Tests run every available `Isa` against the naive kernel.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => unsafe { block_avx512(block) },
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => unsafe { block_avx2(block) },
+        _ => block_impl::<F, 8, { cfg!(target_arch = "aarch64") }>(block),
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx2,fma")]
+unsafe fn block_avx512<F: Float>(block: Block<F>) -> Result<F, usize> {
+    block_impl::<F, 16, true>(block)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn block_avx2<F: Float>(block: Block<F>) -> Result<F, usize> {
+    block_impl::<F, 8, true>(block)
+}
+
+/// The block loop: rows in groups of [`GROUP`], then the remaining rows one by one.
+/// `L` is the number of lanes per accumulator; `FMA` whether `mul_add` is a single instruction.
+#[inline(always)]
+fn block_impl<F: Float, const L: usize, const FMA: bool>(block: Block<F>) -> Result<F, usize> {
+    let Block { weights, inputs, labels, n_features, loss, grad } = block;
+    let n_classes = weights.len() / n_features;
+    let n_rows = labels.len();
+    let row = |i: usize| &inputs[i * n_features..(i + 1) * n_features];
+    let mut scores = vec![F::zero(); GROUP * n_classes]; // reused by every group
+    let mut loss_sum = F::zero();
+    let mut start = 0;
+    while start < n_rows {
+        let group = (n_rows - start).min(GROUP);
+        if group == GROUP {
+            let rows: [&[F]; GROUP] = std::array::from_fn(|r| row(start + r));
+            group_scores::<F, GROUP, L, FMA>(weights, rows, &mut scores);
+        } else {
+            for r in 0..group {
+                let scores_r = &mut scores[r * n_classes..(r + 1) * n_classes];
+                group_scores::<F, 1, L, FMA>(weights, [row(start + r)], scores_r);
+            }
+        }
+        for (r, row_scores) in scores.chunks_exact_mut(n_classes).take(group).enumerate() {
+            if !row_scores.iter().all(|s| s.is_finite()) {
+                return Err(start + r);
+            }
+            loss_sum += super::fused::row_loss_and_dscores(loss, row_scores, labels[start + r]);
+        }
+        if group == GROUP {
+            let rows: [&[F]; GROUP] = std::array::from_fn(|r| row(start + r));
+            group_update::<F, GROUP, L, FMA>(grad, rows, &scores);
+        } else {
+            for r in 0..group {
+                let dscores_r = &scores[r * n_classes..(r + 1) * n_classes];
+                group_update::<F, 1, L, FMA>(grad, [row(start + r)], dscores_r);
+            }
+        }
+        start += group;
+    }
+    Ok(loss_sum)
+}
+
+#[inline(always)]
+fn fmadd<F: Float, const FMA: bool>(a: F, b: F, c: F) -> F {
+    if FMA { a.mul_add(b, c) } else { a * b + c }
+}
+
+/// scores[r·C + j] = w_j · x_r for the `R` rows, two classes at a time so that each load of x
+/// feeds two multiply-adds.
+#[inline(always)]
+fn group_scores<F: Float, const R: usize, const L: usize, const FMA: bool>(
+    weights: &[F],
+    rows: [&[F]; R],
+    scores: &mut [F],
+) {
+    let n_features = rows[0].len();
+    let n_classes = weights.len() / n_features;
+    let main = n_features - n_features % L;
+    let mut j = 0;
+    while j < n_classes {
+        let pair = (n_classes - j).min(2); // an odd last class is computed twice
+        let w0 = &weights[j * n_features..(j + 1) * n_features];
+        let w1 = &weights[(j + pair - 1) * n_features..(j + pair) * n_features];
+        let mut acc0 = [[F::zero(); L]; R];
+        let mut acc1 = [[F::zero(); L]; R];
+        for k in (0..main).step_by(L) {
+            let a: &[F; L] = w0[k..k + L].try_into().expect("L lanes");
+            let b: &[F; L] = w1[k..k + L].try_into().expect("L lanes");
+            for r in 0..R {
+                let x: &[F; L] = rows[r][k..k + L].try_into().expect("L lanes");
+                for l in 0..L {
+                    acc0[r][l] = fmadd::<F, FMA>(a[l], x[l], acc0[r][l]);
+                    acc1[r][l] = fmadd::<F, FMA>(b[l], x[l], acc1[r][l]);
+                }
+            }
+        }
+        for r in 0..R {
+            let mut s0 = sum_lanes(&acc0[r]);
+            let mut s1 = sum_lanes(&acc1[r]);
+            for k in main..n_features {
+                s0 = fmadd::<F, FMA>(w0[k], rows[r][k], s0);
+                s1 = fmadd::<F, FMA>(w1[k], rows[r][k], s1);
+            }
+            scores[r * n_classes + j] = s0;
+            scores[r * n_classes + j + pair - 1] = s1;
+        }
+        j += pair;
+    }
+}
+
+/// Σ of the lanes, pairwise in a fixed order.
+#[inline(always)]
+fn sum_lanes<F: Float, const L: usize>(lanes: &[F; L]) -> F {
+    let mut lanes = *lanes;
+    let mut width = L;
+    while width > 1 {
+        width /= 2;
+        for l in 0..width {
+            lanes[l] += lanes[l + width];
+        }
+    }
+    lanes[0]
+}
+
+/// G_j += Σ_r g_rj x_r for every class j, each G_j read and written once per group.
+#[inline(always)]
+fn group_update<F: Float, const R: usize, const L: usize, const FMA: bool>(
+    grad: &mut [F],
+    rows: [&[F]; R],
+    dscores: &[F],
+) {
+    let n_features = rows[0].len();
+    let n_classes = grad.len() / n_features;
+    for (j, grad_j) in grad.chunks_exact_mut(n_features).enumerate() {
+        let g: [F; R] = std::array::from_fn(|r| dscores[r * n_classes + j]);
+        if g.iter().all(|&g| g == F::zero()) {
+            continue; // common for the svm: no margin violated
+        }
+        let (main, tail) = grad_j.split_at_mut(n_features - n_features % L);
+        for (k, chunk) in main.chunks_exact_mut(L).enumerate() {
+            let chunk: &mut [F; L] = chunk.try_into().expect("L lanes");
+            let mut acc = *chunk; // in registers: stored once after all R rows
+            for r in 0..R {
+                let x: &[F; L] = rows[r][k * L..(k + 1) * L].try_into().expect("L lanes");
+                for l in 0..L {
+                    acc[l] = fmadd::<F, FMA>(g[r], x[l], acc[l]);
+                }
+            }
+            *chunk = acc;
+        }
+        let offset = n_features - tail.len();
+        for (k, value) in tail.iter_mut().enumerate() {
+            for r in 0..R {
+                *value = fmadd::<F, FMA>(g[r], rows[r][offset + k], *value);
+            }
+        }
+    }
+}
