@@ -11,7 +11,7 @@ use super::Loss;
 use crate::Float;
 
 /// Rows handled together: W and the partial gradient are read once per group.
-pub const GROUP: usize = 4;
+pub const GROUP: usize = 8;
 
 /// An instruction set the kernels are compiled for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -192,7 +192,9 @@ fn sum_lanes<F: Float, const L: usize>(lanes: &[F; L]) -> F {
     lanes[0]
 }
 
-/// G_j += Σ_r g_rj x_r for every class j, each G_j read and written once per group.
+/// G_j += Σ_r g_rj x_r for every class j. The loop runs over the features outside and the
+/// classes inside: each lane chunk of the R rows is loaded into registers once and serves every
+/// class, and each chunk of G_j is read and written once per group.
 #[inline(always)]
 fn group_update<F: Float, const R: usize, const L: usize, const FMA: bool>(
     grad: &mut [F],
@@ -201,27 +203,28 @@ fn group_update<F: Float, const R: usize, const L: usize, const FMA: bool>(
 ) {
     let n_features = rows[0].len();
     let n_classes = grad.len() / n_features;
-    for (j, grad_j) in grad.chunks_exact_mut(n_features).enumerate() {
-        let g: [F; R] = std::array::from_fn(|r| dscores[r * n_classes + j]);
-        if g.iter().all(|&g| g == F::zero()) {
-            continue; // common for the svm: no margin violated
-        }
-        let (main, tail) = grad_j.split_at_mut(n_features - n_features % L);
-        for (k, chunk) in main.chunks_exact_mut(L).enumerate() {
-            let chunk: &mut [F; L] = chunk.try_into().expect("L lanes");
-            let mut acc = *chunk; // in registers: stored once after all R rows
+    let main = n_features - n_features % L;
+    for k in (0..main).step_by(L) {
+        let x: [[F; L]; R] =
+            std::array::from_fn(|r| rows[r][k..k + L].try_into().expect("L lanes"));
+        for j in 0..n_classes {
+            let chunk: &mut [F; L] = (&mut grad[j * n_features + k..j * n_features + k + L])
+                .try_into()
+                .expect("L lanes");
+            let mut acc = *chunk;
             for r in 0..R {
-                let x: &[F; L] = rows[r][k * L..(k + 1) * L].try_into().expect("L lanes");
+                let g = dscores[r * n_classes + j];
                 for l in 0..L {
-                    acc[l] = fmadd::<F, FMA>(g[r], x[l], acc[l]);
+                    acc[l] = fmadd::<F, FMA>(g, x[r][l], acc[l]);
                 }
             }
             *chunk = acc;
         }
-        let offset = n_features - tail.len();
-        for (k, value) in tail.iter_mut().enumerate() {
+    }
+    for (j, grad_j) in grad.chunks_exact_mut(n_features).enumerate() {
+        for k in main..n_features {
             for r in 0..R {
-                *value = fmadd::<F, FMA>(g[r], rows[r][offset + k], *value);
+                grad_j[k] = fmadd::<F, FMA>(dscores[r * n_classes + j], rows[r][k], grad_j[k]);
             }
         }
     }
