@@ -179,3 +179,13 @@ fn with_train(change: impl Fn(&mut TrainOptions)) -> FitOptions {
     change(&mut options.train);
     options
 }
+
+#[test]
+fn lbfgs_history_numbers_every_iteration_once() {
+    let fitted = fit_digits(&FitOptions::default());
+    let iterations: Vec<usize> = fitted.history.steps.iter().map(|s| s.iteration).collect();
+    assert_eq!(iterations, (0..=fitted.iterations).collect::<Vec<_>>());
+    assert_eq!(fitted.history.checkpoints.last().unwrap().iteration, fitted.iterations);
+    let losses: Vec<f64> = fitted.history.steps.iter().map(|s| s.loss).collect();
+    assert!(losses.windows(2).all(|w| w[1] <= w[0]), "L-BFGS's line search never goes up");
+}

@@ -169,9 +169,11 @@ impl Observe<LbfgsState> for StepRecorder {
         state: &LbfgsState,
         _kv: &KV,
     ) -> std::result::Result<(), argmin::core::Error> {
-        let iteration = state.get_iter() as usize;
-        let step = Step { iteration, epoch: iteration as f64, loss: state.get_cost() };
-        self.0.lock().expect("not poisoned").push(step);
+        // argmin calls observers before it counts the iteration: number the steps ourselves,
+        // 0 for the starting point.
+        let mut steps = self.0.lock().expect("not poisoned");
+        let iteration = steps.len();
+        steps.push(Step { iteration, epoch: iteration as f64, loss: state.get_cost() });
         Ok(())
     }
 }
