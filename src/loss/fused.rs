@@ -12,7 +12,7 @@
 use ndarray::{Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 
-use super::simd::{Block, Isa, run_block};
+use super::simd::{Block, GROUP, Isa, run_block};
 use super::{KernelResult, Loss, LossAndGrad, NonFiniteScores};
 use crate::Float;
 
@@ -46,7 +46,8 @@ pub fn loss_and_grad_on<F: Float>(
     let inputs = inputs.as_standard_layout();
     let n_samples = inputs.nrows();
     let n_blocks = n_samples.div_ceil(MIN_BLOCK_ROWS).clamp(1, MAX_BLOCKS);
-    let block_rows = n_samples.div_ceil(n_blocks);
+    // Whole row groups per block: only the last block has rows left over for the one-row path.
+    let block_rows = n_samples.div_ceil(n_blocks).next_multiple_of(GROUP);
 
     let partials: Vec<_> = inputs
         .axis_chunks_iter(Axis(0), block_rows)
