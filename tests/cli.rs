@@ -4,35 +4,15 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-use common::{fixture, matrix, reference, relative_difference, relative_scalar_difference};
+use common::{
+    failure, fixture, json, matrix, reference, relative_difference, relative_scalar_difference,
+    softmax,
+};
 use softmax::npy::{Matrix, read_matrix};
-
-fn softmax(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_softmax")).args(args).output().expect("runs")
-}
 
 fn path(name: &str) -> String {
     fixture(name).display().to_string()
-}
-
-/// Runs a command that must succeed and returns its stdout as JSON.
-fn json(args: &[&str]) -> serde_json::Value {
-    let out = softmax(args);
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).expect("one JSON object")
-}
-
-/// Runs a command that must fail and returns its stderr.
-fn failure(args: &[&str]) -> String {
-    let out = softmax(args);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    // 1 for a failure, 2 for a usage error (clap's convention).
-    assert!(matches!(out.status.code(), Some(1 | 2)), "{args:?} should fail: {stderr}");
-    assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
-    assert!(out.stdout.is_empty(), "{args:?} printed to stdout on failure");
-    stderr
 }
 
 fn loss_args<'a>(w: &'a str, x: &'a str, y: &'a str) -> Vec<&'a str> {

@@ -3,33 +3,7 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Command, Output};
-
-use common::fixture;
-
-fn softmax(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_softmax")).args(args).output().expect("runs")
-}
-
-fn json(args: &[&str]) -> serde_json::Value {
-    let out = softmax(args);
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
-}
-
-fn failure(args: &[&str]) -> String {
-    let out = softmax(args);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(matches!(out.status.code(), Some(1 | 2)), "{args:?} should fail: {stderr}");
-    assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
-    stderr
-}
-
-fn text(path: &Path) -> String {
-    path.display().to_string()
-}
+use common::{failure, fixture, json, softmax, text};
 
 #[test]
 fn train_on_the_embedded_digits_prints_the_contract() {

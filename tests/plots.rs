@@ -6,11 +6,10 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use common::fixture;
+use common::{failure, fixture, json, text};
 use ndarray::{Array1, Array2};
 use plotters::style::RGBColor;
 use softmax::data::ImageShape;
@@ -120,32 +119,6 @@ fn model(
 /// The pixel `(dx, dy)` past `origin`.
 fn at((x, y): (u32, u32), (dx, dy): (u32, u32)) -> (u32, u32) {
     (x + dx, y + dy)
-}
-
-fn softmax(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_softmax")).args(args).output().expect("runs")
-}
-
-/// Runs a command that must succeed and returns its stdout as JSON.
-fn json(args: &[&str]) -> serde_json::Value {
-    let out = softmax(args);
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
-}
-
-/// Runs a command that must fail cleanly and returns its stderr.
-fn failure(args: &[&str]) -> String {
-    let out = softmax(args);
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(matches!(out.status.code(), Some(1 | 2)), "{args:?} should fail: {stderr}");
-    assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
-    assert!(out.stdout.is_empty(), "{args:?} printed to stdout on failure");
-    stderr
-}
-
-fn text(path: &Path) -> String {
-    path.display().to_string()
 }
 
 /// Trains a model on `data` with quick SGD settings (a history with several checkpoints) and

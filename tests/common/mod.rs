@@ -1,7 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)] // each test binary uses its own subset
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 use ndarray::{Array2, ArrayView2};
 use serde::Deserialize;
@@ -58,4 +59,33 @@ pub fn reference() -> Reference {
 pub fn matrix(rows: &[Vec<f64>]) -> Array2<f64> {
     let n_columns = rows[0].len();
     Array2::from_shape_fn((rows.len(), n_columns), |(i, j)| rows[i][j])
+}
+
+/// Runs the `softmax` binary with `args`.
+pub fn softmax(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_softmax")).args(args).output().expect("runs")
+}
+
+/// Runs a command that must succeed and returns its stdout as JSON.
+pub fn json(args: &[&str]) -> serde_json::Value {
+    let out = softmax(args);
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+/// Runs a command that must fail cleanly (exit 1, or 2 for a usage error; no panic, nothing on
+/// stdout) and returns its stderr.
+pub fn failure(args: &[&str]) -> String {
+    let out = softmax(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(matches!(out.status.code(), Some(1 | 2)), "{args:?} should fail: {stderr}");
+    assert!(!stderr.contains("panicked"), "{args:?} panicked: {stderr}");
+    assert!(out.stdout.is_empty(), "{args:?} printed to stdout on failure");
+    stderr
+}
+
+/// A path as a command-line argument.
+pub fn text(path: &Path) -> String {
+    path.display().to_string()
 }
