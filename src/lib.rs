@@ -11,6 +11,24 @@
 //! fused parallel one); [`gradcheck`] checks any of them against centered differences, and
 //! [`explain`] prints a worked example with every intermediate number.
 //!
+//! Training on real data flows one way: [`data`] loads a source into a [`data::Dataset`],
+//! [`preprocess`] fits the feature scaling on the training split, [`train`] minimizes the
+//! regularized loss (SGD, momentum, Nesterov, Adam or L-BFGS), and [`fit`] packages the result as
+//! a [`model::Model`] that predicts, saves to a safetensors file Python can read, and is judged by
+//! [`metrics`]; [`plot`] and [`report`] draw it.
+//!
+//! ```
+//! use softmax::data::{DataSpec, LoadOptions, load};
+//! use softmax::fit::{FitOptions, fit};
+//!
+//! let splits = load(&DataSpec::Digits, &LoadOptions::default())?; // the embedded 8×8 digits
+//! let fitted = fit(&splits.train, splits.validation.as_ref(), &FitOptions::default(), &mut |_| {})?;
+//! let test = splits.test.as_ref().expect("digits has a test split");
+//! let predicted = fitted.model.predict(test.inputs.view())?;
+//! assert!(softmax::metrics::accuracy(&predicted, &test.labels) > 0.95);
+//! # Ok::<(), softmax::Error>(())
+//! ```
+//!
 //! ```
 //! use ndarray::array;
 //! use softmax::{loss_and_grad, Kernel, LossOptions, RegConvention};
