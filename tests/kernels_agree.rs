@@ -175,3 +175,14 @@ fn fused_agrees_with_naive_on_every_instruction_set() {
         }
     }
 }
+
+/// The fused kernel's scores (used for predictions while training) equal X Wᵀ.
+#[test]
+fn fused_scores_equal_the_matrix_product() {
+    for &(n, d, c) in &[(1, 1, 2), (13, 17, 3), (1100, 65, 10), (9, 1030, 65)] {
+        let p = random_problem::<f64>(n, d, c, 0.5, 8);
+        let scores = softmax::loss::fused::scores(p.weights.view(), p.inputs.view());
+        let expected = p.inputs.dot(&p.weights.t());
+        assert!(relative_difference(scores.view(), expected.view()) < 1e-12, "N={n} D={d} C={c}");
+    }
+}

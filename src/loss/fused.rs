@@ -12,7 +12,7 @@
 use ndarray::{Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 
-use super::simd::{Block, GROUP, Isa, run_block};
+use super::simd::{Block, GROUP, Isa, Pass, run_block};
 use super::{KernelResult, Loss, LossAndGrad, NonFiniteScores};
 use crate::Float;
 
@@ -86,15 +86,42 @@ fn block_loss_and_grad<F: Float>(
     let block = Block {
         weights: weights.as_slice().expect("weights are in standard layout"),
         inputs: rows.as_slice().expect("inputs are in standard layout"),
-        labels,
         n_features,
-        loss,
-        grad: grad.as_slice_mut().expect("a new array is in standard layout"),
+        pass: Pass::LossAndGrad {
+            labels,
+            loss,
+            grad: grad.as_slice_mut().expect("a new array is in standard layout"),
+        },
     };
     match run_block(isa, block) {
         Ok(loss) => Ok(LossAndGrad { loss, grad }),
         Err(row) => Err(NonFiniteScores { sample: first_row + row }),
     }
+}
+
+/// The scores X Wᵀ (N×C) for `weights` C×D and `inputs` N×D, with the fused kernel's inner
+/// loops, in parallel chunks of rows (X is read once, nothing is packed or copied).
+pub fn scores<F: Float>(weights: ArrayView2<F>, inputs: ArrayView2<F>) -> Array2<F> {
+    const CHUNK_ROWS: usize = 512;
+    let weights = weights.as_standard_layout();
+    let inputs = inputs.as_standard_layout();
+    let (n_classes, n_features) = weights.dim();
+    let mut scores = Array2::zeros((inputs.nrows(), n_classes));
+    let isa = Isa::detect();
+    inputs
+        .axis_chunks_iter(Axis(0), CHUNK_ROWS)
+        .into_par_iter()
+        .zip(scores.axis_chunks_iter_mut(Axis(0), CHUNK_ROWS))
+        .for_each(|(rows, mut out)| {
+            let block = Block {
+                weights: weights.as_slice().expect("weights are in standard layout"),
+                inputs: rows.as_slice().expect("inputs are in standard layout"),
+                n_features,
+                pass: Pass::Scores(out.as_slice_mut().expect("a new array is in standard layout")),
+            };
+            run_block(isa, block).expect("computing scores cannot fail");
+        });
+    scores
 }
 
 /// For one sample: returns L_i and overwrites its scores f with g = ∂L_i/∂f.

@@ -50,19 +50,25 @@ impl Isa {
     }
 }
 
-/// One block of rows: X's rows (row-major, `n_features` each), their labels, W (C×D, row-major)
-/// and the C×D partial gradient the block adds to.
+/// One block of rows: X's rows (row-major, `n_features` each), W (C×D, row-major), and what to
+/// compute on them.
 pub struct Block<'a, F> {
     pub weights: &'a [F],
     pub inputs: &'a [F],
-    pub labels: &'a [usize],
     pub n_features: usize,
-    pub loss: Loss,
-    pub grad: &'a mut [F],
+    pub pass: Pass<'a, F>,
 }
 
-/// Runs the block on `isa`: adds each row's g xᵀ to `block.grad` and returns the summed loss,
-/// or the index (within the block) of the first row whose scores are not finite.
+/// What a block computes.
+pub enum Pass<'a, F> {
+    /// Each row's loss and its gradient: add g xᵀ to the C×D `grad`, return the summed loss.
+    LossAndGrad { labels: &'a [usize], loss: Loss, grad: &'a mut [F] },
+    /// Only the scores X Wᵀ, written to `scores` (rows × C, row-major).
+    Scores(&'a mut [F]),
+}
+
+/// Runs the block on `isa`. For [`Pass::LossAndGrad`], returns the summed loss, or the index
+/// (within the block) of the first row whose scores are not finite; [`Pass::Scores`] returns 0.
 pub fn run_block<F: Float>(isa: Isa, block: Block<F>) -> Result<F, usize> {
     match isa {
         // SAFETY: `Isa::Avx512` and `Isa::Avx2` come from `Isa::detect`/`Isa::available`, which
@@ -92,9 +98,9 @@ unsafe fn block_avx2<F: Float>(block: Block<F>) -> Result<F, usize> {
 /// `L` is the number of lanes per accumulator; `FMA` whether `mul_add` is a single instruction.
 #[inline(always)]
 fn block_impl<F: Float, const L: usize, const FMA: bool>(block: Block<F>) -> Result<F, usize> {
-    let Block { weights, inputs, labels, n_features, loss, grad } = block;
+    let Block { weights, inputs, n_features, mut pass } = block;
     let n_classes = weights.len() / n_features;
-    let n_rows = labels.len();
+    let n_rows = inputs.len() / n_features;
     let row = |i: usize| &inputs[i * n_features..(i + 1) * n_features];
     let mut scores = vec![F::zero(); GROUP * n_classes]; // reused by every group
     let mut loss_sum = F::zero();
@@ -110,6 +116,15 @@ fn block_impl<F: Float, const L: usize, const FMA: bool>(block: Block<F>) -> Res
                 group_scores::<F, 1, L, FMA>(weights, [row(start + r)], scores_r);
             }
         }
+        let (labels, loss, grad) = match &mut pass {
+            Pass::Scores(out) => {
+                let rows = start * n_classes..(start + group) * n_classes;
+                out[rows].copy_from_slice(&scores[..group * n_classes]);
+                start += group;
+                continue;
+            }
+            Pass::LossAndGrad { labels, loss, grad } => (*labels, *loss, &mut **grad),
+        };
         for (r, row_scores) in scores.chunks_exact_mut(n_classes).take(group).enumerate() {
             if !row_scores.iter().all(|s| s.is_finite()) {
                 return Err(start + r);

@@ -5,7 +5,7 @@
 //! iterations) a checkpoint measures the training and validation accuracy; the weights with the
 //! best validation accuracy are kept, and `patience` checkpoints without improvement stop the run.
 
-use ndarray::{Array2, Axis, Zip};
+use ndarray::{Array2, Zip};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -39,8 +39,8 @@ pub(super) fn train<F: Float>(
     let training = Labeled { inputs: objective.inputs, labels: objective.labels };
     let mut rng = ChaCha8Rng::seed_from_u64(options.seed.wrapping_add(1));
     let mut update = Update::new(options, weights.raw_dim());
-    let mut batch_rows = vec![0usize; options.batch_size];
-    let mut batch_labels = vec![0usize; batch_rows.len()];
+    let mut batch_labels = vec![0usize; options.batch_size];
+    let mut batch = Array2::zeros((options.batch_size, objective.inputs.ncols())); // reused
     let mut history = History::default();
     let mut best: Option<(f64, Array2<F>)> = None;
     let mut since_best = 0;
@@ -48,11 +48,11 @@ pub(super) fn train<F: Float>(
     let mut val_accuracy = None;
 
     for iteration in 1..=total_iterations {
-        for (row, label) in batch_rows.iter_mut().zip(&mut batch_labels) {
-            *row = rng.random_range(0..n_samples);
-            *label = objective.labels[*row];
+        for (mut batch_row, label) in batch.rows_mut().into_iter().zip(&mut batch_labels) {
+            let row = rng.random_range(0..n_samples);
+            batch_row.assign(&objective.inputs.row(row));
+            *label = objective.labels[row];
         }
-        let batch = objective.inputs.select(Axis(0), &batch_rows);
         let out = objective.evaluate_on(weights.view(), batch.view(), &batch_labels)?;
         update.apply(&mut weights, &out.grad);
         let epoch = iteration as f64 / iterations_per_epoch as f64;
@@ -90,7 +90,7 @@ pub(super) fn train<F: Float>(
         }
     }
     let iterations = history.steps.len();
-    let passes = (iterations * batch_rows.len()) as f64 / n_samples as f64;
+    let passes = (iterations * options.batch_size) as f64 / n_samples as f64;
     if let Some((best_accuracy, best_weights)) = best {
         stop_reason.push_str(&format!("; kept the best validation accuracy, {best_accuracy:.4}"));
         weights = best_weights;

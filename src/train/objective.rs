@@ -56,7 +56,7 @@ impl<F: Float> Objective<'_, F> {
 
 /// Predicted classes (argmax of the scores X Wᵀ, lowest index on ties) for augmented inputs.
 pub fn predict<F: Float>(weights: ArrayView2<F>, inputs: ArrayView2<F>) -> Vec<usize> {
-    let scores: Array2<F> = inputs.dot(&weights.t());
+    let scores: Array2<F> = crate::loss::fused::scores(weights, inputs);
     scores
         .outer_iter()
         .map(|row| {
