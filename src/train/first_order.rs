@@ -31,16 +31,18 @@ pub(super) fn train<F: Float>(
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<Trained<F>> {
     let n_samples = objective.inputs.nrows();
-    let iterations_per_epoch = (n_samples / options.batch_size).max(1);
+    // A batch larger than the training set is clipped to it, as scikit-learn does.
+    let batch_size = options.batch_size.min(n_samples);
+    let iterations_per_epoch = (n_samples / batch_size).max(1);
     let total_iterations = match options.duration.unwrap_or(Duration::Epochs(DEFAULT_EPOCHS)) {
         Duration::Iterations(iterations) => iterations,
-        Duration::Epochs(epochs) => epochs * iterations_per_epoch,
+        Duration::Epochs(epochs) => epochs.saturating_mul(iterations_per_epoch),
     };
     let training = Labeled { inputs: objective.inputs, labels: objective.labels };
     let mut rng = ChaCha8Rng::seed_from_u64(options.seed.wrapping_add(1));
     let mut update = Update::new(options, weights.raw_dim());
-    let mut batch_labels = vec![0usize; options.batch_size];
-    let mut batch = Array2::zeros((options.batch_size, objective.inputs.ncols())); // reused
+    let mut batch_labels = vec![0usize; batch_size];
+    let mut batch = Array2::zeros((batch_size, objective.inputs.ncols())); // reused
     let mut history = History::default();
     let mut best: Option<(f64, Array2<F>)> = None;
     let mut since_best = 0;
@@ -90,7 +92,7 @@ pub(super) fn train<F: Float>(
         }
     }
     let iterations = history.steps.len();
-    let passes = (iterations * options.batch_size) as f64 / n_samples as f64;
+    let passes = (iterations * batch_size) as f64 / n_samples as f64;
     if let Some((best_accuracy, best_weights)) = best {
         stop_reason.push_str(&format!("; kept the best validation accuracy, {best_accuracy:.4}"));
         weights = best_weights;

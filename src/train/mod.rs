@@ -76,6 +76,7 @@ pub struct TrainOptions {
     pub lr_decay: f64,
     /// `None`: 20 epochs for minibatch optimizers, at most 1,000 iterations for L-BFGS.
     pub duration: Option<Duration>,
+    /// Samples per minibatch, drawn with replacement; clipped to the training set's size.
     pub batch_size: usize,
     /// Stop after this many checkpoints (epochs) without a better validation accuracy.
     pub patience: Option<usize>,
