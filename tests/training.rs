@@ -189,3 +189,12 @@ fn lbfgs_history_numbers_every_iteration_once() {
     let losses: Vec<f64> = fitted.history.steps.iter().map(|s| s.loss).collect();
     assert!(losses.windows(2).all(|w| w[1] <= w[0]), "L-BFGS's line search never goes up");
 }
+
+#[test]
+fn a_batch_larger_than_the_training_set_is_clipped_to_it() {
+    let mut options = with_optimizer(Optimizer::Sgd, Duration::Epochs(3));
+    options.train.batch_size = 1_000_000_000; // would not fit in memory if it were allocated
+    let fitted = fit_digits(&options);
+    assert_eq!(fitted.iterations, 3, "one full-size batch per epoch");
+    assert_eq!(fitted.passes, 3.0);
+}
