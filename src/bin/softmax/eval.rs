@@ -1,23 +1,20 @@
 //! `softmax eval`: how a saved model does on a data set (accuracy, mean loss, per-class
 //! precision and recall, confusion matrix), as one JSON object.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result, anyhow};
 use softmax::data::{Dataset, Splits};
 use softmax::metrics::{Evaluation, evaluate};
 use softmax::model::Model;
 
-use crate::options::DataArgs;
+use crate::options::ModelAndData;
 use crate::output::print_line;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The model: a safetensors file written by `softmax train --model`.
-    #[arg(long)]
-    model: PathBuf,
     #[command(flatten)]
-    data: DataArgs,
+    source: ModelAndData,
     /// The split to evaluate on: test | validation | train (default: test if the source has one,
     /// else validation, else train). A held-out validation split is re-created from
     /// --val-fraction and --seed: give the values the model was trained with. To evaluate on
@@ -25,10 +22,6 @@ pub struct Args {
     /// --val-fraction 0: the whole source is then the train split.
     #[arg(long, value_enum)]
     split: Option<Split>,
-    /// Seed of the held-out validation split (default: the seed recorded in the model's
-    /// training options, which `softmax train` also used to split).
-    #[arg(long)]
-    seed: Option<u64>,
 }
 
 /// A split of a data source.
@@ -61,22 +54,20 @@ struct Report<'a> {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let model = Model::load(&args.model)?;
-    let seed = args.seed.or_else(|| model.training["seed"].as_u64()).unwrap_or_default();
-    let splits = args.data.load(seed)?;
+    let (model, splits) = args.source.load()?;
     let description = splits.description.clone();
     let (split, data) = choose_split(splits, args.split)?;
     let evaluation = align_and_evaluate(&model, data).with_context(|| {
         format!(
             "evaluating {} ({} classes, {} features) on the {} split of {description}",
-            args.model.display(),
+            args.source.model.display(),
             model.n_classes(),
             model.n_features(),
             split.name()
         )
     })?;
     let report = Report {
-        model: &args.model,
+        model: &args.source.model,
         data: &description,
         split: split.name(),
         evaluation: &evaluation,

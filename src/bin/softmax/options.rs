@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use clap::Args;
 use softmax::fit::{Dtype, FitOptions};
+use softmax::model::Model;
 use softmax::npy::{self, Matrix};
 use softmax::preprocess::{Bias, Preprocess};
 use softmax::train::{Duration, Optimizer, TrainOptions};
@@ -232,5 +233,29 @@ impl TrainArgs {
                 seed: self.seed,
             },
         }
+    }
+}
+
+/// A saved model and the data source to judge it on (`eval`, `report`, `plot confusion`).
+#[derive(Args, Clone, Debug)]
+pub struct ModelAndData {
+    /// The model: a safetensors file written by `softmax train --model`.
+    #[arg(long)]
+    pub model: PathBuf,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Seed of a held-out validation split (default: the seed recorded in the model's training
+    /// options, which `softmax train` also split with).
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+impl ModelAndData {
+    /// Loads the model, then the data, split with --seed or else the model's training seed.
+    pub fn load(&self) -> Result<(Model, softmax::data::Splits)> {
+        let model = Model::load(&self.model)?;
+        let seed = self.seed.or_else(|| model.training["seed"].as_u64()).unwrap_or_default();
+        let splits = self.data.load(seed)?;
+        Ok((model, splits))
     }
 }

@@ -11,7 +11,7 @@ use softmax::plot::{
 };
 use softmax::train::History;
 
-use crate::options::DataArgs;
+use crate::options::ModelAndData;
 use crate::output::print_line;
 use crate::report::evaluate_held_out;
 
@@ -56,14 +56,8 @@ enum PictureArgs {
     /// The confusion matrix of a model on a data set's test split (else its validation split,
     /// else its training split), with counts.
     Confusion {
-        /// The model: a safetensors file written by `softmax train --model`.
-        #[arg(long)]
-        model: PathBuf,
         #[command(flatten)]
-        data: DataArgs,
-        /// Seed of a held-out validation split (default: the seed the model was trained with).
-        #[arg(long)]
-        seed: Option<u64>,
+        source: ModelAndData,
         /// The picture to write: .png or .svg.
         #[arg(long)]
         out: PathBuf,
@@ -87,10 +81,9 @@ pub fn run(args: Args) -> Result<()> {
             Format::of_path(&out)?;
             write(&TuningMap::new(&TuningResults::read(&results)?)?, &out)
         }
-        PictureArgs::Confusion { model: model_path, data, seed, out } => {
+        PictureArgs::Confusion { source, out } => {
             Format::of_path(&out)?;
-            let model = Model::load(&model_path)?;
-            let held_out = evaluate_held_out(&model, &model_path, &data, seed)?;
+            let held_out = evaluate_held_out(&source)?;
             write(&ConfusionMatrix::new(&held_out.evaluation, &held_out.what()), &out)
         }
     }

@@ -13,19 +13,13 @@ use softmax::plot::TuningResults;
 use softmax::report::{Evaluated, Report, format_accuracy};
 use softmax::train::History;
 
-use crate::options::DataArgs;
+use crate::options::ModelAndData;
 use crate::output::print_line;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The model: a safetensors file written by `softmax train --model`.
-    #[arg(long)]
-    model: PathBuf,
     #[command(flatten)]
-    data: DataArgs,
-    /// Seed of a held-out validation split (default: the seed the model was trained with).
-    #[arg(long)]
-    seed: Option<u64>,
+    source: ModelAndData,
     /// The folder to write the pictures and report.html into (created if missing).
     #[arg(long)]
     out: PathBuf,
@@ -38,18 +32,17 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let model = Model::load(&args.model)?;
     let history = args.history.as_deref().map(History::read).transpose()?;
     let tuning = args.results.as_deref().map(TuningResults::read).transpose()?;
-    let splits = args.data.load(seed(&model, args.seed))?;
+    let (model, splits) = args.source.load()?;
     let description = splits.description.clone();
-    let source = args.data.data.to_string();
+    let source = args.source.data.data.to_string();
     let Splits { train, validation, test, .. } = splits;
     let mut summary = Vec::new();
     let mut evaluated = None;
     for (split, data) in [("train", Some(train)), ("validation", validation), ("test", test)] {
         let Some(data) = data else { continue };
-        let split = evaluate_split(&model, &args.model, split, data, &source)?;
+        let split = evaluate_split(&model, &args.source.model, split, data, &source)?;
         let evaluation = &split.evaluation;
         summary.push((format!("{} accuracy", split.split), format_accuracy(evaluation.accuracy)));
         summary
@@ -61,7 +54,7 @@ pub fn run(args: Args) -> Result<()> {
     let report = Report {
         title: "Model report".to_string(),
         model: &model,
-        model_path: Some(&args.model),
+        model_path: Some(&args.source.model),
         data_description: &description,
         summary,
         evaluated: &evaluated,
@@ -138,16 +131,11 @@ fn evaluate_split(
     Ok(Evaluated { split: split.to_string(), source: source.to_string(), data, evaluation })
 }
 
-/// `model` evaluated on the held-out split of `data`: what `softmax plot confusion` draws.
-pub fn evaluate_held_out(
-    model: &Model,
-    model_path: &Path,
-    data: &DataArgs,
-    seed: Option<u64>,
-) -> Result<Evaluated> {
-    let splits = data.load(self::seed(model, seed))?;
+/// The model evaluated on the held-out split of its data: what `softmax plot confusion` draws.
+pub fn evaluate_held_out(source: &ModelAndData) -> Result<Evaluated> {
+    let (model, splits) = source.load()?;
     let (split, dataset) = held_out(&splits);
-    evaluate_split(model, model_path, split, dataset.clone(), &data.data.to_string())
+    evaluate_split(&model, &source.model, split, dataset.clone(), &source.data.data.to_string())
 }
 
 /// The split that pictures of a model's mistakes use: test, else validation, else train (as
@@ -158,10 +146,4 @@ fn held_out(splits: &Splits) -> (&'static str, &Dataset) {
         (None, Some(validation)) => ("validation", validation),
         (None, None) => ("train", &splits.train),
     }
-}
-
-/// The seed of a held-out validation split: the one given, else the model's training seed
-/// (which `softmax train` also split with), as `softmax eval` does.
-fn seed(model: &Model, seed: Option<u64>) -> u64 {
-    seed.or_else(|| model.training["seed"].as_u64()).unwrap_or_default()
 }
