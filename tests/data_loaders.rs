@@ -753,3 +753,18 @@ fn csv_text_labels_without_header_are_not_taken_for_one() {
     assert_eq!((data.n_samples(), data.feature_names), (3, None));
     assert_eq!(data.labels, [0, 1, 0]);
 }
+
+#[test]
+fn the_held_out_split_is_test_else_validation_else_train() {
+    use softmax::data::SplitName;
+    let digits = load(&DataSpec::Digits, &LoadOptions::default()).unwrap();
+    assert_eq!(digits.held_out().0, SplitName::Test);
+    assert_eq!(digits.held_out().1, digits.test.as_ref().unwrap());
+    let csv: DataSpec = format!("csv:{}", fixture("digits_named.csv").display()).parse().unwrap();
+    let with_validation =
+        load(&csv, &LoadOptions { val_fraction: 0.2, ..Default::default() }).unwrap();
+    assert_eq!(with_validation.held_out().0, SplitName::Validation);
+    assert!(with_validation.get(SplitName::Test).is_none());
+    let train_only = load(&csv, &LoadOptions { val_fraction: 0.0, ..Default::default() }).unwrap();
+    assert_eq!(train_only.held_out(), (SplitName::Train, &train_only.train));
+}

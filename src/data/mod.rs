@@ -73,6 +73,36 @@ pub struct Splits {
     pub description: String,
 }
 
+crate::names::named_enum! {
+    "split",
+    /// One of a source's splits.
+    pub enum SplitName {
+        Train = "train",
+        Validation = "validation",
+        #[default]
+        Test = "test",
+    }
+}
+
+impl Splits {
+    /// The split named, if the source has it.
+    pub fn get(&self, split: SplitName) -> Option<&Dataset> {
+        match split {
+            SplitName::Train => Some(&self.train),
+            SplitName::Validation => self.validation.as_ref(),
+            SplitName::Test => self.test.as_ref(),
+        }
+    }
+
+    /// The split a model is judged on by default: test, else validation, else train.
+    pub fn held_out(&self) -> (SplitName, &Dataset) {
+        [SplitName::Test, SplitName::Validation]
+            .into_iter()
+            .find_map(|split| self.get(split).map(|data| (split, data)))
+            .unwrap_or((SplitName::Train, &self.train))
+    }
+}
+
 /// How [`load`] reads and splits a source.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LoadOptions {

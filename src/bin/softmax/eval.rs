@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow};
-use softmax::data::{Dataset, Splits};
+use softmax::data::{Dataset, SplitName};
 use softmax::metrics::{Evaluation, evaluate};
 use softmax::model::Model;
 
@@ -20,27 +20,8 @@ pub struct Args {
     /// --val-fraction and --seed: give the values the model was trained with. To evaluate on
     /// every sample of a source without a test split (a CSV file of new samples), pass
     /// --val-fraction 0: the whole source is then the train split.
-    #[arg(long, value_enum)]
-    split: Option<Split>,
-}
-
-/// A split of a data source.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-enum Split {
-    Test,
-    Validation,
-    Train,
-}
-
-impl Split {
-    /// The name in the JSON report and on the command line.
-    fn name(self) -> &'static str {
-        match self {
-            Split::Test => "test",
-            Split::Validation => "validation",
-            Split::Train => "train",
-        }
-    }
+    #[arg(long)]
+    split: Option<SplitName>,
 }
 
 /// The JSON report: where the numbers come from, then the evaluation's fields.
@@ -56,8 +37,16 @@ struct Report<'a> {
 pub fn run(args: Args) -> Result<()> {
     let (model, splits) = args.source.load()?;
     let description = splits.description.clone();
-    let (split, data) = choose_split(splits, args.split)?;
-    let evaluation = align_and_evaluate(&model, data).with_context(|| {
+    let (split, data) = match args.split {
+        Some(split) => (
+            split,
+            splits.get(split).ok_or_else(|| {
+                anyhow!("the data has no {split} split ({description}): choose another --split")
+            })?,
+        ),
+        None => splits.held_out(),
+    };
+    let evaluation = align_and_evaluate(&model, data.clone()).with_context(|| {
         format!(
             "evaluating {} ({} classes, {} features) on the {} split of {description}",
             args.source.model.display(),
@@ -74,19 +63,6 @@ pub fn run(args: Args) -> Result<()> {
     };
     print_line(&serde_json::to_string(&report)?)?;
     Ok(())
-}
-
-/// The requested split, or the first the source has of test, validation and train.
-fn choose_split(splits: Splits, requested: Option<Split>) -> Result<(Split, Dataset)> {
-    let Splits { train, validation, test, description } = splits;
-    [(Split::Test, test), (Split::Validation, validation), (Split::Train, Some(train))]
-        .into_iter()
-        .filter(|(split, _)| requested.is_none_or(|r| r == *split))
-        .find_map(|(split, data)| data.map(|data| (split, data)))
-        .ok_or_else(|| {
-            let split = requested.map_or("", Split::name);
-            anyhow!("the data has no {split} split ({description}): choose another --split")
-        })
 }
 
 /// Relabels the data's classes by name to the model's, then evaluates.

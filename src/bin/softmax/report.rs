@@ -93,10 +93,10 @@ pub fn write_training_report(
     numbers.push(("passes over the data".to_string(), format!("{:.2}", fitted.passes)));
     numbers.push(("seconds".to_string(), format!("{:.2}", fitted.seconds)));
     numbers.push(("stop reason".to_string(), fitted.stop_reason.clone()));
-    let (split, data) = held_out(splits);
+    let (split, data) = splits.held_out();
     let model = &fitted.model;
     let evaluated =
-        evaluate_split(model, Path::new("the trained model"), split, data.clone(), source)?;
+        evaluate_split(model, Path::new("the trained model"), split.name(), data.clone(), source)?;
     let report = Report {
         title: "Training run".to_string(),
         model,
@@ -134,16 +134,12 @@ fn evaluate_split(
 /// The model evaluated on the held-out split of its data: what `softmax plot confusion` draws.
 pub fn evaluate_held_out(source: &ModelAndData) -> Result<Evaluated> {
     let (model, splits) = source.load()?;
-    let (split, dataset) = held_out(&splits);
-    evaluate_split(&model, &source.model, split, dataset.clone(), &source.data.data.to_string())
-}
-
-/// The split that pictures of a model's mistakes use: test, else validation, else train (as
-/// `softmax eval` chooses by default).
-fn held_out(splits: &Splits) -> (&'static str, &Dataset) {
-    match (&splits.test, &splits.validation) {
-        (Some(test), _) => ("test", test),
-        (None, Some(validation)) => ("validation", validation),
-        (None, None) => ("train", &splits.train),
-    }
+    let (split, dataset) = splits.held_out();
+    evaluate_split(
+        &model,
+        &source.model,
+        split.name(),
+        dataset.clone(),
+        &source.data.data.to_string(),
+    )
 }
