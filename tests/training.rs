@@ -53,8 +53,8 @@ fn every_optimizer_lowers_the_objective() {
     }
 }
 
-#[test]
-fn lbfgs_reaches_scikit_learns_optimum() {
+/// scikit-learn's optimum on 100 digits and a fit of ours on the same data with `ftol`.
+fn fit_against_scikit_learn(ftol: f64) -> (Fitted, f64) {
     // tests/fixtures/sklearn_optimum.json was written by scripts/compare_sklearn.py: scikit-learn's
     // LogisticRegression (lbfgs, tol 1e-12) on the same 100 digits scaled by 1/16, C = 1.
     let reference: serde_json::Value =
@@ -73,18 +73,39 @@ fn lbfgs_reaches_scikit_learns_optimum() {
         reg: reference["reg"].as_f64().unwrap(),
         reg_convention: RegConvention::Half,
         preprocess: Preprocess::Scale,
+        train: TrainOptions { ftol, ..Default::default() },
         ..Default::default()
     };
     let fitted = fit(&splits.train, None, &options, &mut |_| {}).unwrap();
     let expected = reference["sklearn_objective"].as_f64().unwrap();
     let relative = (fitted.objective - expected).abs() / expected;
-    assert!(
-        relative < 1e-6,
-        "objective {} vs scikit-learn {expected}: {relative:e}",
-        fitted.objective
-    );
+    (fitted, relative)
+}
+
+#[test]
+fn lbfgs_reaches_scikit_learns_optimum() {
+    let (fitted, relative) = fit_against_scikit_learn(softmax::train::DEFAULT_FTOL);
+    assert!(relative < 1e-6, "objective {} off scikit-learn's by {relative:e}", fitted.objective);
     assert!(fitted.stop_reason.contains("converged"), "{}", fitted.stop_reason);
     assert_eq!(fitted.model.dtype, "float64");
+}
+
+#[test]
+fn the_ftol_rule_stops_sooner_than_the_gradient_rule() {
+    let (relative_stop, relative_gap) = fit_against_scikit_learn(softmax::train::DEFAULT_FTOL);
+    let (gradient_stop, gradient_gap) = fit_against_scikit_learn(0.0);
+    assert!(relative_stop.stop_reason.contains("ftol"), "{}", relative_stop.stop_reason);
+    assert!(!gradient_stop.stop_reason.contains("ftol"), "{}", gradient_stop.stop_reason);
+    assert!(
+        relative_stop.passes < gradient_stop.passes,
+        "{} passes with ftol, {} without",
+        relative_stop.passes,
+        gradient_stop.passes
+    );
+    assert!(
+        relative_gap < 1e-6 && gradient_gap < relative_gap,
+        "{relative_gap:e}, {gradient_gap:e}"
+    );
 }
 
 #[test]
@@ -165,6 +186,8 @@ fn bad_options_are_refused_up_front() {
         (with_train(|t| t.duration = Some(Duration::Epochs(0))), "at least one"),
         (with_train(|t| t.lr_decay = 1.5), "decay"),
         (with_train(|t| t.patience = Some(0)), "patience"),
+        (with_train(|t| t.ftol = -1e-9), "ftol"),
+        (with_train(|t| t.ftol = f64::INFINITY), "ftol"),
     ];
     for (options, word) in bad {
         let err =

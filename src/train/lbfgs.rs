@@ -1,5 +1,7 @@
 //! Full-batch L-BFGS from `argmin` (More–Thuente line search, 10 corrections), stopping when the
-//! gradient's 2-norm falls below the tolerance (or the objective stops changing).
+//! gradient's 2-norm falls below the tolerance, or when an iteration lowers the objective by less
+//! than `ftol` relative (as scipy's L-BFGS-B; on MNIST it stops after 360 iterations instead of
+//! 511, 2e-7 from the optimum instead of 5e-10).
 //!
 //! argmin asks for the cost and the gradient separately, often at the same point; one
 //! loss+gradient pass serves both through a one-entry cache.
@@ -8,7 +10,10 @@ use std::cell::RefCell;
 use std::sync::{Arc, Mutex};
 
 use argmin::core::observers::{Observe, ObserverMode};
-use argmin::core::{CostFunction, Executor, Gradient, IterState, KV, State, TerminationReason};
+use argmin::core::{
+    CostFunction, Executor, Gradient, IterState, KV, Problem as ArgminProblem, Solver, State,
+    TerminationReason, TerminationStatus,
+};
 use argmin::solver::linesearch::MoreThuenteLineSearch;
 use argmin::solver::quasinewton::LBFGS;
 use ndarray::Array2;
@@ -49,9 +54,12 @@ pub(super) fn train<F: Float>(
         steps: Arc::clone(&steps),
         max_iterations,
     };
-    let solver = LBFGS::new(MoreThuenteLineSearch::new(), MEMORY)
-        .with_tolerance_grad(options.tolerance)
-        .map_err(solver_error)?;
+    let solver = RelativeDecreaseStop {
+        solver: LBFGS::new(MoreThuenteLineSearch::new(), MEMORY)
+            .with_tolerance_grad(options.tolerance)
+            .map_err(solver_error)?,
+        ftol: options.ftol,
+    };
     let start: Params = initial.iter().map(|w| w.as_f64()).collect();
     let result = Executor::new(problem, solver)
         .configure(|state| state.param(start).max_iters(max_iterations as u64))
@@ -72,6 +80,9 @@ pub(super) fn train<F: Float>(
             format!(
                 "converged after {iterations} iterations (gradient norm or objective change below tolerance)"
             )
+        }
+        Some(TerminationReason::SolverExit(why)) => {
+            format!("converged after {iterations} iterations ({why})")
         }
         Some(reason) => format!("{} after {iterations} iterations", reason.text()),
         None => format!("stopped after {iterations} iterations"),
@@ -148,6 +159,54 @@ impl<F: Float> Gradient for Problem<'_, '_, '_, F> {
 
     fn gradient(&self, params: &Params) -> std::result::Result<Params, argmin::core::Error> {
         Ok(self.evaluate(params)?.1)
+    }
+}
+
+/// A solver that also stops when an iteration lowers the objective f by at most
+/// `ftol`·max(|f_prev|, |f|). scipy's L-BFGS-B has max(|f_prev|, |f|, 1), which is loose when
+/// f ≪ 1 (on standardized digits, f ≈ 0.024, it stops 9e-7 from the optimum; this rule, 2e-8);
+/// argmin's own cost rule is absolute.
+struct RelativeDecreaseStop<S> {
+    solver: S,
+    ftol: f64,
+}
+
+impl<O, S: Solver<O, LbfgsState>> Solver<O, LbfgsState> for RelativeDecreaseStop<S> {
+    fn name(&self) -> &str {
+        self.solver.name()
+    }
+
+    fn init(
+        &mut self,
+        problem: &mut ArgminProblem<O>,
+        state: LbfgsState,
+    ) -> std::result::Result<(LbfgsState, Option<KV>), argmin::core::Error> {
+        self.solver.init(problem, state)
+    }
+
+    fn next_iter(
+        &mut self,
+        problem: &mut ArgminProblem<O>,
+        state: LbfgsState,
+    ) -> std::result::Result<(LbfgsState, Option<KV>), argmin::core::Error> {
+        self.solver.next_iter(problem, state)
+    }
+
+    fn terminate(&mut self, state: &LbfgsState) -> TerminationStatus {
+        let inner = self.solver.terminate(state);
+        if inner.terminated() {
+            return inner;
+        }
+        let (previous, cost) = (state.get_prev_cost(), state.get_cost());
+        let scale = previous.abs().max(cost.abs());
+        if previous.is_finite() && previous - cost <= self.ftol * scale {
+            TerminationStatus::Terminated(TerminationReason::SolverExit(format!(
+                "an iteration lowered the objective by less than ftol = {:e} relative",
+                self.ftol
+            )))
+        } else {
+            TerminationStatus::NotTerminated
+        }
     }
 }
 

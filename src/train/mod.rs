@@ -57,6 +57,9 @@ impl Optimizer {
     }
 }
 
+/// scipy's default `ftol` for L-BFGS-B (factr = 1e7 times the float64 epsilon).
+pub const DEFAULT_FTOL: f64 = 1e7 * f64::EPSILON;
+
 /// How long to train: minibatch iterations, epochs (passes over the training set), or for
 /// L-BFGS its iterations.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
@@ -82,6 +85,9 @@ pub struct TrainOptions {
     pub patience: Option<usize>,
     /// L-BFGS stops when the gradient's 2-norm falls below this.
     pub tolerance: f64,
+    /// L-BFGS also stops when an iteration lowers the objective f by at most
+    /// `ftol`·max(|f_prev|, |f|) (scipy's L-BFGS-B rule and default, 2.2e-9; 0 turns it off).
+    pub ftol: f64,
     /// W starts as `init_scale`·randn (seeded); 0 starts from zeros.
     pub init_scale: f64,
     pub seed: u64,
@@ -97,6 +103,7 @@ impl Default for TrainOptions {
             batch_size: 200,
             patience: None,
             tolerance: 1e-6,
+            ftol: DEFAULT_FTOL,
             init_scale: 1e-3,
             seed: 0,
         }
@@ -126,6 +133,9 @@ impl TrainOptions {
         }
         if !(self.tolerance.is_finite() && self.tolerance >= 0.0) {
             return invalid(format!("tolerance must be finite and >= 0, got {}", self.tolerance));
+        }
+        if !(self.ftol.is_finite() && self.ftol >= 0.0) {
+            return invalid(format!("ftol must be finite and >= 0, got {}", self.ftol));
         }
         if !(self.init_scale.is_finite() && self.init_scale >= 0.0) {
             return invalid(format!("init scale must be finite and >= 0, got {}", self.init_scale));

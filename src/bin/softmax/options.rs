@@ -182,6 +182,10 @@ pub struct TrainArgs {
     /// L-BFGS stops when the gradient's 2-norm is below this.
     #[arg(long, default_value_t = 1e-6)]
     pub tolerance: f64,
+    /// L-BFGS also stops when one iteration lowers the objective by less than this, relative
+    /// (scipy's ftol; 0 turns it off).
+    #[arg(long, default_value_t = softmax::train::DEFAULT_FTOL)]
+    pub ftol: f64,
     /// Preprocessing, fitted on the training split: none | scale | center | standardize.
     #[arg(long, default_value = "standardize")]
     pub preprocess: Preprocess,
@@ -229,6 +233,7 @@ impl TrainArgs {
                 batch_size: self.batch_size,
                 patience: self.patience,
                 tolerance: self.tolerance,
+                ftol: self.ftol,
                 init_scale: self.init_scale,
                 seed: self.seed,
             },
