@@ -71,4 +71,7 @@ pub mod train;
 
 pub use error::{Error, Result};
 pub use float::Float;
-pub use loss::{Kernel, Layout, Loss, LossAndGrad, LossOptions, RegConvention, loss_and_grad};
+pub use loss::{
+    Kernel, Layout, Loss, LossAndGrad, LossOptions, RegConvention, loss_and_grad,
+    loss_and_grad_picked,
+};

@@ -8,6 +8,7 @@ use ndarray::Array2;
 use softmax::synthetic::random_problem;
 use softmax::{
     Float, Kernel, Layout, Loss, LossAndGrad, LossOptions, RegConvention, loss_and_grad,
+    loss_and_grad_picked,
 };
 
 const KERNELS: [Kernel; 3] = [Kernel::Naive, Kernel::Vectorized, Kernel::Fused];
@@ -185,4 +186,61 @@ fn fused_scores_equal_the_matrix_product() {
         let expected = p.inputs.dot(&p.weights.t());
         assert!(relative_difference(scores.view(), expected.view()) < 1e-12, "N={n} D={d} C={c}");
     }
+}
+
+/// A minibatch read in place (rows picked by index, repeats allowed) gives exactly what the
+/// same rows copied out give, with every kernel and in every layout.
+#[test]
+fn picked_rows_equal_a_copied_minibatch() {
+    let problem = random_problem::<f64>(300, 37, 7, 0.3, 11);
+    let indices: Vec<usize> = (0..150).map(|i| (i * 97 + 13) % 300).chain([5, 5, 299]).collect();
+    let labels: Vec<usize> = indices.iter().map(|&i| problem.labels[i]).collect();
+    let batch = problem.inputs.select(ndarray::Axis(0), &indices);
+    for kernel in KERNELS {
+        for layout in Layout::ALL.iter().copied() {
+            let options = LossOptions { kernel, layout, reg: 0.01, ..Default::default() };
+            let (weights, inputs, batch) = match layout {
+                Layout::Canonical => {
+                    (problem.weights.clone(), problem.inputs.clone(), batch.clone())
+                }
+                Layout::Seed => {
+                    (problem.weights.clone(), problem.inputs.t().to_owned(), batch.t().to_owned())
+                }
+                Layout::Cs231n => {
+                    (problem.weights.t().to_owned(), problem.inputs.clone(), batch.clone())
+                }
+            };
+            let picked =
+                loss_and_grad_picked(weights.view(), inputs.view(), &indices, &labels, &options)
+                    .unwrap();
+            let copied = loss_and_grad(weights.view(), batch.view(), &labels, &options).unwrap();
+            assert_eq!(picked, copied, "{kernel}, {layout}");
+        }
+    }
+}
+
+#[test]
+fn picked_rows_report_bad_indices_and_non_finite_rows_by_their_place_in_the_inputs() {
+    let mut problem = random_problem::<f32>(100, 20, 3, 0.3, 12);
+    let options = LossOptions::default();
+    let labels = [0, 1, 2];
+    let err = loss_and_grad_picked(
+        problem.weights.view(),
+        problem.inputs.view(),
+        &[0, 100, 1],
+        &labels,
+        &options,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("row index 100"), "{err}");
+    problem.inputs[[42, 7]] = f32::NAN;
+    let err = loss_and_grad_picked(
+        problem.weights.view(),
+        problem.inputs.view(),
+        &[3, 42, 9],
+        &labels,
+        &options,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("sample 42, feature 7"), "{err}");
 }

@@ -12,7 +12,7 @@
 use ndarray::{Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 
-use super::simd::{Block, GROUP, Isa, Pass, run_block};
+use super::simd::{Block, GROUP, Isa, Pass, Rows, run_block};
 use super::{KernelResult, Loss, LossAndGrad, NonFiniteScores};
 use crate::Float;
 
@@ -42,20 +42,56 @@ pub fn loss_and_grad_on<F: Float>(
     labels: &[usize],
     loss: Loss,
 ) -> KernelResult<F> {
-    let weights = weights.as_standard_layout();
     let inputs = inputs.as_standard_layout();
-    let n_samples = inputs.nrows();
+    let matrix = inputs.as_slice().expect("inputs are in standard layout");
+    pass(isa, weights, (matrix, inputs.ncols()), None, labels, loss)
+}
+
+/// [`loss_and_grad`] over the rows `indices` of `inputs` (a minibatch, with its `labels`), read
+/// where they lie instead of copied out first. A non-finite score is reported by its row in
+/// `inputs`.
+pub fn loss_and_grad_picked<F: Float>(
+    weights: ArrayView2<F>,
+    inputs: ArrayView2<F>,
+    indices: &[usize],
+    labels: &[usize],
+    loss: Loss,
+) -> KernelResult<F> {
+    let inputs = inputs.as_standard_layout();
+    let matrix = inputs.as_slice().expect("inputs are in standard layout");
+    pass(Isa::detect(), weights, (matrix, inputs.ncols()), Some(indices), labels, loss)
+}
+
+/// One pass over the rows of `matrix` (row-major, `n_features` wide), or over its rows `picked`,
+/// in blocks whose boundaries depend only on the number of rows.
+fn pass<F: Float>(
+    isa: Isa,
+    weights: ArrayView2<F>,
+    (matrix, n_features): (&[F], usize),
+    picked: Option<&[usize]>,
+    labels: &[usize],
+    loss: Loss,
+) -> KernelResult<F> {
+    let weights = weights.as_standard_layout();
+    let n_samples = labels.len();
     let n_blocks = n_samples.div_ceil(MIN_BLOCK_ROWS).clamp(1, MAX_BLOCKS);
     // Whole row groups per block: only the last block has rows left over for the one-row path.
-    let block_rows = n_samples.div_ceil(n_blocks).next_multiple_of(GROUP);
+    let block_rows = n_samples.div_ceil(n_blocks).next_multiple_of(GROUP).max(GROUP);
 
-    let partials: Vec<_> = inputs
-        .axis_chunks_iter(Axis(0), block_rows)
+    let partials: Vec<_> = (0..n_samples.div_ceil(block_rows))
         .into_par_iter()
-        .zip(labels.par_chunks(block_rows))
-        .enumerate()
-        .map(|(block, (rows, block_labels))| {
-            block_loss_and_grad(isa, weights.view(), rows, block_labels, block * block_rows, loss)
+        .map(|block| {
+            let rows = block * block_rows..((block + 1) * block_rows).min(n_samples);
+            let inputs = match picked {
+                None => Rows::Contiguous(&matrix[rows.start * n_features..rows.end * n_features]),
+                Some(indices) => Rows::Picked { matrix, indices: &indices[rows.clone()] },
+            };
+            block_loss_and_grad(isa, weights.view(), inputs, &labels[rows.clone()], loss).map_err(
+                |row| {
+                    let position = rows.start + row;
+                    NonFiniteScores { sample: picked.map_or(position, |indices| indices[position]) }
+                },
+            )
         })
         .collect();
 
@@ -71,21 +107,20 @@ pub fn loss_and_grad_on<F: Float>(
     Ok(total)
 }
 
-/// The summed loss and gradient of one block of rows; `first_row` is the index of its first
-/// row in X, for error messages.
+/// The summed loss and gradient of one block of rows, or the index (within the block) of the
+/// first row whose scores are not finite.
 fn block_loss_and_grad<F: Float>(
     isa: Isa,
     weights: ArrayView2<F>,
-    rows: ArrayView2<F>,
+    rows: Rows<F>,
     labels: &[usize],
-    first_row: usize,
     loss: Loss,
-) -> KernelResult<F> {
+) -> Result<LossAndGrad<F>, usize> {
     let (n_classes, n_features) = weights.dim();
     let mut grad = Array2::zeros((n_classes, n_features));
     let block = Block {
         weights: weights.as_slice().expect("weights are in standard layout"),
-        inputs: rows.as_slice().expect("inputs are in standard layout"),
+        inputs: rows,
         n_features,
         pass: Pass::LossAndGrad {
             labels,
@@ -93,10 +128,8 @@ fn block_loss_and_grad<F: Float>(
             grad: grad.as_slice_mut().expect("a new array is in standard layout"),
         },
     };
-    match run_block(isa, block) {
-        Ok(loss) => Ok(LossAndGrad { loss, grad }),
-        Err(row) => Err(NonFiniteScores { sample: first_row + row }),
-    }
+    let loss = run_block(isa, block)?;
+    Ok(LossAndGrad { loss, grad })
 }
 
 /// The scores X Wᵀ (N×C) for `weights` C×D and `inputs` N×D, with the fused kernel's inner
@@ -115,7 +148,7 @@ pub fn scores<F: Float>(weights: ArrayView2<F>, inputs: ArrayView2<F>) -> Array2
         .for_each(|(rows, mut out)| {
             let block = Block {
                 weights: weights.as_slice().expect("weights are in standard layout"),
-                inputs: rows.as_slice().expect("inputs are in standard layout"),
+                inputs: Rows::Contiguous(rows.as_slice().expect("inputs are in standard layout")),
                 n_features,
                 pass: Pass::Scores(out.as_slice_mut().expect("a new array is in standard layout")),
             };

@@ -26,7 +26,7 @@ pub mod naive;
 pub mod simd;
 pub mod vectorized;
 
-use ndarray::{Array2, ArrayView2};
+use ndarray::{Array2, ArrayView2, Axis};
 
 use crate::names::named_enum;
 use crate::{Error, Float, Result};
@@ -235,7 +235,7 @@ pub fn loss_and_grad<F: Float>(
 ) -> Result<LossAndGrad<F>> {
     check_reg(options.reg)?;
     let (w, x) = options.layout.to_canonical(weights, inputs);
-    check_problem(w, x, labels, options.layout)?;
+    check_problem(w, x, x.nrows(), labels, options.layout)?;
     let kernel_output = match (options.kernel.resolve(), options.loss) {
         (Kernel::Naive, Loss::Softmax) => naive::softmax(w, x, labels),
         (Kernel::Naive, Loss::Svm) => naive::svm(w, x, labels),
@@ -248,6 +248,44 @@ pub fn loss_and_grad<F: Float>(
     Ok(LossAndGrad { loss, grad: options.layout.grad_from_canonical(grad) })
 }
 
+/// [`loss_and_grad`] on a minibatch: the rows `indices` of `inputs` (in `options.layout`), with
+/// their `labels`. The fused kernel reads the rows where they lie instead of copying them out;
+/// the other kernels (and other layouts) work on a copy.
+///
+/// # Errors
+/// Those of [`loss_and_grad`], and an index that is not a row of `inputs`.
+pub fn loss_and_grad_picked<F: Float>(
+    weights: ArrayView2<F>,
+    inputs: ArrayView2<F>,
+    indices: &[usize],
+    labels: &[usize],
+    options: &LossOptions,
+) -> Result<LossAndGrad<F>> {
+    let (w, x) = options.layout.to_canonical(weights, inputs);
+    if let Some((position, index)) = indices.iter().enumerate().find(|(_, i)| **i >= x.nrows()) {
+        return Err(Error::InvalidOption(format!(
+            "row index {index} (minibatch position {position}) is out of range: the inputs have {} samples",
+            x.nrows()
+        )));
+    }
+    if options.kernel.resolve() != Kernel::Fused || options.layout != Layout::Canonical {
+        let batch = x.select(Axis(0), indices);
+        let canonical = LossOptions { layout: Layout::Canonical, ..options.clone() };
+        let out = loss_and_grad(w, batch.view(), labels, &canonical)?;
+        return Ok(LossAndGrad {
+            loss: out.loss,
+            grad: options.layout.grad_from_canonical(out.grad),
+        });
+    }
+    check_reg(options.reg)?;
+    check_problem(w, x, indices.len(), labels, options.layout)?;
+    let LossAndGrad { mut loss, mut grad } =
+        fused::loss_and_grad_picked(w, x, indices, labels, options.loss)
+            .map_err(|bad| non_finite_scores_error(x, bad.sample))?;
+    options.reg_convention.add_to(options.reg, w, &mut loss, &mut grad);
+    Ok(LossAndGrad { loss, grad })
+}
+
 /// Refuses a negative or non-finite regularization strength.
 pub fn check_reg(reg: f64) -> Result<()> {
     match reg.is_finite() && reg >= 0.0 {
@@ -256,15 +294,17 @@ pub fn check_reg(reg: f64) -> Result<()> {
     }
 }
 
-/// Checks canonical `w` (C×D), `x` (N×D) and `labels` before any kernel runs.
+/// Checks canonical `w` (C×D), `x` (its rows have D features) and the `labels` of the
+/// `n_samples` rows a kernel will read, before it runs.
 fn check_problem<F: Float>(
     w: ArrayView2<F>,
     x: ArrayView2<F>,
+    n_samples: usize,
     labels: &[usize],
     layout: Layout,
 ) -> Result<()> {
     let (n_classes, n_features) = w.dim();
-    let (n_samples, input_features) = x.dim();
+    let input_features = x.ncols();
     if n_features != input_features {
         let (weights, inputs) = match layout {
             Layout::Canonical => (w.dim(), x.dim()),

@@ -50,13 +50,42 @@ impl Isa {
     }
 }
 
-/// One block of rows: X's rows (row-major, `n_features` each), W (C×D, row-major), and what to
-/// compute on them.
+/// One block of rows: X's rows (`n_features` each), W (C×D, row-major), and what to compute on
+/// them.
 pub struct Block<'a, F> {
     pub weights: &'a [F],
-    pub inputs: &'a [F],
+    pub inputs: Rows<'a, F>,
     pub n_features: usize,
     pub pass: Pass<'a, F>,
+}
+
+/// Rows of X, read in place.
+#[derive(Clone, Copy)]
+pub enum Rows<'a, F> {
+    /// Consecutive rows, row-major.
+    Contiguous(&'a [F]),
+    /// Rows `indices` of a row-major matrix: a minibatch, read where it lies instead of copied.
+    Picked { matrix: &'a [F], indices: &'a [usize] },
+}
+
+impl<'a, F> Rows<'a, F> {
+    /// How many rows.
+    pub fn len(&self, n_features: usize) -> usize {
+        match self {
+            Rows::Contiguous(rows) => rows.len() / n_features,
+            Rows::Picked { indices, .. } => indices.len(),
+        }
+    }
+
+    /// Row `i` (of these rows, not of the matrix they are picked from).
+    fn row(&self, i: usize, n_features: usize) -> &'a [F] {
+        let start = match self {
+            Rows::Contiguous(_) => i * n_features,
+            Rows::Picked { indices, .. } => indices[i] * n_features,
+        };
+        let (Rows::Contiguous(matrix) | Rows::Picked { matrix, .. }) = self;
+        &matrix[start..start + n_features]
+    }
 }
 
 /// What a block computes.
@@ -100,8 +129,8 @@ unsafe fn block_avx2<F: Float>(block: Block<F>) -> Result<F, usize> {
 fn block_impl<F: Float, const L: usize, const FMA: bool>(block: Block<F>) -> Result<F, usize> {
     let Block { weights, inputs, n_features, mut pass } = block;
     let n_classes = weights.len() / n_features;
-    let n_rows = inputs.len() / n_features;
-    let row = |i: usize| &inputs[i * n_features..(i + 1) * n_features];
+    let n_rows = inputs.len(n_features);
+    let row = |i: usize| inputs.row(i, n_features);
     let mut scores = vec![F::zero(); GROUP * n_classes]; // reused by every group
     let mut loss_sum = F::zero();
     let mut start = 0;

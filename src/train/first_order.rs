@@ -41,8 +41,8 @@ pub(super) fn train<F: Float>(
     let training = Labeled { inputs: objective.inputs, labels: objective.labels };
     let mut rng = ChaCha8Rng::seed_from_u64(options.seed.wrapping_add(1));
     let mut update = Update::new(options, weights.raw_dim());
+    let mut batch_rows = vec![0usize; batch_size];
     let mut batch_labels = vec![0usize; batch_size];
-    let mut batch = Array2::zeros((batch_size, objective.inputs.ncols())); // reused
     let mut history = History::default();
     let mut best: Option<(f64, Array2<F>)> = None;
     let mut since_best = 0;
@@ -50,12 +50,11 @@ pub(super) fn train<F: Float>(
     let mut val_accuracy = None;
 
     for iteration in 1..=total_iterations {
-        for (mut batch_row, label) in batch.rows_mut().into_iter().zip(&mut batch_labels) {
-            let row = rng.random_range(0..n_samples);
-            batch_row.assign(&objective.inputs.row(row));
-            *label = objective.labels[row];
+        for (row, label) in batch_rows.iter_mut().zip(&mut batch_labels) {
+            *row = rng.random_range(0..n_samples);
+            *label = objective.labels[*row];
         }
-        let out = objective.evaluate_on(weights.view(), batch.view(), &batch_labels)?;
+        let out = objective.evaluate_picked(weights.view(), &batch_rows, &batch_labels)?;
         update.apply(&mut weights, &out.grad);
         let epoch = iteration as f64 / iterations_per_epoch as f64;
         history.steps.push(Step { iteration, epoch, loss: out.loss.as_f64() });

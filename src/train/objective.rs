@@ -7,7 +7,10 @@
 use ndarray::{Array2, ArrayView2, s};
 
 use crate::preprocess::Bias;
-use crate::{Float, Kernel, Loss, LossAndGrad, LossOptions, RegConvention, Result, loss_and_grad};
+use crate::{
+    Float, Kernel, Loss, LossAndGrad, LossOptions, RegConvention, Result, loss_and_grad,
+    loss_and_grad_picked,
+};
 
 /// What is minimized, on which samples.
 #[derive(Clone, Debug)]
@@ -25,24 +28,37 @@ pub struct Objective<'a, F> {
 impl<F: Float> Objective<'_, F> {
     /// The objective and its gradient at `weights` (C×(D+1)) over all samples.
     pub fn evaluate(&self, weights: ArrayView2<F>) -> Result<LossAndGrad<F>> {
-        self.evaluate_on(weights, self.inputs, self.labels)
+        let options = self.data_loss_options();
+        let data = loss_and_grad(weights, self.inputs, self.labels, &options)?;
+        Ok(self.with_penalty(weights, data))
     }
 
-    /// The objective and its gradient on the given rows (a minibatch).
-    pub fn evaluate_on(
+    /// The objective and its gradient on the rows `indices` of the inputs (a minibatch, whose
+    /// labels are `labels`), read where they lie.
+    pub fn evaluate_picked(
         &self,
         weights: ArrayView2<F>,
-        inputs: ArrayView2<F>,
+        indices: &[usize],
         labels: &[usize],
     ) -> Result<LossAndGrad<F>> {
-        let data_only = LossOptions { loss: self.loss, kernel: self.kernel, ..Default::default() };
-        let mut out = loss_and_grad(weights, inputs, labels, &data_only)?;
+        let options = self.data_loss_options();
+        let data = loss_and_grad_picked(weights, self.inputs, indices, labels, &options)?;
+        Ok(self.with_penalty(weights, data))
+    }
+
+    /// Options for the mean data loss alone: the penalty is added by [`Self::with_penalty`].
+    fn data_loss_options(&self) -> LossOptions {
+        LossOptions { loss: self.loss, kernel: self.kernel, ..Default::default() }
+    }
+
+    /// Adds the L2 penalty over the regularized columns of `weights` to a data loss.
+    fn with_penalty(&self, weights: ArrayView2<F>, mut out: LossAndGrad<F>) -> LossAndGrad<F> {
         let penalized = self.penalized_columns(weights.ncols());
         let penalized_weights = weights.slice(s![.., ..penalized]);
         out.loss += self.reg_convention.penalty(self.reg, penalized_weights);
         let (_, grad_factor) = self.reg_convention.factors(self.reg);
         out.grad.slice_mut(s![.., ..penalized]).scaled_add(F::of(grad_factor), &penalized_weights);
-        Ok(out)
+        out
     }
 
     /// How many leading columns of W are regularized: all, or all but the bias.
