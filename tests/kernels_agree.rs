@@ -185,6 +185,11 @@ fn fused_scores_equal_the_matrix_product() {
         let scores = softmax::loss::fused::scores(p.weights.view(), p.inputs.view());
         let expected = p.inputs.dot(&p.weights.t());
         assert!(relative_difference(scores.view(), expected.view()) < 1e-12, "N={n} D={d} C={c}");
+        // Picked rows, repeated and out of order, across more than one chunk of rows.
+        let indices: Vec<usize> = (0..1500).map(|i| (i * 7919) % n).collect();
+        let picked =
+            softmax::loss::fused::scores_picked(p.weights.view(), p.inputs.view(), &indices);
+        assert_eq!(picked, scores.select(ndarray::Axis(0), &indices), "N={n} D={d} C={c}");
     }
 }
 

@@ -82,10 +82,7 @@ fn pass<F: Float>(
         .into_par_iter()
         .map(|block| {
             let rows = block * block_rows..((block + 1) * block_rows).min(n_samples);
-            let inputs = match picked {
-                None => Rows::Contiguous(&matrix[rows.start * n_features..rows.end * n_features]),
-                Some(indices) => Rows::Picked { matrix, indices: &indices[rows.clone()] },
-            };
+            let inputs = rows_in((matrix, n_features), picked, rows.clone());
             block_loss_and_grad(isa, weights.view(), inputs, &labels[rows.clone()], loss).map_err(
                 |row| {
                     let position = rows.start + row;
@@ -105,6 +102,18 @@ fn pass<F: Float>(
     total.loss /= n;
     total.grad /= n;
     Ok(total)
+}
+
+/// Rows `range` of `matrix` (row-major, `n_features` wide), or of the rows `picked` from it.
+fn rows_in<'a, F>(
+    (matrix, n_features): (&'a [F], usize),
+    picked: Option<&'a [usize]>,
+    range: std::ops::Range<usize>,
+) -> Rows<'a, F> {
+    match picked {
+        None => Rows::Contiguous(&matrix[range.start * n_features..range.end * n_features]),
+        Some(indices) => Rows::Picked { matrix, indices: &indices[range] },
+    }
 }
 
 /// The summed loss and gradient of one block of rows, or the index (within the block) of the
@@ -135,25 +144,45 @@ fn block_loss_and_grad<F: Float>(
 /// The scores X Wᵀ (N×C) for `weights` C×D and `inputs` N×D, with the fused kernel's inner
 /// loops, in parallel chunks of rows (X is read once, nothing is packed or copied).
 pub fn scores<F: Float>(weights: ArrayView2<F>, inputs: ArrayView2<F>) -> Array2<F> {
+    let inputs = inputs.as_standard_layout();
+    let matrix = inputs.as_slice().expect("inputs are in standard layout");
+    scores_of(weights, (matrix, inputs.ncols()), None, inputs.nrows())
+}
+
+/// The scores of the rows `indices` of `inputs` (one row of scores per index), read in place.
+pub fn scores_picked<F: Float>(
+    weights: ArrayView2<F>,
+    inputs: ArrayView2<F>,
+    indices: &[usize],
+) -> Array2<F> {
+    let inputs = inputs.as_standard_layout();
+    let matrix = inputs.as_slice().expect("inputs are in standard layout");
+    scores_of(weights, (matrix, inputs.ncols()), Some(indices), indices.len())
+}
+
+/// The scores of `n_rows` rows of `matrix` (row-major, `n_features` wide): all of them, or
+/// those `picked`.
+fn scores_of<F: Float>(
+    weights: ArrayView2<F>,
+    (matrix, n_features): (&[F], usize),
+    picked: Option<&[usize]>,
+    n_rows: usize,
+) -> Array2<F> {
     const CHUNK_ROWS: usize = 512;
     let weights = weights.as_standard_layout();
-    let inputs = inputs.as_standard_layout();
-    let (n_classes, n_features) = weights.dim();
-    let mut scores = Array2::zeros((inputs.nrows(), n_classes));
+    let weights = weights.as_slice().expect("weights are in standard layout");
+    let n_classes = weights.len() / n_features;
+    let mut scores = Array2::zeros((n_rows, n_classes));
     let isa = Isa::detect();
-    inputs
-        .axis_chunks_iter(Axis(0), CHUNK_ROWS)
-        .into_par_iter()
-        .zip(scores.axis_chunks_iter_mut(Axis(0), CHUNK_ROWS))
-        .for_each(|(rows, mut out)| {
-            let block = Block {
-                weights: weights.as_slice().expect("weights are in standard layout"),
-                inputs: Rows::Contiguous(rows.as_slice().expect("inputs are in standard layout")),
-                n_features,
-                pass: Pass::Scores(out.as_slice_mut().expect("a new array is in standard layout")),
-            };
+    scores.axis_chunks_iter_mut(Axis(0), CHUNK_ROWS).into_par_iter().enumerate().for_each(
+        |(chunk, mut out)| {
+            let rows = chunk * CHUNK_ROWS..chunk * CHUNK_ROWS + out.nrows();
+            let inputs = rows_in((matrix, n_features), picked, rows);
+            let out = out.as_slice_mut().expect("a new array is in standard layout");
+            let block = Block { weights, inputs, n_features, pass: Pass::Scores(out) };
             run_block(isa, block).expect("computing scores cannot fail");
-        });
+        },
+    );
     scores
 }
 

@@ -72,7 +72,20 @@ impl<F: Float> Objective<'_, F> {
 
 /// Predicted classes (argmax of the scores X Wᵀ, lowest index on ties) for augmented inputs.
 pub fn predict<F: Float>(weights: ArrayView2<F>, inputs: ArrayView2<F>) -> Vec<usize> {
-    let scores: Array2<F> = crate::loss::fused::scores(weights, inputs);
+    argmax_rows(crate::loss::fused::scores(weights, inputs))
+}
+
+/// [`predict`] for the rows `indices` of the inputs, read in place.
+pub fn predict_picked<F: Float>(
+    weights: ArrayView2<F>,
+    inputs: ArrayView2<F>,
+    indices: &[usize],
+) -> Vec<usize> {
+    argmax_rows(crate::loss::fused::scores_picked(weights, inputs, indices))
+}
+
+/// Each row's index of its largest score, the lowest on ties.
+fn argmax_rows<F: Float>(scores: Array2<F>) -> Vec<usize> {
     scores
         .outer_iter()
         .map(|row| {
