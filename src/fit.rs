@@ -87,11 +87,17 @@ pub struct Fitted {
 
 /// Trains a model on `train`, checking accuracy on `validation` as it goes.
 ///
+/// Both data sets are taken, not borrowed, so that their raw inputs do not outlive their use. In
+/// f32 the inputs are preprocessed and given the bias column in their own buffers
+/// ([`Preprocessor::transform_with_bias_in_place`]): training needs no second copy of the data.
+/// In f64 each set is converted into a new matrix and its f32 inputs are freed as soon as it is.
+/// Pass clones to keep the raw data.
+///
 /// # Errors
 /// Options out of range, an empty training set, and what training reports.
 pub fn fit(
-    train_set: &Dataset,
-    validation: Option<&Dataset>,
+    train_set: Dataset,
+    validation: Option<Dataset>,
     options: &FitOptions,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<Fitted> {
@@ -103,50 +109,57 @@ pub fn fit(
     let started = Instant::now();
     let preprocessor = Preprocessor::fit(options.preprocess, train_set.inputs.view());
     let mut fitted = match options.resolved_dtype() {
-        Dtype::F64 => fit_in::<f64>(train_set, validation, preprocessor, options, progress),
-        _ => fit_in::<f32>(train_set, validation, preprocessor, options, progress),
+        Dtype::F64 => {
+            let convert =
+                |p: &Preprocessor, inputs: Array2<f32>| p.transform_with_bias(inputs.view());
+            fit_in::<f64>(train_set, validation, preprocessor, convert, options, progress)
+        }
+        _ => {
+            let transform = Preprocessor::transform_with_bias_in_place;
+            fit_in::<f32>(train_set, validation, preprocessor, transform, options, progress)
+        }
     }?;
     fitted.seconds = started.elapsed().as_secs_f64();
     Ok(fitted)
 }
 
+/// [`fit`] in `F`, once the preprocessing is fitted: `prepare` turns each set's raw inputs (N×D)
+/// into the trainer's (N×(D+1) in `F`), consuming them.
 fn fit_in<F: Float>(
-    train_set: &Dataset,
-    validation: Option<&Dataset>,
+    train_set: Dataset,
+    validation: Option<Dataset>,
     preprocessor: Preprocessor,
+    prepare: impl Fn(&Preprocessor, Array2<f32>) -> Array2<F>,
     options: &FitOptions,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<Fitted> {
-    let inputs: Array2<F> = preprocessor.transform_with_bias(train_set.inputs.view());
-    let val_inputs: Option<Array2<F>> =
-        validation.map(|v| preprocessor.transform_with_bias(v.inputs.view()));
+    let Dataset { inputs, labels, class_names, feature_names, image_shape } = train_set;
+    let inputs = prepare(&preprocessor, inputs);
+    let validation = validation.map(|v| (prepare(&preprocessor, v.inputs), v.labels));
     let objective = Objective {
         inputs: inputs.view(),
-        labels: &train_set.labels,
+        labels: &labels,
         loss: options.loss,
         reg: options.reg,
         reg_convention: options.reg_convention,
         bias: options.bias,
         kernel: options.kernel,
     };
-    let val = validation
-        .zip(val_inputs.as_ref())
-        .map(|(v, inputs)| Labeled { inputs: inputs.view(), labels: &v.labels });
-    let n_classes = train_set.class_names.len();
-    let trained = train(&objective, n_classes, val, &options.train, progress)?;
+    let val = validation.as_ref().map(|(inputs, labels)| Labeled { inputs: inputs.view(), labels });
+    let trained = train(&objective, class_names.len(), val, &options.train, progress)?;
 
     let objective_value = objective.evaluate(trained.weights.view())?.loss.as_f64();
     let accuracy_of = |data: Labeled<F>| accuracy(trained.weights.view(), data);
-    let train_accuracy = accuracy_of(Labeled { inputs: inputs.view(), labels: &train_set.labels });
+    let train_accuracy = accuracy_of(Labeled { inputs: inputs.view(), labels: &labels });
     let val_accuracy = val.map(accuracy_of);
     let (weight, bias) = split_bias(trained.weights.view());
     let model = Model {
         weight: weight.mapv(F::as_f64),
         bias: bias.mapv(F::as_f64),
         preprocessor,
-        class_names: train_set.class_names.clone(),
-        feature_names: train_set.feature_names.clone(),
-        image_shape: train_set.image_shape,
+        class_names,
+        feature_names,
+        image_shape,
         loss: options.loss,
         reg: options.reg,
         reg_convention: options.reg_convention,

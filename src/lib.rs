@@ -22,7 +22,7 @@
 //! use softmax::fit::{FitOptions, fit};
 //!
 //! let splits = load(&DataSpec::Digits, &LoadOptions::default())?; // the embedded 8×8 digits
-//! let fitted = fit(&splits.train, splits.validation.as_ref(), &FitOptions::default(), &mut |_| {})?;
+//! let fitted = fit(splits.train, splits.validation, &FitOptions::default(), &mut |_| {})?;
 //! let test = splits.test.as_ref().expect("digits has a test split");
 //! let predicted = fitted.model.predict(test.inputs.view())?;
 //! assert!(softmax::metrics::accuracy(&predicted, &test.labels) > 0.95);

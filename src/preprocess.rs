@@ -13,7 +13,7 @@
 //! weights are the intercept (unregularized) or, with the CS231n bias trick, one more weight
 //! regularized like the rest.
 
-use ndarray::{Array1, Array2, ArrayView2, Zip, s};
+use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Zip, s};
 
 use crate::Float;
 use crate::names::named_enum;
@@ -96,21 +96,78 @@ impl Preprocessor {
         self.offset.len()
     }
 
-    /// Transforms inputs (N×D) and appends the constant-1 bias column: N×(D+1) in `F`.
+    /// Transforms inputs (N×D) and appends the constant-1 bias column: a new N×(D+1) matrix in `F`.
     pub fn transform_with_bias<F: Float>(&self, inputs: ArrayView2<f32>) -> Array2<F> {
         let (n_samples, n_features) = inputs.dim();
         let mut out = Array2::<F>::zeros((n_samples, n_features + 1));
-        let inverse_scale = self.scale.mapv(|s| 1.0 / s);
-        Zip::from(out.slice_mut(s![.., ..n_features]).rows_mut()).and(inputs.rows()).par_for_each(
-            |mut out_row, row| {
-                Zip::from(&mut out_row).and(&row).and(&self.offset).and(&inverse_scale).for_each(
-                    |o, &x, &offset, &inverse| *o = F::of((f64::from(x) - offset) * inverse),
-                );
-            },
-        );
-        out.column_mut(n_features).fill(F::one());
+        Zip::from(out.slice_mut(s![.., ..n_features]))
+            .and(inputs)
+            .par_for_each(|o, &x| *o = F::of(f64::from(x)));
+        self.transform_augmented(out.view_mut());
         out
     }
+
+    /// The same N×(D+1) f32 matrix as [`transform_with_bias`](Self::transform_with_bias), made
+    /// in the buffer of `inputs` (N×D) instead of a second one: the buffer grows by N values
+    /// ([`append_column`]), then the features are transformed where they are. Where `realloc`
+    /// grows a large buffer without copying it (Linux), peak memory is the inputs plus one value
+    /// per row; the copying transform needs the inputs twice.
+    pub fn transform_with_bias_in_place(&self, inputs: Array2<f32>) -> Array2<f32> {
+        let mut augmented = append_column(inputs);
+        self.transform_augmented(augmented.view_mut());
+        augmented
+    }
+
+    /// Turns an N×(D+1) matrix whose first D columns hold raw inputs into the trainer's inputs,
+    /// in place and in parallel over rows: `x' = (x − offset) / scale` (computed in f64) in the
+    /// first D columns, 1 in the last.
+    ///
+    /// # Panics
+    /// If D is not the number of features the preprocessing was fitted on.
+    fn transform_augmented<F: Float>(&self, mut augmented: ArrayViewMut2<F>) {
+        let n_features = self.n_features();
+        assert_eq!(
+            augmented.ncols(),
+            n_features + 1,
+            "inputs with {} features for a preprocessing of {n_features}",
+            augmented.ncols().saturating_sub(1)
+        );
+        let inverse_scale = self.scale.mapv(|s| 1.0 / s);
+        Zip::from(augmented.rows_mut()).par_for_each(|mut row| {
+            Zip::from(row.slice_mut(s![..n_features]))
+                .and(&self.offset)
+                .and(&inverse_scale)
+                .for_each(|x, &offset, &inverse| *x = F::of((x.as_f64() - offset) * inverse));
+            row[n_features] = F::one();
+        });
+    }
+}
+
+/// `matrix` (N×D) with one more column (N×(D+1), the new column 0), in the same buffer.
+///
+/// The buffer's capacity grows by exactly N values (`Vec::reserve_exact`: one `realloc`,
+/// which for a buffer this large remaps its pages rather than copying them on Linux), then the
+/// rows move to their wider places from the last to the first: row i's new start i·(D+1) is at
+/// or after its old start i·D, so no row is overwritten before it has moved. A matrix whose
+/// rows are not laid out one after another in memory is first copied into one whose are.
+fn append_column(matrix: Array2<f32>) -> Array2<f32> {
+    let (n_rows, n_columns) = matrix.dim();
+    let width = n_columns + 1;
+    let mut values = if matrix.is_standard_layout() {
+        let (mut values, first) = matrix.into_raw_vec_and_offset();
+        values.drain(..first.unwrap_or(0));
+        values.truncate(n_rows * n_columns);
+        values
+    } else {
+        matrix.iter().copied().collect()
+    };
+    values.reserve_exact(n_rows);
+    values.resize(n_rows * width, 0.0);
+    for row in (0..n_rows).rev() {
+        values.copy_within(row * n_columns..(row + 1) * n_columns, row * width);
+        values[row * width + n_columns] = 0.0;
+    }
+    Array2::from_shape_vec((n_rows, width), values).expect("N·(D+1) values make N rows of D+1")
 }
 
 /// Column `n_features` of an augmented matrix is the bias column; this splits W (C×(D+1)) into
@@ -118,4 +175,67 @@ impl Preprocessor {
 pub fn split_bias<F: Float>(augmented: ArrayView2<F>) -> (Array2<F>, Array1<F>) {
     let n_features = augmented.ncols() - 1;
     (augmented.slice(s![.., ..n_features]).to_owned(), augmented.column(n_features).to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An N×D matrix of distinct, uneven values (pixels 0–255 and fractions, some negative).
+    fn matrix(n_rows: usize, n_columns: usize) -> Array2<f32> {
+        Array2::from_shape_fn((n_rows, n_columns), |(i, j)| {
+            ((i * 37 + j * 101) % 256) as f32 - 0.37 * (i as f32) + 0.1 * (j as f32)
+        })
+    }
+
+    /// The trainer's inputs as the map defines them, value by value: the reference.
+    fn expected<F: Float>(preprocessor: &Preprocessor, inputs: ArrayView2<f32>) -> Array2<F> {
+        let n_features = inputs.ncols();
+        Array2::from_shape_fn((inputs.nrows(), n_features + 1), |(i, j)| {
+            if j == n_features {
+                return F::one();
+            }
+            let inverse = 1.0 / preprocessor.scale[j];
+            F::of((f64::from(inputs[[i, j]]) - preprocessor.offset[j]) * inverse)
+        })
+    }
+
+    #[test]
+    fn in_place_and_copying_transforms_agree_bit_for_bit() {
+        let shapes = [(0, 3), (1, 1), (1, 5), (4, 1), (3, 0), (7, 3), (64, 33)];
+        for (n_rows, n_columns) in shapes {
+            let inputs = matrix(n_rows, n_columns);
+            for &kind in Preprocess::ALL {
+                let preprocessor = Preprocessor::fit(kind, inputs.view());
+                let copied = preprocessor.transform_with_bias::<f32>(inputs.view());
+                assert_eq!(copied, expected::<f32>(&preprocessor, inputs.view()));
+                let widened = preprocessor.transform_with_bias_in_place(inputs.clone());
+                assert_eq!(widened, copied, "{kind} on {n_rows}×{n_columns}");
+                let in_f64 = preprocessor.transform_with_bias::<f64>(inputs.view());
+                assert_eq!(in_f64, expected::<f64>(&preprocessor, inputs.view()));
+            }
+        }
+    }
+
+    #[test]
+    fn append_column_takes_any_layout() {
+        let wide = matrix(5, 4);
+        let expected = |inputs: ArrayView2<f32>| {
+            let mut out = Array2::zeros((inputs.nrows(), inputs.ncols() + 1));
+            out.slice_mut(s![.., ..inputs.ncols()]).assign(&inputs);
+            out
+        };
+        let layouts = [
+            // Rows after the first of a larger buffer: standard layout, not at the buffer's start.
+            wide.clone().slice_move(s![2.., ..]),
+            // Columns of a larger buffer: rows are not contiguous.
+            wide.clone().slice_move(s![.., 1..3]),
+            // Column-major.
+            wide.reversed_axes(),
+        ];
+        for matrix in layouts {
+            let expected = expected(matrix.view());
+            assert_eq!(append_column(matrix), expected);
+        }
+    }
 }

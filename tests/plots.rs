@@ -668,6 +668,20 @@ fn train_report_embeds_every_picture_and_the_run_numbers() {
     // The confusion matrix and the per-class table are of the test split: eval's numbers.
     let evaluation = json(&["eval", "--model", &text(&model), "--data", "digits"]);
     assert!(html.contains("On the test split of digits."));
+    assert_per_class_rows(&html, &evaluation);
+    // Settings, and samples right and wrong with their images and bars.
+    assert!(html.contains("<tr><th>optimizer</th><td>sgd</td></tr>"));
+    assert!(html.contains("<tr><th>features</th><td>64 (1×8×8 images)</td></tr>"));
+    assert!(html.matches("<div class=\"sample right\">").count() == 5);
+    let wrong = html.matches("<div class=\"sample wrong\">").count();
+    assert!((1..=5).contains(&wrong), "{wrong} mistakes shown");
+    assert_eq!(html.matches("alt=\"sample ").count(), 5 + wrong, "one image per sample");
+    assert_eq!(html.matches("<span class=\"track\">").count(), 5 * (5 + wrong), "5 bars each");
+}
+
+/// Checks that the page's per-class table holds the precision, recall and support of `eval`'s
+/// output `evaluation`.
+fn assert_per_class_rows(html: &str, evaluation: &serde_json::Value) {
     for class in evaluation["per_class"].as_array().unwrap() {
         let row = format!(
             "<tr><th>{}</th><td>{:.4}</td><td>{:.4}</td><td>{}</td></tr>",
@@ -678,14 +692,44 @@ fn train_report_embeds_every_picture_and_the_run_numbers() {
         );
         assert!(html.contains(&row), "{row}");
     }
-    // Settings, and samples right and wrong with their images and bars.
-    assert!(html.contains("<tr><th>optimizer</th><td>sgd</td></tr>"));
-    assert!(html.contains("<tr><th>features</th><td>64 (1×8×8 images)</td></tr>"));
-    assert!(html.matches("<div class=\"sample right\">").count() == 5);
-    let wrong = html.matches("<div class=\"sample wrong\">").count();
-    assert!((1..=5).contains(&wrong), "{wrong} mistakes shown");
-    assert_eq!(html.matches("alt=\"sample ").count(), 5 + wrong, "one image per sample");
-    assert_eq!(html.matches("<span class=\"track\">").count(), 5 * (5 + wrong), "5 bars each");
+}
+
+#[test]
+fn train_report_without_a_test_split_evaluates_the_split_as_loaded() {
+    // Training preprocesses the training and validation splits in place; the report on one of
+    // them must still see the raw data, as `eval` does on the saved model.
+    let dir = tempfile::tempdir().unwrap();
+    let csv = format!("csv:{}", text(&fixture("data/digits_named.csv")));
+    for (val_fraction, split) in [("0.2", "validation"), ("0", "train")] {
+        let report = dir.path().join(split);
+        let model = dir.path().join(format!("{split}.safetensors"));
+        json(&[
+            "train",
+            "--data",
+            &csv,
+            "--val-fraction",
+            val_fraction,
+            "--quiet",
+            "--model",
+            &text(&model),
+            "--report",
+            &text(&report),
+        ]);
+        let html = page(&report, &["weights.png", "history.png", "confusion.png"]);
+        assert!(html.contains(&format!("On the {split} split of csv:")), "{split}");
+        let evaluation = json(&[
+            "eval",
+            "--model",
+            &text(&model),
+            "--data",
+            &csv,
+            "--val-fraction",
+            val_fraction,
+            "--split",
+            split,
+        ]);
+        assert_per_class_rows(&html, &evaluation);
+    }
 }
 
 #[test]

@@ -19,7 +19,7 @@ fn digits(val_fraction: f64) -> (Dataset, Option<Dataset>) {
 
 fn fit_digits(options: &FitOptions) -> Fitted {
     let (train, validation) = digits(0.1);
-    fit(&train, validation.as_ref(), options, &mut |_| {}).unwrap()
+    fit(train, validation, options, &mut |_| {}).unwrap()
 }
 
 fn with_optimizer(optimizer: Optimizer, duration: Duration) -> FitOptions {
@@ -76,7 +76,7 @@ fn fit_against_scikit_learn(ftol: f64) -> (Fitted, f64) {
         train: TrainOptions { ftol, ..Default::default() },
         ..Default::default()
     };
-    let fitted = fit(&splits.train, None, &options, &mut |_| {}).unwrap();
+    let fitted = fit(splits.train, None, &options, &mut |_| {}).unwrap();
     let expected = reference["sklearn_objective"].as_f64().unwrap();
     let relative = (fitted.objective - expected).abs() / expected;
     (fitted, relative)
@@ -111,7 +111,7 @@ fn the_ftol_rule_stops_sooner_than_the_gradient_rule() {
 #[test]
 fn defaults_reach_096_on_digits() {
     let (train, validation) = digits(0.1);
-    let fitted = fit(&train, validation.as_ref(), &FitOptions::default(), &mut |_| {}).unwrap();
+    let fitted = fit(train, validation, &FitOptions::default(), &mut |_| {}).unwrap();
     let test = load(&DataSpec::Digits, &LoadOptions::default()).unwrap().test.unwrap();
     let predicted = fitted.model.predict(test.inputs.view()).unwrap();
     let accuracy = softmax::metrics::accuracy(&predicted, &test.labels);
@@ -190,8 +190,8 @@ fn bad_options_are_refused_up_front() {
         (with_train(|t| t.ftol = f64::INFINITY), "ftol"),
     ];
     for (options, word) in bad {
-        let err =
-            fit(&train, None, &options, &mut |_| panic!("no training may start")).unwrap_err();
+        let err = fit(train.clone(), None, &options, &mut |_| panic!("no training may start"))
+            .unwrap_err();
         assert!(matches!(err, Error::InvalidOption(_)), "{err:?}");
         assert!(err.to_string().contains(word), "'{word}' missing from: {err}");
     }

@@ -17,7 +17,7 @@
 //! ```
 //! use softmax::plot::{Picture, WeightsPicture};
 //! # let model = softmax::fit::fit(
-//! #     &softmax::data::load(&softmax::data::DataSpec::Digits, &Default::default())?.train,
+//! #     softmax::data::load(&softmax::data::DataSpec::Digits, &Default::default())?.train,
 //! #     None, &Default::default(), &mut |_| {})?.model;
 //! let picture = WeightsPicture::new(&model); // digits: ten 8×8 templates
 //! let png = picture.render(std::path::Path::new("templates.png"))?;

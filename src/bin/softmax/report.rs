@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use serde_json::json;
-use softmax::data::{Dataset, Splits};
+use softmax::data::{Dataset, SplitName, Splits};
 use softmax::fit::Fitted;
 use softmax::metrics::evaluate;
 use softmax::model::Model;
@@ -68,10 +68,12 @@ pub fn run(args: Args) -> Result<()> {
 
 /// The report of a training run: the numbers of its JSON `summary`, the pictures of its model
 /// and history, the confusion matrix and samples of its held-out split. Returns the files
-/// written, the page last.
+/// written, the page last. `held_out` is the split the page evaluates ([`Splits::held_out`]), as
+/// loaded, and `description` says where the data came from.
 pub fn write_training_report(
     fitted: &Fitted,
-    splits: &Splits,
+    description: &str,
+    held_out: (SplitName, &Dataset),
     source: &str,
     summary: &serde_json::Value,
     model_path: Option<&Path>,
@@ -93,7 +95,7 @@ pub fn write_training_report(
     numbers.push(("passes over the data".to_string(), format!("{:.2}", fitted.passes)));
     numbers.push(("seconds".to_string(), format!("{:.2}", fitted.seconds)));
     numbers.push(("stop reason".to_string(), fitted.stop_reason.clone()));
-    let (split, data) = splits.held_out();
+    let (split, data) = held_out;
     let model = &fitted.model;
     let evaluated =
         evaluate_split(model, Path::new("the trained model"), split.name(), data.clone(), source)?;
@@ -101,7 +103,7 @@ pub fn write_training_report(
         title: "Training run".to_string(),
         model,
         model_path,
-        data_description: &splits.description,
+        data_description: description,
         summary: numbers,
         evaluated: &evaluated,
         history: Some(&fitted.history),

@@ -12,6 +12,7 @@ use softmax::fit::{Fitted, fit};
 
 use crate::options::{TrainArgs, start_threads};
 use crate::output::print_line;
+use crate::train::AboutData;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -52,8 +53,8 @@ pub fn run(args: Args) -> Result<()> {
         .par_iter()
         .map(|&(lr, reg)| {
             fit(
-                &splits.train,
-                Some(validation),
+                splits.train.clone(),
+                Some(validation.clone()),
                 &args.train.fit_options(Some(lr), reg),
                 &mut |_| {},
             )
@@ -91,7 +92,12 @@ pub fn run(args: Args) -> Result<()> {
     if let Some(path) = &args.model {
         runs[best].model.save(path)?;
     }
-    let best_summary = crate::train::summary(&runs[best], &splits, args.model.as_ref())?;
+    let best_summary = crate::train::summary(
+        &runs[best],
+        &AboutData::of(&splits),
+        splits.test.as_ref(),
+        args.model.as_ref(),
+    )?;
     let report = json!({
         "results": results,
         "best": { "lr": best_lr, "reg": best_reg, "summary": best_summary },
