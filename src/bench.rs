@@ -88,7 +88,7 @@ impl<F: Float> Workload<F> {
         let (n, d) = p.inputs.dim();
         let c = p.weights.nrows();
         Ok(Timing {
-            kernel: kernel.resolve().name(),
+            kernel: kernel.resolve_for(c, d).name(),
             n,
             d,
             c,

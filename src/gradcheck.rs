@@ -11,7 +11,7 @@ use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
-use crate::{Error, LossOptions, Result, loss_and_grad};
+use crate::{Error, Kernel, LossOptions, Result, loss_and_grad};
 
 /// How many coordinates to check, the step h, and the seed that picks the coordinates.
 #[derive(Clone, Debug, PartialEq)]
@@ -40,6 +40,8 @@ pub struct Check {
 /// The result of [`gradient_check`]: the loss at W, every check, and the largest error.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct GradCheckReport {
+    /// The kernel that computed the analytic gradient (`auto` resolved for the shape).
+    pub kernel: Kernel,
     pub loss: f64,
     pub max_relative_error: f64,
     pub checks: Vec<Check>,
@@ -107,5 +109,7 @@ pub fn gradient_check(
         report.push(Check { index, numerical, analytic, relative_error });
     }
     let max_relative_error = report.iter().map(|c| c.relative_error).fold(0.0, f64::max);
-    Ok(GradCheckReport { loss: at_weights.loss, max_relative_error, checks: report })
+    let (w, _) = loss_options.layout.to_canonical(weights, inputs);
+    let kernel = loss_options.kernel.resolve_for(w.nrows(), w.ncols());
+    Ok(GradCheckReport { kernel, loss: at_weights.loss, max_relative_error, checks: report })
 }

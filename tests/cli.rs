@@ -225,7 +225,7 @@ fn bad_inputs_give_clear_errors() {
             "X_f64.npy",
             "y_i64.npy",
             vec!["--kernel", "fast"],
-            vec!["fast", "naive, vectorized, fused, auto"],
+            vec!["fast", "naive, vectorized, fused, gemm, auto"],
         ),
     ];
     for (w, x, y, extra, words) in cases {

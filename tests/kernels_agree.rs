@@ -11,7 +11,7 @@ use softmax::{
     loss_and_grad_picked,
 };
 
-const KERNELS: [Kernel; 3] = [Kernel::Naive, Kernel::Vectorized, Kernel::Fused];
+const KERNELS: [Kernel; 4] = [Kernel::Naive, Kernel::Vectorized, Kernel::Fused, Kernel::Gemm];
 
 /// Runs every kernel on a problem arranged in `layout` and checks each against the naive one.
 fn check_agreement<F: Float>(
@@ -106,21 +106,33 @@ fn layouts_are_the_same_problem() {
 
 /// The fused kernel's result does not depend on the number of threads, bit for bit.
 #[test]
-fn fused_is_identical_across_thread_counts() {
+fn fused_and_gemm_are_identical_across_thread_counts() {
     let p = random_problem::<f32>(3000, 65, 10, 0.1, 5);
-    let options = LossOptions { kernel: Kernel::Fused, reg: 0.01, ..Default::default() };
-    let results: Vec<_> = [1, 2, 3, 4]
-        .into_iter()
-        .map(|threads| {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-            pool.install(|| {
-                loss_and_grad(p.weights.view(), p.inputs.view(), &p.labels, &options).unwrap()
+    for kernel in [Kernel::Fused, Kernel::Gemm] {
+        let options = LossOptions { kernel, reg: 0.01, ..Default::default() };
+        let results: Vec<_> = [1, 2, 3, 4]
+            .into_iter()
+            .map(|threads| {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                pool.install(|| {
+                    loss_and_grad(p.weights.view(), p.inputs.view(), &p.labels, &options).unwrap()
+                })
             })
-        })
-        .collect();
-    for other in &results[1..] {
-        assert_eq!(&results[0], other);
+            .collect();
+        for other in &results[1..] {
+            assert_eq!(&results[0], other, "{kernel}");
+        }
     }
+}
+
+#[test]
+fn auto_picks_gemm_for_many_classes_and_fused_otherwise() {
+    assert_eq!(Kernel::Auto.resolve_for(10, 3073), Kernel::Fused);
+    assert_eq!(Kernel::Auto.resolve_for(10, 100_000), Kernel::Fused);
+    assert_eq!(Kernel::Auto.resolve_for(64, 512), Kernel::Fused);
+    assert_eq!(Kernel::Auto.resolve_for(1000, 512), Kernel::Gemm);
+    assert_eq!(Kernel::Auto.resolve_for(20, 3073), Kernel::Gemm);
+    assert_eq!(Kernel::Naive.resolve_for(1000, 512), Kernel::Naive);
 }
 
 /// Every instruction set this CPU has (AVX-512, AVX2 + FMA, baseline) gives the naive kernel's

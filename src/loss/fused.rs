@@ -63,16 +63,33 @@ pub fn loss_and_grad_picked<F: Float>(
 }
 
 /// One pass over the rows of `matrix` (row-major, `n_features` wide), or over its rows `picked`,
-/// in blocks whose boundaries depend only on the number of rows.
+/// with the fused inner loops.
 fn pass<F: Float>(
     isa: Isa,
     weights: ArrayView2<F>,
-    (matrix, n_features): (&[F], usize),
+    inputs: (&[F], usize),
     picked: Option<&[usize]>,
     labels: &[usize],
     loss: Loss,
 ) -> KernelResult<F> {
     let weights = weights.as_standard_layout();
+    in_blocks(inputs, picked, labels, weights.dim(), |rows, block_labels| {
+        block_loss_and_grad(isa, weights.view(), rows, block_labels, loss)
+    })
+}
+
+/// Mean loss and gradient (of shape `grad_shape`) over the rows of `matrix` (row-major,
+/// `n_features` wide), or over its rows `picked`, with `labels`: the rows are split into at
+/// most [`MAX_BLOCKS`] blocks whose boundaries depend only on their number, `block` returns
+/// each one's summed loss and gradient (or the index, within the block, of a row whose scores
+/// are not finite), in parallel, and the sums are added in block order.
+pub(super) fn in_blocks<F: Float>(
+    (matrix, n_features): (&[F], usize),
+    picked: Option<&[usize]>,
+    labels: &[usize],
+    grad_shape: (usize, usize),
+    block: impl Fn(Rows<F>, &[usize]) -> Result<LossAndGrad<F>, usize> + Sync,
+) -> KernelResult<F> {
     let n_samples = labels.len();
     let n_blocks = n_samples.div_ceil(MIN_BLOCK_ROWS).clamp(1, MAX_BLOCKS);
     // Whole row groups per block: only the last block has rows left over for the one-row path.
@@ -80,19 +97,17 @@ fn pass<F: Float>(
 
     let partials: Vec<_> = (0..n_samples.div_ceil(block_rows))
         .into_par_iter()
-        .map(|block| {
-            let rows = block * block_rows..((block + 1) * block_rows).min(n_samples);
+        .map(|index| {
+            let rows = index * block_rows..((index + 1) * block_rows).min(n_samples);
             let inputs = rows_in((matrix, n_features), picked, rows.clone());
-            block_loss_and_grad(isa, weights.view(), inputs, &labels[rows.clone()], loss).map_err(
-                |row| {
-                    let position = rows.start + row;
-                    NonFiniteScores { sample: picked.map_or(position, |indices| indices[position]) }
-                },
-            )
+            block(inputs, &labels[rows.clone()]).map_err(|row| {
+                let position = rows.start + row;
+                NonFiniteScores { sample: picked.map_or(position, |indices| indices[position]) }
+            })
         })
         .collect();
 
-    let mut total = LossAndGrad { loss: F::zero(), grad: Array2::zeros(weights.raw_dim()) };
+    let mut total = LossAndGrad { loss: F::zero(), grad: Array2::zeros(grad_shape) };
     for partial in partials {
         let partial = partial?;
         total.loss += partial.loss;

@@ -43,7 +43,7 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     start_threads(args.threads)?;
     let kernels: Vec<Kernel> = match args.kernel.as_str() {
-        "all" => vec![Kernel::Naive, Kernel::Vectorized, Kernel::Fused],
+        "all" => vec![Kernel::Naive, Kernel::Vectorized, Kernel::Fused, Kernel::Gemm],
         name => vec![name.parse()?],
     };
     let dims = match (args.n, args.d, args.c) {

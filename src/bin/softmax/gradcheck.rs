@@ -106,7 +106,7 @@ fn print_report(
             "loss_function": options.loss.name(),
             "reg": options.reg,
             "reg_convention": options.reg_convention.name(),
-            "kernel": options.kernel.resolve().name(),
+            "kernel": report.kernel.name(),
             "dtype": "float64",
             "data": source,
         });
@@ -114,10 +114,7 @@ fn print_report(
     }
     print_line(&format!(
         "gradient check of the {} loss ({} kernel, reg {} {}, float64) on {source}",
-        options.loss,
-        options.kernel.resolve(),
-        options.reg,
-        options.reg_convention
+        options.loss, report.kernel, options.reg, options.reg_convention
     ))?;
     for check in &report.checks {
         print_line(&format!(

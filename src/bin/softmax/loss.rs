@@ -58,7 +58,7 @@ fn compute<F: Float + npyz::AutoSerialize>(
     let (w, x) = options.layout.to_canonical(weights.view(), inputs.view());
     Ok(json!({
         "loss": out.loss.as_f64(),
-        "kernel": options.kernel.resolve().name(),
+        "kernel": options.kernel.resolve_for(w.nrows(), w.ncols()).name(),
         "n_samples": x.nrows(),
         "n_features": x.ncols(),
         "n_classes": w.nrows(),

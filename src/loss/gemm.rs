@@ -1,0 +1,71 @@
+//! The GEMM kernel: the fused kernel's parallel row blocks, each computed with two matrix
+//! products (`matrixmultiply`, through `ndarray::linalg::general_mat_mul`) on slabs of
+//! [`SLAB_ROWS`] rows: S = X_slab Wᵀ, then each row's loss and ∂L/∂S (as in the fused kernel),
+//! then dW += (∂L/∂S)ᵀ X_slab.
+//!
+//! With many classes the fused kernel's row-at-a-time loops stream W and dW (C×D) through the
+//! cache once per group of rows; a matrix-multiply library blocks all three dimensions for the
+//! cache instead, and wins once C is large (see [`super::Kernel::resolve_for`]). The slab's
+//! scores are the only extra memory: SLAB_ROWS×C per block, not N×C.
+
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array2, ArrayView2};
+
+use super::fused::{in_blocks, row_loss_and_dscores};
+use super::simd::Rows;
+use super::{KernelResult, Loss, LossAndGrad};
+use crate::Float;
+
+/// Rows per matrix product: enough to amortize packing, few enough that the slab's scores
+/// (SLAB_ROWS×C) stay in cache.
+const SLAB_ROWS: usize = 256;
+
+/// Mean data loss and its gradient (C×D) for `weights` C×D, `inputs` N×D and N labels.
+///
+/// Runs on the current rayon thread pool, with the fused kernel's blocks and fixed-order
+/// reduction: the result does not depend on the number of threads.
+pub fn loss_and_grad<F: Float>(
+    weights: ArrayView2<F>,
+    inputs: ArrayView2<F>,
+    labels: &[usize],
+    loss: Loss,
+) -> KernelResult<F> {
+    let inputs = inputs.as_standard_layout();
+    let matrix = inputs.as_slice().expect("inputs are in standard layout");
+    let n_features = inputs.ncols();
+    in_blocks((matrix, n_features), None, labels, weights.dim(), |rows, block_labels| {
+        let Rows::Contiguous(rows) = rows else { unreachable!("no rows are picked") };
+        let rows = ArrayView2::from_shape((block_labels.len(), n_features), rows)
+            .expect("a block is whole rows");
+        block_loss_and_grad(weights, rows, block_labels, loss)
+    })
+}
+
+/// The summed loss and gradient of one block of rows, or the index (within the block) of the
+/// first row whose scores are not finite.
+fn block_loss_and_grad<F: Float>(
+    weights: ArrayView2<F>,
+    rows: ArrayView2<F>,
+    labels: &[usize],
+    loss: Loss,
+) -> Result<LossAndGrad<F>, usize> {
+    let n_classes = weights.nrows();
+    let mut grad = Array2::zeros(weights.raw_dim());
+    let mut scores = Array2::zeros((SLAB_ROWS.min(rows.nrows()), n_classes));
+    let mut loss_sum = F::zero();
+    for (slab, first) in
+        rows.axis_chunks_iter(ndarray::Axis(0), SLAB_ROWS).zip((0..).step_by(SLAB_ROWS))
+    {
+        let mut slab_scores = scores.slice_mut(ndarray::s![..slab.nrows(), ..]);
+        general_mat_mul(F::one(), &slab, &weights.t(), F::zero(), &mut slab_scores);
+        for (i, mut row_scores) in slab_scores.outer_iter_mut().enumerate() {
+            let row_scores = row_scores.as_slice_mut().expect("score rows are contiguous");
+            if !row_scores.iter().all(|s| s.is_finite()) {
+                return Err(first + i);
+            }
+            loss_sum += row_loss_and_dscores(loss, row_scores, labels[first + i]);
+        }
+        general_mat_mul(F::one(), &slab_scores.t(), &slab, F::one(), &mut grad);
+    }
+    Ok(LossAndGrad { loss: loss_sum, grad })
+}
