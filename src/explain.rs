@@ -41,7 +41,7 @@ const RELATIVE_TOLERANCE: f64 = 1e-6;
 /// gradient), and such an entry counts as agreeing.
 const ZERO_SCALE: f64 = 1e-8;
 /// The kernels the example is checked against.
-const KERNELS: [Kernel; 3] = [Kernel::Naive, Kernel::Vectorized, Kernel::Fused];
+const KERNELS: [Kernel; 4] = [Kernel::Naive, Kernel::Vectorized, Kernel::Fused, Kernel::Sparse];
 /// Decimals of the computed numbers in the tables.
 const DECIMALS: usize = 4;
 /// Decimals of the total loss, printed precisely enough to compare with the library's.

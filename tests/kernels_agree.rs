@@ -1,4 +1,4 @@
-//! The three kernels give the same numbers: f64 to 1e-10 and f32 to 1e-4 (relative), on seeded
+//! The four kernels give the same numbers: f64 to 1e-10 and f32 to 1e-4 (relative), on seeded
 //! random shapes, for both losses, both regularization conventions and all three layouts.
 
 mod common;
@@ -10,7 +10,7 @@ use softmax::{
     Float, Kernel, Layout, Loss, LossAndGrad, LossOptions, RegConvention, loss_and_grad,
 };
 
-const KERNELS: [Kernel; 3] = [Kernel::Naive, Kernel::Vectorized, Kernel::Fused];
+const KERNELS: [Kernel; 4] = [Kernel::Naive, Kernel::Vectorized, Kernel::Fused, Kernel::Sparse];
 
 /// Runs every kernel on a problem arranged in `layout` and checks each against the naive one.
 fn check_agreement<F: Float>(

@@ -4,7 +4,7 @@ use ndarray::{Array2, array};
 use softmax::synthetic::random_problem;
 use softmax::{Error, Kernel, Layout, Loss, LossOptions, loss_and_grad};
 
-const KERNELS: [Kernel; 3] = [Kernel::Naive, Kernel::Vectorized, Kernel::Fused];
+const KERNELS: [Kernel; 4] = [Kernel::Naive, Kernel::Vectorized, Kernel::Fused, Kernel::Sparse];
 
 fn every_option() -> impl Iterator<Item = LossOptions> {
     KERNELS.into_iter().flat_map(|kernel| {

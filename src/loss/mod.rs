@@ -17,13 +17,15 @@
 //! `docs/softmax-gradient.md` derives all of this step by step.
 //!
 //! # Kernels
-//! Three implementations give the same numbers through one signature, [`loss_and_grad`]:
+//! Four implementations give the same numbers through one signature, [`loss_and_grad`]:
 //! [`naive`] (loops that mirror the CS231n code line by line: the specification),
-//! [`vectorized`] (whole-matrix operations) and [`fused`] (one parallel pass over the rows).
+//! [`vectorized`] (whole-matrix operations), [`fused`] (one parallel pass over the rows) and
+//! [`sparse`] (the same pass over compressed sparse rows, touching only the nonzeros).
 
 pub mod fused;
 pub mod naive;
 pub mod simd;
+pub mod sparse;
 pub mod vectorized;
 
 use ndarray::{Array2, ArrayView2};
@@ -65,7 +67,10 @@ named_enum! {
         Vectorized = "vectorized",
         /// One parallel pass over the rows of X, each row used while it is in cache.
         Fused = "fused",
-        /// The fastest kernel for the shape.
+        /// The fused pass over X in compressed sparse rows: work ∝ the nonzeros of X. Dense
+        /// inputs are converted on every call ([`sparse::SparseRows::from_dense`]).
+        Sparse = "sparse",
+        /// The fastest kernel for the shape (for dense inputs, `fused`).
         #[default]
         Auto = "auto",
     }
@@ -207,9 +212,9 @@ pub(crate) fn check_scores<'a, F: Float>(
 /// Computes the loss (mean data loss + L2 penalty) and its gradient with respect to `weights`.
 ///
 /// Shapes follow `options.layout` (canonical: `weights` C×D, `inputs` N×D); `labels` has N
-/// entries in `0..C`. The gradient has the shape and layout of `weights`. The `fused` kernel
-/// runs on the current rayon thread pool (use `ThreadPool::install` to choose the thread
-/// count); its result does not depend on the number of threads.
+/// entries in `0..C`. The gradient has the shape and layout of `weights`. The `fused` and
+/// `sparse` kernels run on the current rayon thread pool (use `ThreadPool::install` to choose
+/// the thread count); their results do not depend on the number of threads.
 ///
 /// ```
 /// use ndarray::array;
@@ -225,8 +230,8 @@ pub(crate) fn check_scores<'a, F: Float>(
 ///
 /// # Errors
 /// Shapes that disagree, a label count other than N, labels out of range, N, C or D equal to
-/// zero, NaN or infinity in the weights or inputs, scores that overflow, and a negative or
-/// non-finite `reg`.
+/// zero, NaN or infinity in the weights or inputs, scores that overflow, a negative or
+/// non-finite `reg`, and (`sparse` kernel) more than 2³² features.
 pub fn loss_and_grad<F: Float>(
     weights: ArrayView2<F>,
     inputs: ArrayView2<F>,
@@ -241,6 +246,9 @@ pub fn loss_and_grad<F: Float>(
         (Kernel::Naive, Loss::Svm) => naive::svm(w, x, labels),
         (Kernel::Vectorized, loss) => vectorized::loss_and_grad(w, x, labels, loss),
         (Kernel::Fused | Kernel::Auto, loss) => fused::loss_and_grad(w, x, labels, loss),
+        (Kernel::Sparse, loss) => {
+            sparse::loss_and_grad(w, &sparse::SparseRows::from_dense(x)?, labels, loss)
+        }
     };
     let LossAndGrad { mut loss, mut grad } =
         kernel_output.map_err(|bad| non_finite_scores_error(x, bad.sample))?;
