@@ -41,7 +41,8 @@ const RELATIVE_TOLERANCE: f64 = 1e-6;
 /// gradient), and such an entry counts as agreeing.
 const ZERO_SCALE: f64 = 1e-8;
 /// The kernels the example is checked against.
-const KERNELS: [Kernel; 4] = [Kernel::Naive, Kernel::Vectorized, Kernel::Fused, Kernel::Gemm];
+const KERNELS: [Kernel; 5] =
+    [Kernel::Naive, Kernel::Vectorized, Kernel::Fused, Kernel::Gemm, Kernel::Sparse];
 /// Decimals of the computed numbers in the tables.
 const DECIMALS: usize = 4;
 /// Decimals of the total loss, printed precisely enough to compare with the library's.

@@ -6,9 +6,9 @@
 //!
 //! For weights W (C×D), a sample x_i (D) with label y_i and scores f = W x_i:
 //! p_j = e^{f_j} / Σ_k e^{f_k}, L_i = −log p_{y_i}, and row j of ∂L_i/∂W is
-//! (p_j − 1{j = y_i}) x_i. The [`loss`] module states the math and holds three kernels that
-//! compute it (a naive loop version that mirrors the course's code, a vectorized one and a
-//! fused parallel one); [`gradcheck`] checks any of them against centered differences, and
+//! (p_j − 1{j = y_i}) x_i. The [`loss`] module states the math and holds four kernels that
+//! compute it (a naive loop version that mirrors the course's code, a vectorized one, a fused
+//! parallel one and its sparse-input twin); [`gradcheck`] checks any of them against centered differences, and
 //! [`explain`] prints a worked example with every intermediate number.
 //!
 //! Training on real data flows one way: [`data`] loads a source into a [`data::Dataset`],
@@ -73,5 +73,5 @@ pub use error::{Error, Result};
 pub use float::Float;
 pub use loss::{
     Kernel, Layout, Loss, LossAndGrad, LossOptions, RegConvention, loss_and_grad,
-    loss_and_grad_picked,
+    loss_and_grad_picked, loss_and_grad_sparse,
 };

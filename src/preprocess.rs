@@ -109,7 +109,7 @@ impl Preprocessor {
 
     /// The same N×(D+1) f32 matrix as [`transform_with_bias`](Self::transform_with_bias), made
     /// in the buffer of `inputs` (N×D) instead of a second one: the buffer grows by N values
-    /// ([`append_column`]), then the features are transformed where they are. Where `realloc`
+    /// (`append_column`), then the features are transformed where they are. Where `realloc`
     /// grows a large buffer without copying it (Linux), peak memory is the inputs plus one value
     /// per row; the copying transform needs the inputs twice.
     pub fn transform_with_bias_in_place(&self, inputs: Array2<f32>) -> Array2<f32> {

@@ -34,3 +34,25 @@ pub fn random_problem<F: Float>(
     let labels = (0..n_samples).map(|_| rng.random_range(0..n_classes.max(1))).collect();
     Problem { weights, inputs, labels }
 }
+
+/// A seeded random problem with sparse inputs, like scaled image pixels: each entry of X (N×D)
+/// is nonzero with probability `density`, and then uniform in (0, 1]. W = `weight_scale`·randn
+/// (C×D) and labels uniform in `0..C`, as in [`random_problem`].
+pub fn random_sparse_problem<F: Float>(
+    n_samples: usize,
+    n_features: usize,
+    n_classes: usize,
+    density: f64,
+    weight_scale: f64,
+    seed: u64,
+) -> Problem<F> {
+    let mut problem = random_problem(0, n_features, n_classes, weight_scale, seed);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed.wrapping_add(1));
+    problem.inputs =
+        Array2::from_shape_simple_fn((n_samples, n_features), || match rng.random_bool(density) {
+            true => F::of(1.0 - rng.random::<f64>()),
+            false => F::zero(),
+        });
+    problem.labels = (0..n_samples).map(|_| rng.random_range(0..n_classes.max(1))).collect();
+    problem
+}

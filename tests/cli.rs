@@ -24,7 +24,7 @@ fn loss_prints_the_contract_and_matches_numpy() {
     let reference = reference();
     let dir = tempfile::tempdir().unwrap();
     for case in &reference.cases {
-        for kernel in ["naive", "vectorized", "fused", "auto"] {
+        for kernel in ["naive", "vectorized", "fused", "sparse", "auto"] {
             let grad_out =
                 dir.path().join(format!("dW_{}_{}_{kernel}.npy", case.loss, case.reg_convention));
             let (w, x, y) = (path("W_f64.npy"), path("X_f64.npy"), path("y_i64.npy"));
@@ -225,7 +225,7 @@ fn bad_inputs_give_clear_errors() {
             "X_f64.npy",
             "y_i64.npy",
             vec!["--kernel", "fast"],
-            vec!["fast", "naive, vectorized, fused, gemm, auto"],
+            vec!["fast", "naive, vectorized, fused, gemm, sparse, auto"],
         ),
     ];
     for (w, x, y, extra, words) in cases {

@@ -1,4 +1,4 @@
-//! The three kernels give the same numbers: f64 to 1e-10 and f32 to 1e-4 (relative), on seeded
+//! The four kernels give the same numbers: f64 to 1e-10 and f32 to 1e-4 (relative), on seeded
 //! random shapes, for both losses, both regularization conventions and all three layouts.
 
 mod common;
@@ -11,7 +11,8 @@ use softmax::{
     loss_and_grad_picked,
 };
 
-const KERNELS: [Kernel; 4] = [Kernel::Naive, Kernel::Vectorized, Kernel::Fused, Kernel::Gemm];
+const KERNELS: [Kernel; 5] =
+    [Kernel::Naive, Kernel::Vectorized, Kernel::Fused, Kernel::Gemm, Kernel::Sparse];
 
 /// Runs every kernel on a problem arranged in `layout` and checks each against the naive one.
 fn check_agreement<F: Float>(

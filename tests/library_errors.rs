@@ -4,7 +4,8 @@ use ndarray::{Array2, array};
 use softmax::synthetic::random_problem;
 use softmax::{Error, Kernel, Layout, Loss, LossOptions, loss_and_grad};
 
-const KERNELS: [Kernel; 4] = [Kernel::Naive, Kernel::Vectorized, Kernel::Fused, Kernel::Gemm];
+const KERNELS: [Kernel; 5] =
+    [Kernel::Naive, Kernel::Vectorized, Kernel::Fused, Kernel::Gemm, Kernel::Sparse];
 
 fn every_option() -> impl Iterator<Item = LossOptions> {
     KERNELS.into_iter().flat_map(|kernel| {

@@ -10,7 +10,8 @@ use softmax::gradcheck::{GradCheckOptions, gradient_check};
 use softmax::synthetic::random_problem;
 use softmax::{Kernel, Loss, LossOptions, RegConvention, loss_and_grad};
 
-const KERNELS: [Kernel; 4] = [Kernel::Naive, Kernel::Vectorized, Kernel::Fused, Kernel::Gemm];
+const KERNELS: [Kernel; 5] =
+    [Kernel::Naive, Kernel::Vectorized, Kernel::Fused, Kernel::Gemm, Kernel::Sparse];
 
 #[test]
 fn every_kernel_matches_numpy() {

@@ -221,3 +221,44 @@ fn a_batch_larger_than_the_training_set_is_clipped_to_it() {
     assert_eq!(fitted.iterations, 3, "one full-size batch per epoch");
     assert_eq!(fitted.passes, 3.0);
 }
+
+/// `auto` trains on compressed sparse rows when few inputs are nonzero, and reaches the same
+/// optimum as the dense fused kernel.
+#[test]
+fn lbfgs_on_sparse_inputs_uses_the_sparse_kernel_and_the_same_optimum() {
+    use softmax::preprocess::Bias;
+    use softmax::train::{Objective, train};
+    use softmax::{Kernel, synthetic};
+
+    let sparse = synthetic::random_sparse_problem::<f64>(600, 40, 4, 0.1, 0.5, 3);
+    let dense = synthetic::random_problem::<f64>(600, 40, 4, 0.5, 3);
+    let objective = |inputs, labels, kernel| Objective {
+        inputs,
+        labels,
+        loss: Loss::Softmax,
+        reg: 1e-2,
+        reg_convention: RegConvention::Half,
+        bias: Bias::Trick,
+        kernel,
+    };
+    let on_sparse = |kernel| objective(sparse.inputs.view(), &sparse.labels[..], kernel);
+    assert!(on_sparse(Kernel::Auto).sparse_inputs().unwrap().is_some());
+    assert!(on_sparse(Kernel::Fused).sparse_inputs().unwrap().is_none());
+    let on_dense = objective(dense.inputs.view(), &dense.labels[..], Kernel::Auto);
+    assert!(on_dense.sparse_inputs().unwrap().is_none());
+    assert!(
+        objective(dense.inputs.view(), &dense.labels[..], Kernel::Sparse)
+            .sparse_inputs()
+            .unwrap()
+            .is_some()
+    );
+
+    let optimum = |kernel| {
+        let trained =
+            train(&on_sparse(kernel), 4, None, &TrainOptions::default(), &mut |_| {}).unwrap();
+        on_sparse(Kernel::Naive).evaluate(trained.weights.view()).unwrap().loss
+    };
+    let (with_sparse, with_fused) = (optimum(Kernel::Auto), optimum(Kernel::Fused));
+    let relative = (with_sparse - with_fused).abs() / with_fused;
+    assert!(relative < 1e-8, "{with_sparse} vs {with_fused}: {relative:e}");
+}

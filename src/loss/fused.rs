@@ -91,9 +91,7 @@ pub(super) fn in_blocks<F: Float>(
     block: impl Fn(Rows<F>, &[usize]) -> Result<LossAndGrad<F>, usize> + Sync,
 ) -> KernelResult<F> {
     let n_samples = labels.len();
-    let n_blocks = n_samples.div_ceil(MIN_BLOCK_ROWS).clamp(1, MAX_BLOCKS);
-    // Whole row groups per block: only the last block has rows left over for the one-row path.
-    let block_rows = n_samples.div_ceil(n_blocks).next_multiple_of(GROUP).max(GROUP);
+    let block_rows = block_rows(n_samples);
 
     let partials: Vec<_> = (0..n_samples.div_ceil(block_rows))
         .into_par_iter()
@@ -117,6 +115,14 @@ pub(super) fn in_blocks<F: Float>(
     total.loss /= n;
     total.grad /= n;
     Ok(total)
+}
+
+/// Rows per block for N = `n_samples` (the last block may have fewer): at most
+/// [`MAX_BLOCKS`] blocks, of whole row groups (only the last block has rows left over for the
+/// one-row path), and a function of N alone, so results do not depend on the thread count.
+pub(super) fn block_rows(n_samples: usize) -> usize {
+    let n_blocks = n_samples.div_ceil(MIN_BLOCK_ROWS).clamp(1, MAX_BLOCKS);
+    n_samples.div_ceil(n_blocks).next_multiple_of(GROUP).max(GROUP)
 }
 
 /// Rows `range` of `matrix` (row-major, `n_features` wide), or of the rows `picked` from it.

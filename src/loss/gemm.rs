@@ -1,6 +1,6 @@
 //! The GEMM kernel: the fused kernel's parallel row blocks, each computed with two matrix
 //! products (`matrixmultiply`, through `ndarray::linalg::general_mat_mul`) on slabs of
-//! [`SLAB_ROWS`] rows: S = X_slab Wᵀ, then each row's loss and ∂L/∂S (as in the fused kernel),
+//! `SLAB_ROWS` (256) rows: S = X_slab Wᵀ, then each row's loss and ∂L/∂S (as in the fused kernel),
 //! then dW += (∂L/∂S)ᵀ X_slab.
 //!
 //! With many classes the fused kernel's row-at-a-time loops stream W and dW (C×D) through the

@@ -17,17 +17,20 @@
 //! `docs/softmax-gradient.md` derives all of this step by step.
 //!
 //! # Kernels
-//! Three implementations give the same numbers through one signature, [`loss_and_grad`]:
+//! Five implementations give the same numbers through one signature, [`loss_and_grad`]:
 //! [`naive`] (loops that mirror the CS231n code line by line: the specification),
-//! [`vectorized`] (whole-matrix operations) and [`fused`] (one parallel pass over the rows).
+//! [`vectorized`] (whole-matrix operations), [`fused`] (one parallel pass over the rows),
+//! [`gemm`] (the fused kernel's row blocks through matrix products, for many classes) and
+//! [`sparse`] (the same pass over compressed sparse rows, touching only the nonzeros).
 
 pub mod fused;
 pub mod gemm;
 pub mod naive;
 pub mod simd;
+pub mod sparse;
 pub mod vectorized;
 
-use ndarray::{Array2, ArrayView2, Axis};
+use ndarray::{Array2, ArrayView1, ArrayView2, Axis};
 
 use crate::names::named_enum;
 use crate::{Error, Float, Result};
@@ -69,7 +72,10 @@ named_enum! {
         /// The fused kernel's parallel row blocks, each through two matrix products: for many
         /// classes.
         Gemm = "gemm",
-        /// The fastest kernel for the shape.
+        /// The fused pass over X in compressed sparse rows: work ∝ the nonzeros of X. Dense
+        /// inputs are converted on every call ([`sparse::SparseRows::from_dense`]).
+        Sparse = "sparse",
+        /// The fastest kernel for the shape (`fused`, or `gemm` for many classes).
         #[default]
         Auto = "auto",
     }
@@ -220,9 +226,9 @@ pub(crate) fn check_scores<'a, F: Float>(
 /// Computes the loss (mean data loss + L2 penalty) and its gradient with respect to `weights`.
 ///
 /// Shapes follow `options.layout` (canonical: `weights` C×D, `inputs` N×D); `labels` has N
-/// entries in `0..C`. The gradient has the shape and layout of `weights`. The `fused` kernel
-/// runs on the current rayon thread pool (use `ThreadPool::install` to choose the thread
-/// count); its result does not depend on the number of threads.
+/// entries in `0..C`. The gradient has the shape and layout of `weights`. The `fused` and
+/// `sparse` kernels run on the current rayon thread pool (use `ThreadPool::install` to choose
+/// the thread count); their results do not depend on the number of threads.
 ///
 /// ```
 /// use ndarray::array;
@@ -238,8 +244,8 @@ pub(crate) fn check_scores<'a, F: Float>(
 ///
 /// # Errors
 /// Shapes that disagree, a label count other than N, labels out of range, N, C or D equal to
-/// zero, NaN or infinity in the weights or inputs, scores that overflow, and a negative or
-/// non-finite `reg`.
+/// zero, NaN or infinity in the weights or inputs, scores that overflow, a negative or
+/// non-finite `reg`, and (`sparse` kernel) more than 2³² features.
 pub fn loss_and_grad<F: Float>(
     weights: ArrayView2<F>,
     inputs: ArrayView2<F>,
@@ -248,16 +254,19 @@ pub fn loss_and_grad<F: Float>(
 ) -> Result<LossAndGrad<F>> {
     check_reg(options.reg)?;
     let (w, x) = options.layout.to_canonical(weights, inputs);
-    check_problem(w, x, x.nrows(), labels, options.layout)?;
+    check_problem(w, x.dim(), x.nrows(), labels, options.layout)?;
     let kernel_output = match (options.kernel.resolve_for(w.nrows(), w.ncols()), options.loss) {
         (Kernel::Naive, Loss::Softmax) => naive::softmax(w, x, labels),
         (Kernel::Naive, Loss::Svm) => naive::svm(w, x, labels),
         (Kernel::Vectorized, loss) => vectorized::loss_and_grad(w, x, labels, loss),
         (Kernel::Fused | Kernel::Auto, loss) => fused::loss_and_grad(w, x, labels, loss),
         (Kernel::Gemm, loss) => gemm::loss_and_grad(w, x, labels, loss),
+        (Kernel::Sparse, loss) => {
+            sparse::loss_and_grad(w, &sparse::SparseRows::from_dense(x)?, labels, loss)
+        }
     };
     let LossAndGrad { mut loss, mut grad } =
-        kernel_output.map_err(|bad| non_finite_scores_error(x, bad.sample))?;
+        kernel_output.map_err(|bad| non_finite_scores_error(x.row(bad.sample), bad.sample))?;
     options.reg_convention.add_to(options.reg, w, &mut loss, &mut grad);
     Ok(LossAndGrad { loss, grad: options.layout.grad_from_canonical(grad) })
 }
@@ -293,11 +302,33 @@ pub fn loss_and_grad_picked<F: Float>(
         });
     }
     check_reg(options.reg)?;
-    check_problem(w, x, indices.len(), labels, options.layout)?;
+    check_problem(w, x.dim(), indices.len(), labels, options.layout)?;
     let LossAndGrad { mut loss, mut grad } =
         fused::loss_and_grad_picked(w, x, indices, labels, options.loss)
-            .map_err(|bad| non_finite_scores_error(x, bad.sample))?;
+            .map_err(|bad| non_finite_scores_error(x.row(bad.sample), bad.sample))?;
     options.reg_convention.add_to(options.reg, w, &mut loss, &mut grad);
+    Ok(LossAndGrad { loss, grad })
+}
+
+/// [`loss_and_grad`] on inputs held as compressed sparse rows (W: C×D, X: N×D), with the
+/// sparse kernel: convert once ([`sparse::SparseRows::from_dense`]) and call this every pass.
+///
+/// # Errors
+/// Those of [`loss_and_grad`].
+pub fn loss_and_grad_sparse<F: Float>(
+    weights: ArrayView2<F>,
+    inputs: &sparse::SparseRows<F>,
+    labels: &[usize],
+    options: &LossOptions,
+) -> Result<LossAndGrad<F>> {
+    check_reg(options.reg)?;
+    let shape = (inputs.nrows(), inputs.ncols());
+    check_problem(weights, shape, inputs.nrows(), labels, Layout::Canonical)?;
+    let LossAndGrad { mut loss, mut grad } =
+        sparse::loss_and_grad(weights, inputs, labels, options.loss).map_err(|bad| {
+            non_finite_scores_error(inputs.dense_row(bad.sample).view(), bad.sample)
+        })?;
+    options.reg_convention.add_to(options.reg, weights, &mut loss, &mut grad);
     Ok(LossAndGrad { loss, grad })
 }
 
@@ -313,18 +344,18 @@ pub fn check_reg(reg: f64) -> Result<()> {
 /// `n_samples` rows a kernel will read, before it runs.
 fn check_problem<F: Float>(
     w: ArrayView2<F>,
-    x: ArrayView2<F>,
+    x_shape: (usize, usize),
     n_samples: usize,
     labels: &[usize],
     layout: Layout,
 ) -> Result<()> {
     let (n_classes, n_features) = w.dim();
-    let input_features = x.ncols();
+    let input_features = x_shape.1;
     if n_features != input_features {
         let (weights, inputs) = match layout {
-            Layout::Canonical => (w.dim(), x.dim()),
-            Layout::Seed => (w.dim(), x.t().dim()),
-            Layout::Cs231n => (w.t().dim(), x.dim()),
+            Layout::Canonical => (w.dim(), x_shape),
+            Layout::Seed => (w.dim(), (x_shape.1, x_shape.0)),
+            Layout::Cs231n => ((n_features, n_classes), x_shape),
         };
         return Err(Error::FeatureMismatch {
             weights: [weights.0, weights.1],
@@ -357,14 +388,14 @@ fn check_problem<F: Float>(
     Ok(())
 }
 
-/// The error for a sample whose scores are not finite: a NaN or infinity in its input row
-/// if there is one, otherwise an overflow of the scores.
-fn non_finite_scores_error<F: Float>(x: ArrayView2<F>, sample: usize) -> Error {
-    match x.row(sample).iter().position(|v| !v.is_finite()) {
+/// The error for a sample whose scores are not finite, given its input `row`: a NaN or
+/// infinity in the row if there is one, otherwise an overflow of the scores.
+fn non_finite_scores_error<F: Float>(row: ArrayView1<F>, sample: usize) -> Error {
+    match row.iter().position(|v| !v.is_finite()) {
         Some(column) => Error::NonFinite {
             what: "inputs",
             location: format!("sample {sample}, feature {column}"),
-            value: x[[sample, column]].as_f64(),
+            value: row[column].as_f64(),
         },
         None => Error::ScoreOverflow { sample, dtype: F::DTYPE_NAME },
     }

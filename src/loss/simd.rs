@@ -174,8 +174,9 @@ fn block_impl<F: Float, const L: usize, const FMA: bool>(block: Block<F>) -> Res
     Ok(loss_sum)
 }
 
+/// `a·b + c`, fused where the instruction set has FMA.
 #[inline(always)]
-fn fmadd<F: Float, const FMA: bool>(a: F, b: F, c: F) -> F {
+pub(super) fn fmadd<F: Float, const FMA: bool>(a: F, b: F, c: F) -> F {
     if FMA { a.mul_add(b, c) } else { a * b + c }
 }
 

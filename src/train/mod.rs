@@ -34,7 +34,7 @@ named_enum! {
         Nesterov = "nesterov",
         /// Adam (β₁ = 0.9, β₂ = 0.999, ε = 1e-8) with bias correction.
         Adam = "adam",
-        /// Full-batch L-BFGS (argmin, More–Thuente line search, 10 corrections).
+        /// Full-batch L-BFGS (argmin, More–Thuente line search, up to 200 correction pairs).
         #[default]
         Lbfgs = "lbfgs",
     }

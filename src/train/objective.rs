@@ -4,13 +4,20 @@
 //! last column is the bias. With [`Bias::Intercept`] that column is left out of the penalty (as
 //! scikit-learn leaves out `intercept_`); with [`Bias::Trick`] it is penalized like the rest.
 
-use ndarray::{Array2, ArrayView2, s};
+use ndarray::{Array2, ArrayView2, Axis, s};
+use rayon::prelude::*;
 
+use crate::loss::sparse::SparseRows;
 use crate::preprocess::Bias;
 use crate::{
     Float, Kernel, Loss, LossAndGrad, LossOptions, RegConvention, Result, loss_and_grad,
-    loss_and_grad_picked,
+    loss_and_grad_picked, loss_and_grad_sparse,
 };
+
+/// With the `auto` kernel, full-batch training runs on compressed sparse rows when at most this
+/// fraction of the inputs is nonzero. On a 2-core AMD EPYC the sparse kernel breaks even with
+/// the fused one near 40%, and at MNIST's 19% it is 2.3× faster in float64.
+pub const SPARSE_DENSITY: f64 = 0.3;
 
 /// What is minimized, on which samples.
 #[derive(Clone, Debug)]
@@ -46,6 +53,30 @@ impl<F: Float> Objective<'_, F> {
         Ok(self.with_penalty(weights, data))
     }
 
+    /// The training inputs as compressed sparse rows, if full passes should use the sparse
+    /// kernel: the kernel is `sparse`, or `auto` and at most [`SPARSE_DENSITY`] of the inputs
+    /// are nonzero.
+    pub fn sparse_inputs(&self) -> Result<Option<SparseRows<F>>> {
+        let wanted = match self.kernel {
+            Kernel::Sparse => true,
+            Kernel::Auto => nonzero_fraction(self.inputs) <= SPARSE_DENSITY,
+            _ => false,
+        };
+        wanted.then(|| SparseRows::from_dense(self.inputs)).transpose()
+    }
+
+    /// [`Self::evaluate`] with the training inputs given as sparse rows (from
+    /// [`Self::sparse_inputs`]).
+    pub fn evaluate_sparse(
+        &self,
+        weights: ArrayView2<F>,
+        inputs: &SparseRows<F>,
+    ) -> Result<LossAndGrad<F>> {
+        let options = self.data_loss_options();
+        let data = loss_and_grad_sparse(weights, inputs, self.labels, &options)?;
+        Ok(self.with_penalty(weights, data))
+    }
+
     /// Options for the mean data loss alone: the penalty is added by [`Self::with_penalty`].
     fn data_loss_options(&self) -> LossOptions {
         LossOptions { loss: self.loss, kernel: self.kernel, ..Default::default() }
@@ -68,6 +99,16 @@ impl<F: Float> Objective<'_, F> {
             Bias::Trick => n_columns,
         }
     }
+}
+
+/// The fraction of entries that are not zero.
+fn nonzero_fraction<F: Float>(inputs: ArrayView2<F>) -> f64 {
+    let nonzero: usize = inputs
+        .axis_iter(Axis(0))
+        .into_par_iter()
+        .map(|row| row.iter().filter(|&&x| x != F::zero()).count())
+        .sum();
+    nonzero as f64 / inputs.len().max(1) as f64
 }
 
 /// Predicted classes (argmax of the scores X Wᵀ, lowest index on ties) for augmented inputs.

@@ -23,7 +23,7 @@ pub struct LossArgs {
     /// Regularization convention: half (0.5·reg·ΣW², gradient reg·W) | full (reg·ΣW², gradient 2·reg·W).
     #[arg(long, default_value = "half")]
     pub reg_convention: RegConvention,
-    /// Kernel: naive | vectorized | fused | auto.
+    /// Kernel: naive | vectorized | fused | sparse | auto.
     #[arg(long, default_value = "auto")]
     pub kernel: Kernel,
     /// Layout of W and X: canonical (W: C×D, X: N×D) | seed (W: C×D, X: D×N) | cs231n (W: D×C, X: N×D).
@@ -164,7 +164,7 @@ pub struct TrainArgs {
     /// Loss: softmax | svm.
     #[arg(long, default_value = "softmax")]
     pub loss: Loss,
-    /// Kernel: naive | vectorized | fused | auto.
+    /// Kernel: naive | vectorized | fused | sparse | auto.
     #[arg(long, default_value = "auto")]
     pub kernel: Kernel,
     /// Iterations (minibatch steps, or L-BFGS iterations; default: 20 epochs, or up to 1,000 for L-BFGS).
