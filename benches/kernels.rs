@@ -24,7 +24,7 @@ fn kernels(c: &mut Criterion) {
         }
         let kernels: &[Kernel] = match shape {
             Shape::Dev | Shape::Minibatch => &[Kernel::Naive, Kernel::Vectorized, Kernel::Fused],
-            _ => &[Kernel::Vectorized, Kernel::Fused],
+            _ => &[Kernel::Vectorized, Kernel::Fused, Kernel::Gemm],
         };
         for loss in [Loss::Softmax, Loss::Svm] {
             for &kernel in kernels {

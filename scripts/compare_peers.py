@@ -5,8 +5,9 @@ For each shape, in one run: our fused and auto kernels, NumPy's CS231n-style vec
 (scores = X @ W, row-max shift, softmax, dW = X.T @ (P - Y) / N + reg * W), and, when torch is
 installed, PyTorch's `F.cross_entropy` + `backward()` and the same pass written by hand. Each peer
 runs in its own process with the same thread count (idle worker pools of two libraries in one
-process fight over the cores). It prints the median milliseconds and how many times faster ours
-is; absolute times drift between runs and machines, the ratios are what carry.
+process fight over the cores). It prints the median milliseconds and how many times faster our
+`auto` kernel (fused or gemm, picked by shape) is; absolute times drift between runs and
+machines, the ratios are what carry.
 
     pip install numpy torch        # torch is optional
     cargo build --release
@@ -93,7 +94,8 @@ def peer(impl, shape, dtype, threads, reps):
 def ours(kernel, shape, dtype, threads, reps, binary):
     args = [binary, "bench", "--shape", shape, "--kernel", kernel, "--dtype", "f32" if dtype == "float32" else "f64",
             "--threads", str(threads), "--reps", str(reps), "--json"]
-    return json.loads(subprocess.run(args, check=True, capture_output=True, text=True).stdout)["median_ms"]
+    timing = json.loads(subprocess.run(args, check=True, capture_output=True, text=True).stdout)
+    return timing["median_ms"], timing["kernel"]
 
 
 def main():
@@ -110,17 +112,17 @@ def main():
     except ImportError:
         peers = ["numpy"]
         print("(torch is not installed: timing NumPy only)")
-    print(f"{args.dtype}, {args.threads} threads, median ms of {args.reps} passes; ×: peer time / our fused time")
-    header = f"{'shape':<10} {'fused':>9} {'auto':>9}" + "".join(f" {p:>18}" for p in peers)
+    print(f"{args.dtype}, {args.threads} threads, median ms of {args.reps} passes; ×: peer time / our auto time")
+    header = f"{'shape':<10} {'fused':>9} {'auto (kernel)':>18}" + "".join(f" {p:>18}" for p in peers)
     print(header)
     for shape in args.shapes.split(","):
-        fused = ours("fused", shape, args.dtype, args.threads, args.reps, args.binary)
-        auto = ours("auto", shape, args.dtype, args.threads, args.reps, args.binary)
+        fused, _ = ours("fused", shape, args.dtype, args.threads, args.reps, args.binary)
+        auto, kernel = ours("auto", shape, args.dtype, args.threads, args.reps, args.binary)
         cells = []
         for name in peers:
             ms = peer(name, shape, args.dtype, args.threads, args.reps)
-            cells.append(f" {'n/a':>18}" if ms is None else f" {ms:>9.3f} ({ms / fused:>4.1f}×)")
-        print(f"{shape:<10} {fused:>9.3f} {auto:>9.3f}" + "".join(cells))
+            cells.append(f" {'n/a':>18}" if ms is None else f" {ms:>9.3f} ({ms / auto:>4.1f}×)")
+        print(f"{shape:<10} {fused:>9.3f} {auto:>9.3f} ({kernel:>5})" + "".join(cells))
 
 
 if __name__ == "__main__":
