@@ -262,3 +262,17 @@ fn picked_rows_report_bad_indices_and_non_finite_rows_by_their_place_in_the_inpu
     .unwrap_err();
     assert!(err.to_string().contains("sample 42, feature 7"), "{err}");
 }
+
+#[test]
+fn partial_gradient_rows_start_apart_modulo_4k() {
+    use softmax::loss::simd::grad_row_stride;
+    for d in [1, 16, 785, 1000, 1024, 3072, 3073, 4096] {
+        for (stride, size) in [(grad_row_stride::<f32>(d), 4), (grad_row_stride::<f64>(d), 8)] {
+            assert!(stride >= d && stride * size % 64 == 0, "D={d}: stride {stride}");
+            for rows in 1..=4 {
+                let offset = rows * stride * size % 4096;
+                assert!((128..=4096 - 128).contains(&offset), "D={d}, {rows} rows: {offset}");
+            }
+        }
+    }
+}

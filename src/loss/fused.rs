@@ -9,10 +9,10 @@
 //! N. Each block sums into its own C×D partial gradient; the partials are then added in block
 //! order. So the result is the same from run to run *and* for any number of threads.
 
-use ndarray::{Array2, ArrayView2, Axis};
+use ndarray::{Array2, ArrayView2, Axis, s};
 use rayon::prelude::*;
 
-use super::simd::{Block, GROUP, Isa, Pass, Rows, run_block};
+use super::simd::{Block, GROUP, Isa, Pass, Rows, grad_row_stride, run_block};
 use super::{KernelResult, Loss, LossAndGrad, NonFiniteScores};
 use crate::Float;
 
@@ -147,7 +147,7 @@ fn block_loss_and_grad<F: Float>(
     loss: Loss,
 ) -> Result<LossAndGrad<F>, usize> {
     let (n_classes, n_features) = weights.dim();
-    let mut grad = Array2::zeros((n_classes, n_features));
+    let mut grad = Array2::zeros((n_classes, grad_row_stride::<F>(n_features)));
     let block = Block {
         weights: weights.as_slice().expect("weights are in standard layout"),
         inputs: rows,
@@ -159,7 +159,7 @@ fn block_loss_and_grad<F: Float>(
         },
     };
     let loss = run_block(isa, block)?;
-    Ok(LossAndGrad { loss, grad })
+    Ok(LossAndGrad { loss, grad: grad.slice_move(s![.., ..n_features]) })
 }
 
 /// The scores X Wᵀ (N×C) for `weights` C×D and `inputs` N×D, with the fused kernel's inner
