@@ -148,7 +148,10 @@ fn fit_in<F: Float>(
     let val = validation.as_ref().map(|(inputs, labels)| Labeled { inputs: inputs.view(), labels });
     let trained = train(&objective, class_names.len(), val, &options.train, progress)?;
 
-    let objective_value = objective.evaluate(trained.weights.view())?.loss.as_f64();
+    let objective_value = match trained.objective {
+        Some(value) => value,
+        None => objective.evaluate(trained.weights.view())?.loss.as_f64(),
+    };
     let accuracy_of = |data: Labeled<F>| accuracy(trained.weights.view(), data);
     let train_accuracy = accuracy_of(Labeled { inputs: inputs.view(), labels: &labels });
     let val_accuracy = val.map(accuracy_of);

@@ -109,7 +109,7 @@ pub(super) fn train<F: Float>(
         stop_reason.push_str(&format!("; kept the best validation accuracy, {best_accuracy:.4}"));
         weights = best_weights;
     }
-    Ok(Trained { weights, iterations, passes, history, stop_reason })
+    Ok(Trained { weights, iterations, passes, history, stop_reason, objective: None })
 }
 
 /// The optimizer's state and its update rule.

@@ -84,7 +84,10 @@ pub(super) fn train<F: Float>(
         })?;
 
     let state = result.state();
-    let params = state.get_best_param().or(state.get_param()).expect("L-BFGS has parameters");
+    let (params, cost) = match state.get_best_param() {
+        Some(best) => (best, state.get_best_cost()),
+        None => (state.get_param().expect("L-BFGS has parameters"), state.get_cost()),
+    };
     let weights = Array2::from_shape_vec(shape, params.iter().map(|&w| F::of(w)).collect())
         .expect("C×(D+1) parameters");
     let iterations = state.get_iter() as usize;
@@ -110,7 +113,7 @@ pub(super) fn train<F: Float>(
         train_accuracy: accuracy(weights.view(), training),
         val_accuracy: validation.map(|v| accuracy(weights.view(), v)),
     });
-    Ok(Trained { weights, iterations, passes, history, stop_reason })
+    Ok(Trained { weights, iterations, passes, history, stop_reason, objective: Some(cost) })
 }
 
 fn solver_error(err: argmin::core::Error) -> Error {

@@ -179,6 +179,8 @@ pub struct Trained<F> {
     pub history: History,
     /// Why training stopped, in words.
     pub stop_reason: String,
+    /// The objective at `weights`, when training computed it there (L-BFGS does).
+    pub objective: Option<f64>,
 }
 
 /// Minimizes `objective` over W (`n_classes`×(D+1)), checking accuracy on `validation` (and on
