@@ -6,10 +6,11 @@
 //!
 //! For weights W (C×D), a sample x_i (D) with label y_i and scores f = W x_i:
 //! p_j = e^{f_j} / Σ_k e^{f_k}, L_i = −log p_{y_i}, and row j of ∂L_i/∂W is
-//! (p_j − 1{j = y_i}) x_i. The [`loss`] module states the math and holds four kernels that
+//! (p_j − 1{j = y_i}) x_i. The [`loss`] module states the math and holds five kernels that
 //! compute it (a naive loop version that mirrors the course's code, a vectorized one, a fused
-//! parallel one and its sparse-input twin); [`gradcheck`] checks any of them against centered differences, and
-//! [`explain`] prints a worked example with every intermediate number.
+//! parallel one, its matrix-product variant for many classes and its sparse-input twin);
+//! [`gradcheck`] checks any of them against centered differences, and [`explain`] prints a
+//! worked example with every intermediate number.
 //!
 //! Training on real data flows one way: [`data`] loads a source into a [`data::Dataset`],
 //! [`preprocess`] fits the feature scaling on the training split, [`train`] minimizes the
