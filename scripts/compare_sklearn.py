@@ -89,8 +89,8 @@ def main():
     parser.add_argument("--reg", type=float, default=1e-4)
     parser.add_argument("--convention", default="half", choices=["half", "full"])
     parser.add_argument("--tolerance", type=float, default=1e-6, help="our L-BFGS gradient-norm tolerance")
-    parser.add_argument("--ftol", type=float, default=2.220446049250313e-09,
-                        help="our L-BFGS relative-decrease tolerance (scipy's default; 0 turns it off)")
+    parser.add_argument("--ftol", type=float,
+                        help="our L-BFGS relative-decrease tolerance (default: the binary's; 0 turns it off)")
     parser.add_argument("--binary", default=os.path.join(ROOT, "target/release/softmax"))
     parser.add_argument("--max-relative-difference", type=float, default=1e-6)
     parser.add_argument("--write-fixture", help="also write the inputs' scikit-learn optimum as JSON here")
@@ -105,7 +105,9 @@ def main():
         np.save(y_path, y)
         command = [args.binary, "train", "--data", f"npy:{x_path},{y_path}", "--val-fraction", "0",
                    "--preprocess", "none", "--optimizer", "lbfgs", "--dtype", "f64", "--reg", str(args.reg),
-                   "--reg-convention", args.convention, "--tolerance", str(args.tolerance), "--ftol", str(args.ftol), "--quiet"]
+                   "--reg-convention", args.convention, "--tolerance", str(args.tolerance), "--quiet"]
+        if args.ftol is not None:
+            command += ["--ftol", str(args.ftol)]
         started = time.perf_counter()
         ours = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
         ours_seconds = time.perf_counter() - started

@@ -6,8 +6,8 @@
 //! is ever stored.
 //!
 //! Rows are split into at most [`MAX_BLOCKS`] contiguous blocks whose boundaries depend only on
-//! N. Each block sums into its own C×D partial gradient; the partials are then added in block
-//! order. So the result is the same from run to run *and* for any number of threads.
+//! N. Each block sums into its own C×D partial gradient (its rows padded, see
+//! [`grad_row_stride`]); the partials are then added in block order. So the result is the same from run to run *and* for any number of threads.
 
 use ndarray::{Array2, ArrayView2, Axis, s};
 use rayon::prelude::*;

@@ -2,7 +2,8 @@
 //!
 //! Each iteration samples `batch_size` rows with replacement (CS231n's `LinearClassifier`),
 //! computes the objective's gradient g on them and updates W. After every epoch (N / batch_size
-//! iterations) a checkpoint measures the training and validation accuracy; the weights with the
+//! iterations) a checkpoint measures the training accuracy (on at most
+//! [`CHECKPOINT_TRAIN_ROWS`] rows) and the validation accuracy; the weights with the
 //! best validation accuracy are kept, and `patience` checkpoints without improvement stop the run.
 
 use ndarray::{Array2, Zip};
