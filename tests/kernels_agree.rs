@@ -137,12 +137,22 @@ fn auto_picks_gemm_for_many_classes_and_fused_otherwise() {
 }
 
 /// Every instruction set this CPU has (AVX-512, AVX2 + FMA, baseline) gives the naive kernel's
-/// numbers, on shapes that exercise full row groups, leftover rows, odd class counts and
-/// feature counts that are not a multiple of the SIMD width.
+/// numbers, on shapes that exercise full row groups, leftover rows, every class count left over
+/// by a register tile (C mod 5 and C mod 2) and feature counts that are not a multiple of the
+/// SIMD width.
 #[test]
 fn fused_agrees_with_naive_on_every_instruction_set() {
     use softmax::loss::{fused, naive, simd::Isa};
-    for &(n, d, c) in &[(1, 1, 2), (7, 17, 3), (130, 33, 7), (203, 100, 10), (9, 1030, 65)] {
+    let shapes = [
+        (1, 1, 2),
+        (7, 17, 3),
+        (24, 40, 4),
+        (17, 70, 6),
+        (130, 33, 7),
+        (203, 100, 10),
+        (9, 1030, 65),
+    ];
+    for &(n, d, c) in &shapes {
         let p = random_problem::<f64>(n, d, c, 1.0 / (d as f64).sqrt(), 3);
         let p32 = random_problem::<f32>(n, d, c, 1.0 / (d as f64).sqrt(), 3);
         for isa in Isa::available() {

@@ -1,6 +1,7 @@
 //! The fused kernel's inner loops, written by hand because they are the point of the project:
-//! for a group of `R` rows of X, the scores f_r = W x_r and the gradient update
-//! G += Σ_r g_r x_rᵀ, reading W and G once per group instead of once per row.
+//! for a group of rows of X, the scores f_r = W x_r and the gradient update G += Σ_r g_r x_rᵀ,
+//! reading W once per four rows and G once per group instead of once per row. While a group
+//! is updated, the next group's rows are prefetched, so that its scores find them in cache.
 //!
 //! The loops are plain Rust over fixed-size lane arrays (`[F; L]`), which LLVM turns into SIMD
 //! registers. Each is compiled three times: for AVX-512 and for AVX2 + FMA (chosen at run time
@@ -10,7 +11,7 @@
 use super::Loss;
 use crate::Float;
 
-/// Rows handled together: W and the partial gradient are read once per group.
+/// Rows handled together: the partial gradient is read once per group.
 pub const GROUP: usize = 8;
 
 /// The row stride, in values, of a partial gradient with `n_features` columns: whole cache
@@ -130,7 +131,11 @@ pub fn run_block<F: Float>(isa: Isa, block: Block<F>) -> Result<F, usize> {
         Isa::Avx512 => unsafe { block_avx512(block) },
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 => unsafe { block_avx2(block) },
-        _ => block_impl::<F, 8, { cfg!(target_arch = "aarch64") }>(block),
+        // One 128-bit register per accumulator (SSE2, NEON): 4 lanes of f32, 2 of f64.
+        _ => match std::mem::size_of::<F>() {
+            8 => block_impl::<F, 2, 2, { cfg!(target_arch = "aarch64") }>(block),
+            _ => block_impl::<F, 4, 2, { cfg!(target_arch = "aarch64") }>(block),
+        },
     }
 }
 
@@ -140,8 +145,8 @@ unsafe fn block_avx512<F: Float>(block: Block<F>) -> Result<F, usize> {
     // One 512-bit register per accumulator: 16 lanes of f32, 8 of f64 (16 f64 lanes, two
     // registers each, spilled: float64 passes took 1.4× longer).
     match std::mem::size_of::<F>() {
-        8 => block_impl::<F, 8, true>(block),
-        _ => block_impl::<F, 16, true>(block),
+        8 => block_impl::<F, 8, 5, true>(block),
+        _ => block_impl::<F, 16, 5, true>(block),
     }
 }
 
@@ -150,15 +155,18 @@ unsafe fn block_avx512<F: Float>(block: Block<F>) -> Result<F, usize> {
 unsafe fn block_avx2<F: Float>(block: Block<F>) -> Result<F, usize> {
     // One 256-bit register per accumulator: 8 lanes of f32, 4 of f64.
     match std::mem::size_of::<F>() {
-        8 => block_impl::<F, 4, true>(block),
-        _ => block_impl::<F, 8, true>(block),
+        8 => block_impl::<F, 4, 2, true>(block),
+        _ => block_impl::<F, 8, 2, true>(block),
     }
 }
 
 /// The block loop: rows in groups of [`GROUP`], then the remaining rows one by one.
-/// `L` is the number of lanes per accumulator; `FMA` whether `mul_add` is a single instruction.
+/// `L` is the number of lanes per accumulator, `P` the classes per register tile of the scores
+/// loop, `FMA` whether `mul_add` is a single instruction.
 #[inline(always)]
-fn block_impl<F: Float, const L: usize, const FMA: bool>(block: Block<F>) -> Result<F, usize> {
+fn block_impl<F: Float, const L: usize, const P: usize, const FMA: bool>(
+    block: Block<F>,
+) -> Result<F, usize> {
     let Block { weights, inputs, n_features, mut pass } = block;
     let n_classes = weights.len() / n_features;
     let n_rows = inputs.len(n_features);
@@ -172,12 +180,15 @@ fn block_impl<F: Float, const L: usize, const FMA: bool>(block: Block<F>) -> Res
     while start < n_rows {
         let group = (n_rows - start).min(GROUP);
         if group == GROUP {
-            let rows: [&[F]; GROUP] = std::array::from_fn(|r| row(start + r));
-            group_scores::<F, GROUP, L, FMA>(weights, rows, &mut scores);
+            for (tile, tile_scores) in scores.chunks_exact_mut(TILE_ROWS * n_classes).enumerate() {
+                let rows: [&[F]; TILE_ROWS] =
+                    std::array::from_fn(|r| row(start + tile * TILE_ROWS + r));
+                group_scores::<F, TILE_ROWS, P, L, FMA>(weights, rows, tile_scores);
+            }
         } else {
             for r in 0..group {
                 let scores_r = &mut scores[r * n_classes..(r + 1) * n_classes];
-                group_scores::<F, 1, L, FMA>(weights, [row(start + r)], scores_r);
+                group_scores::<F, 1, P, L, FMA>(weights, [row(start + r)], scores_r);
             }
         }
         let (labels, loss, grad) = match &mut pass {
@@ -200,13 +211,15 @@ fn block_impl<F: Float, const L: usize, const FMA: bool>(block: Block<F>) -> Res
             for (j, factors) in by_class.iter_mut().enumerate() {
                 *factors = std::array::from_fn(|r| scores[r * n_classes + j]);
             }
-            group_update::<F, GROUP, L, FMA>(grad, rows, &by_class);
+            let next = (start + 2 * GROUP <= n_rows)
+                .then(|| std::array::from_fn(|r| row(start + GROUP + r)));
+            group_update::<F, GROUP, L, FMA>(grad, rows, &by_class, next);
         } else {
             for r in 0..group {
                 for (j, factors) in by_class_single.iter_mut().enumerate() {
                     *factors = [scores[r * n_classes + j]];
                 }
-                group_update::<F, 1, L, FMA>(grad, [row(start + r)], &by_class_single);
+                group_update::<F, 1, L, FMA>(grad, [row(start + r)], &by_class_single, None);
             }
         }
         start += group;
@@ -220,46 +233,87 @@ pub(super) fn fmadd<F: Float, const FMA: bool>(a: F, b: F, c: F) -> F {
     if FMA { a.mul_add(b, c) } else { a * b + c }
 }
 
-/// scores[r·C + j] = w_j · x_r for the `R` rows, two classes at a time so that each load of x
-/// feeds two multiply-adds.
+/// Rows in one register tile of the scores loop (a group is two tiles).
+const TILE_ROWS: usize = 4;
+
+/// scores[r·C + j] = w_j · x_r for the `R` rows and every class, in register tiles of
+/// `R` rows × `P` classes: R·P accumulators, and each lane chunk loaded serves P (for x) or R
+/// (for w) multiply-adds. The last tile takes the classes left over.
 #[inline(always)]
-fn group_scores<F: Float, const R: usize, const L: usize, const FMA: bool>(
+fn group_scores<F: Float, const R: usize, const P: usize, const L: usize, const FMA: bool>(
     weights: &[F],
     rows: [&[F]; R],
     scores: &mut [F],
 ) {
     let n_features = rows[0].len();
     let n_classes = weights.len() / n_features;
-    let main = n_features - n_features % L;
-    let mut j = 0;
-    while j < n_classes {
-        let pair = (n_classes - j).min(2); // an odd last class is computed twice
-        let w0 = &weights[j * n_features..(j + 1) * n_features];
-        let w1 = &weights[(j + pair - 1) * n_features..(j + pair) * n_features];
-        let mut acc0 = [[F::zero(); L]; R];
-        let mut acc1 = [[F::zero(); L]; R];
-        for k in (0..main).step_by(L) {
-            let a: &[F; L] = w0[k..k + L].try_into().expect("L lanes");
-            let b: &[F; L] = w1[k..k + L].try_into().expect("L lanes");
-            for r in 0..R {
-                let x: &[F; L] = rows[r][k..k + L].try_into().expect("L lanes");
+    let mut first = 0;
+    while first + P <= n_classes {
+        tile_scores::<F, R, P, L, FMA>(weights, first, rows, scores);
+        first += P;
+    }
+    match n_classes - first {
+        0 => {}
+        1 => tile_scores::<F, R, 1, L, FMA>(weights, first, rows, scores),
+        2 => tile_scores::<F, R, 2, L, FMA>(weights, first, rows, scores),
+        3 => tile_scores::<F, R, 3, L, FMA>(weights, first, rows, scores),
+        4 => tile_scores::<F, R, 4, L, FMA>(weights, first, rows, scores),
+        _ => unreachable!("tiles have at most 5 classes"),
+    }
+}
+
+/// The scores of the `R` rows for the `P` classes from `first` on.
+///
+/// The features past the last whole chunk are zero-padded into one more chunk, and the lane sums
+/// are taken with `map`: with a scalar loop over the tail for each accumulator instead, LLVM kept
+/// the accumulators in memory and stored all of them on every iteration (2.5× slower).
+#[inline(always)]
+fn tile_scores<F: Float, const R: usize, const P: usize, const L: usize, const FMA: bool>(
+    weights: &[F],
+    first: usize,
+    rows: [&[F]; R],
+    scores: &mut [F],
+) {
+    let n_features = rows[0].len();
+    let n_classes = weights.len() / n_features;
+    let n_chunks = n_features / L;
+    let main = n_chunks * L;
+    let w: [&[F]; P] = std::array::from_fn(|p| &weights[(first + p) * n_features..][..n_features]);
+    let w_chunks: [&[[F; L]]; P] = std::array::from_fn(|p| w[p][..main].as_chunks().0);
+    let x_chunks: [&[[F; L]]; R] = std::array::from_fn(|r| rows[r][..main].as_chunks().0);
+    let mut acc = [[[F::zero(); L]; P]; R];
+    let step = |acc: &mut [[[F; L]; P]; R], wv: [[F; L]; P], x: [[F; L]; R]| {
+        for r in 0..R {
+            for p in 0..P {
                 for l in 0..L {
-                    acc0[r][l] = fmadd::<F, FMA>(a[l], x[l], acc0[r][l]);
-                    acc1[r][l] = fmadd::<F, FMA>(b[l], x[l], acc1[r][l]);
+                    acc[r][p][l] = fmadd::<F, FMA>(wv[p][l], x[r][l], acc[r][p][l]);
                 }
             }
         }
-        for r in 0..R {
-            let mut s0 = sum_lanes(&acc0[r]);
-            let mut s1 = sum_lanes(&acc1[r]);
-            for k in main..n_features {
-                s0 = fmadd::<F, FMA>(w0[k], rows[r][k], s0);
-                s1 = fmadd::<F, FMA>(w1[k], rows[r][k], s1);
-            }
-            scores[r * n_classes + j] = s0;
-            scores[r * n_classes + j + pair - 1] = s1;
-        }
-        j += pair;
+    };
+    for i in 0..n_chunks {
+        step(
+            &mut acc,
+            std::array::from_fn(|p| w_chunks[p][i]),
+            std::array::from_fn(|r| x_chunks[r][i]),
+        );
+    }
+    if main < n_features {
+        // The last features, zero-padded to a whole chunk.
+        let padded = |values: &[F]| {
+            let mut chunk = [F::zero(); L];
+            chunk[..n_features - main].copy_from_slice(&values[main..]);
+            chunk
+        };
+        step(
+            &mut acc,
+            std::array::from_fn(|p| padded(w[p])),
+            std::array::from_fn(|r| padded(rows[r])),
+        );
+    }
+    let sums = acc.map(|row| row.map(|lanes| sum_lanes(&lanes)));
+    for (r, row_sums) in sums.iter().enumerate() {
+        scores[r * n_classes + first..][..P].copy_from_slice(row_sums);
     }
 }
 
@@ -280,17 +334,23 @@ fn sum_lanes<F: Float, const L: usize>(lanes: &[F; L]) -> F {
 /// G_j += Σ_r g_rj x_r for every class j, with `factors[j]` = (g_rj)_r. The loop runs over
 /// the features outside and the classes inside: each lane chunk of the R rows is loaded into
 /// registers once and serves every class, and each chunk of G_j is read and written once per
-/// group.
+/// group. The `next` rows (the next group's) are prefetched chunk by chunk along the way.
 #[inline(always)]
 fn group_update<F: Float, const R: usize, const L: usize, const FMA: bool>(
     grad: &mut [F],
     rows: [&[F]; R],
     factors: &[[F; R]],
+    next: Option<[&[F]; R]>,
 ) {
     let n_features = rows[0].len();
     let stride = grad.len() / factors.len();
     let main = n_features - n_features % L;
     for k in (0..main).step_by(L) {
+        if let Some(next) = next {
+            for row in next {
+                prefetch(&row[k]);
+            }
+        }
         let x: [[F; L]; R] =
             std::array::from_fn(|r| rows[r][k..k + L].try_into().expect("L lanes"));
         for (grad_j, g) in grad.chunks_exact_mut(stride).zip(factors) {
@@ -310,5 +370,18 @@ fn group_update<F: Float, const R: usize, const L: usize, const FMA: bool>(
                 grad_j[k] = fmadd::<F, FMA>(g[r], rows[r][k], grad_j[k]);
             }
         }
+    }
+}
+
+/// Asks the CPU to bring `value`'s cache line into L1 (a hint; nothing on other targets).
+#[inline(always)]
+fn prefetch<F>(value: &F) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch only hints the cache and never faults; the address comes from a
+    // reference, so it is valid anyway. Every fused-kernel test runs through it.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+            (value as *const F).cast(),
+        )
     }
 }
