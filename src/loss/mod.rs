@@ -109,7 +109,13 @@ impl RegConvention {
     /// The penalty `a·ΣW²` (see [`RegConvention::factors`]).
     pub fn penalty<F: Float>(self, reg: f64, weights: ArrayView2<F>) -> F {
         let (penalty_factor, _) = self.factors(reg);
-        F::of(penalty_factor) * weights.iter().map(|&w| w * w).sum::<F>()
+        // Contiguous weights (any order) go through ndarray's unrolled dot product: a plain
+        // running sum waits on each addition in turn (5% of a minibatch pass).
+        let squares = match weights.as_slice_memory_order() {
+            Some(values) => ArrayView1::from(values).dot(&ArrayView1::from(values)),
+            None => weights.iter().map(|&w| w * w).sum::<F>(),
+        };
+        F::of(penalty_factor) * squares
     }
 
     /// Adds the penalty to `loss` and its gradient `b·W` to `grad`.
@@ -381,7 +387,11 @@ fn check_problem<F: Float>(
     if let Some((index, &label)) = labels.iter().enumerate().find(|(_, l)| **l >= n_classes) {
         return Err(Error::LabelOutOfRange { index, label: label as i128, n_classes });
     }
-    if let Some(((row, column), &value)) = w.indexed_iter().find(|(_, v)| !v.is_finite()) {
+    // A fold rather than a search, so that it vectorizes (a search took 10% of a minibatch
+    // pass); the place is looked up only when there is one.
+    if !w.fold(true, |finite, v| finite & v.is_finite()) {
+        let ((row, column), &value) =
+            w.indexed_iter().find(|(_, v)| !v.is_finite()).expect("a non-finite weight");
         let location = format!("class {row}, feature {column}");
         return Err(Error::NonFinite { what: "weights", location, value: value.as_f64() });
     }
