@@ -133,8 +133,8 @@ pub fn run_block<F: Float>(isa: Isa, block: Block<F>) -> Result<F, usize> {
         Isa::Avx2 => unsafe { block_avx2(block) },
         // One 128-bit register per accumulator (SSE2, NEON): 4 lanes of f32, 2 of f64.
         _ => match std::mem::size_of::<F>() {
-            8 => block_impl::<F, 2, 2, { cfg!(target_arch = "aarch64") }>(block),
-            _ => block_impl::<F, 4, 2, { cfg!(target_arch = "aarch64") }>(block),
+            8 => block_impl::<F, 2, 2, 1, { cfg!(target_arch = "aarch64") }>(block),
+            _ => block_impl::<F, 4, 2, 1, { cfg!(target_arch = "aarch64") }>(block),
         },
     }
 }
@@ -145,8 +145,8 @@ unsafe fn block_avx512<F: Float>(block: Block<F>) -> Result<F, usize> {
     // One 512-bit register per accumulator: 16 lanes of f32, 8 of f64 (16 f64 lanes, two
     // registers each, spilled: float64 passes took 1.4× longer).
     match std::mem::size_of::<F>() {
-        8 => block_impl::<F, 8, 5, true>(block),
-        _ => block_impl::<F, 16, 5, true>(block),
+        8 => block_impl::<F, 8, 5, 2, true>(block),
+        _ => block_impl::<F, 16, 5, 2, true>(block),
     }
 }
 
@@ -155,16 +155,17 @@ unsafe fn block_avx512<F: Float>(block: Block<F>) -> Result<F, usize> {
 unsafe fn block_avx2<F: Float>(block: Block<F>) -> Result<F, usize> {
     // One 256-bit register per accumulator: 8 lanes of f32, 4 of f64.
     match std::mem::size_of::<F>() {
-        8 => block_impl::<F, 4, 2, true>(block),
-        _ => block_impl::<F, 8, 2, true>(block),
+        8 => block_impl::<F, 4, 2, 1, true>(block),
+        _ => block_impl::<F, 8, 2, 1, true>(block),
     }
 }
 
 /// The block loop: rows in groups of [`GROUP`], then the remaining rows one by one.
 /// `L` is the number of lanes per accumulator, `P` the classes per register tile of the scores
-/// loop, `FMA` whether `mul_add` is a single instruction.
+/// loop, `Q` the lane chunks per span of the update (their rows' chunks take R·Q registers),
+/// `FMA` whether `mul_add` is a single instruction.
 #[inline(always)]
-fn block_impl<F: Float, const L: usize, const P: usize, const FMA: bool>(
+fn block_impl<F: Float, const L: usize, const P: usize, const Q: usize, const FMA: bool>(
     block: Block<F>,
 ) -> Result<F, usize> {
     let Block { weights, inputs, n_features, mut pass } = block;
@@ -213,13 +214,13 @@ fn block_impl<F: Float, const L: usize, const P: usize, const FMA: bool>(
             }
             let next = (start + 2 * GROUP <= n_rows)
                 .then(|| std::array::from_fn(|r| row(start + GROUP + r)));
-            group_update::<F, GROUP, L, FMA>(grad, rows, &by_class, next);
+            group_update::<F, GROUP, Q, L, FMA>(grad, rows, &by_class, next);
         } else {
             for r in 0..group {
                 for (j, factors) in by_class_single.iter_mut().enumerate() {
                     *factors = [scores[r * n_classes + j]];
                 }
-                group_update::<F, 1, L, FMA>(grad, [row(start + r)], &by_class_single, None);
+                group_update::<F, 1, Q, L, FMA>(grad, [row(start + r)], &by_class_single, None);
             }
         }
         start += group;
@@ -282,17 +283,8 @@ fn tile_scores<F: Float, const R: usize, const P: usize, const L: usize, const F
     let w_chunks: [&[[F; L]]; P] = std::array::from_fn(|p| w[p][..main].as_chunks().0);
     let x_chunks: [&[[F; L]]; R] = std::array::from_fn(|r| rows[r][..main].as_chunks().0);
     let mut acc = [[[F::zero(); L]; P]; R];
-    let step = |acc: &mut [[[F; L]; P]; R], wv: [[F; L]; P], x: [[F; L]; R]| {
-        for r in 0..R {
-            for p in 0..P {
-                for l in 0..L {
-                    acc[r][p][l] = fmadd::<F, FMA>(wv[p][l], x[r][l], acc[r][p][l]);
-                }
-            }
-        }
-    };
     for i in 0..n_chunks {
-        step(
+        tile_step::<F, R, P, L, FMA>(
             &mut acc,
             std::array::from_fn(|p| w_chunks[p][i]),
             std::array::from_fn(|r| x_chunks[r][i]),
@@ -305,7 +297,7 @@ fn tile_scores<F: Float, const R: usize, const P: usize, const L: usize, const F
             chunk[..n_features - main].copy_from_slice(&values[main..]);
             chunk
         };
-        step(
+        tile_step::<F, R, P, L, FMA>(
             &mut acc,
             std::array::from_fn(|p| padded(w[p])),
             std::array::from_fn(|r| padded(rows[r])),
@@ -314,6 +306,24 @@ fn tile_scores<F: Float, const R: usize, const P: usize, const L: usize, const F
     let sums = acc.map(|row| row.map(|lanes| sum_lanes(&lanes)));
     for (r, row_sums) in sums.iter().enumerate() {
         scores[r * n_classes + first..][..P].copy_from_slice(row_sums);
+    }
+}
+
+/// One lane chunk of the tile: acc[r][p] += w_p ⊙ x_r. A function rather than a closure so that
+/// it inherits the caller's target features when inlined (a closure compiled without them called
+/// a library `fma` per lane: float64 passes 18× slower).
+#[inline(always)]
+fn tile_step<F: Float, const R: usize, const P: usize, const L: usize, const FMA: bool>(
+    acc: &mut [[[F; L]; P]; R],
+    w: [[F; L]; P],
+    x: [[F; L]; R],
+) {
+    for r in 0..R {
+        for p in 0..P {
+            for l in 0..L {
+                acc[r][p][l] = fmadd::<F, FMA>(w[p][l], x[r][l], acc[r][p][l]);
+            }
+        }
     }
 }
 
@@ -331,12 +341,13 @@ fn sum_lanes<F: Float, const L: usize>(lanes: &[F; L]) -> F {
     lanes[0]
 }
 
-/// G_j += Σ_r g_rj x_r for every class j, with `factors[j]` = (g_rj)_r. The loop runs over
-/// the features outside and the classes inside: each lane chunk of the R rows is loaded into
-/// registers once and serves every class, and each chunk of G_j is read and written once per
-/// group. The `next` rows (the next group's) are prefetched chunk by chunk along the way.
+/// G_j += Σ_r g_rj x_r for every class j, with `factors[j]` = (g_rj)_r, in spans of `Q` lane
+/// chunks of the features: each span of the R rows is loaded into registers once and serves
+/// every class, each class's span of G is read and written once per group, and its `Q` chunks
+/// are independent chains of multiply-adds. The `next` rows (the next group's) are prefetched
+/// span by span along the way.
 #[inline(always)]
-fn group_update<F: Float, const R: usize, const L: usize, const FMA: bool>(
+fn group_update<F: Float, const R: usize, const Q: usize, const L: usize, const FMA: bool>(
     grad: &mut [F],
     rows: [&[F]; R],
     factors: &[[F; R]],
@@ -344,31 +355,63 @@ fn group_update<F: Float, const R: usize, const L: usize, const FMA: bool>(
 ) {
     let n_features = rows[0].len();
     let stride = grad.len() / factors.len();
-    let main = n_features - n_features % L;
-    for k in (0..main).step_by(L) {
+    let chunks_end = n_features - n_features % L;
+    let spans_end = n_features - n_features % (Q * L);
+    let mut k = 0;
+    while k < chunks_end {
+        let span = if k < spans_end { Q * L } else { L };
         if let Some(next) = next {
             for row in next {
-                prefetch(&row[k]);
-            }
-        }
-        let x: [[F; L]; R] =
-            std::array::from_fn(|r| rows[r][k..k + L].try_into().expect("L lanes"));
-        for (grad_j, g) in grad.chunks_exact_mut(stride).zip(factors) {
-            let chunk: &mut [F; L] = (&mut grad_j[k..k + L]).try_into().expect("L lanes");
-            let mut acc = *chunk;
-            for r in 0..R {
-                for l in 0..L {
-                    acc[l] = fmadd::<F, FMA>(g[r], x[r][l], acc[l]);
+                for value in row[k..k + span].iter().step_by(L) {
+                    prefetch(value);
                 }
             }
-            *chunk = acc;
         }
+        if k < spans_end {
+            span_update::<F, R, Q, L, FMA>(grad, stride, k, rows, factors);
+        } else {
+            span_update::<F, R, 1, L, FMA>(grad, stride, k, rows, factors);
+        }
+        k += span;
     }
     for (grad_j, g) in grad.chunks_exact_mut(stride).zip(factors) {
-        for k in main..n_features {
+        for k in chunks_end..n_features {
             for r in 0..R {
                 grad_j[k] = fmadd::<F, FMA>(g[r], rows[r][k], grad_j[k]);
             }
+        }
+    }
+}
+
+/// The update of the `Q` lane chunks of every class's G from feature `k` on.
+#[inline(always)]
+fn span_update<F: Float, const R: usize, const Q: usize, const L: usize, const FMA: bool>(
+    grad: &mut [F],
+    stride: usize,
+    k: usize,
+    rows: [&[F]; R],
+    factors: &[[F; R]],
+) {
+    let mut x = [[[F::zero(); L]; Q]; R];
+    for r in 0..R {
+        for q in 0..Q {
+            x[r][q] = *<&[F; L]>::try_from(&rows[r][k + q * L..][..L]).expect("L lanes");
+        }
+    }
+    for (grad_j, g) in grad.chunks_exact_mut(stride).zip(factors) {
+        let mut acc = [[F::zero(); L]; Q];
+        for q in 0..Q {
+            acc[q] = *<&[F; L]>::try_from(&grad_j[k + q * L..][..L]).expect("L lanes");
+        }
+        for r in 0..R {
+            for q in 0..Q {
+                for l in 0..L {
+                    acc[q][l] = fmadd::<F, FMA>(g[r], x[r][q][l], acc[q][l]);
+                }
+            }
+        }
+        for q in 0..Q {
+            grad_j[k + q * L..][..L].copy_from_slice(&acc[q]);
         }
     }
 }
