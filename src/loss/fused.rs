@@ -118,11 +118,14 @@ pub(super) fn in_blocks<F: Float>(
     Ok(total)
 }
 
-/// Rows per block for N = `n_samples` (the last block may have fewer): at most
-/// [`MAX_BLOCKS`] blocks, of whole row groups (only the last block has rows left over for the
-/// one-row path), and a function of N alone, so results do not depend on the thread count.
+/// Rows per block for N = `n_samples` (the last block may have fewer): a power of two of
+/// blocks (so that 2, 4, 8 or 16 threads get equal shares), at most [`MAX_BLOCKS`], of at least
+/// [`MIN_BLOCK_ROWS`] rows when N allows, of whole row groups (only the last block has rows left
+/// over for the one-row path), and a function of N alone, so results do not depend on the
+/// thread count.
 pub(super) fn block_rows(n_samples: usize) -> usize {
-    let n_blocks = n_samples.div_ceil(MIN_BLOCK_ROWS).clamp(1, MAX_BLOCKS);
+    let most = (n_samples / MIN_BLOCK_ROWS).clamp(1, MAX_BLOCKS);
+    let n_blocks = 1 << most.ilog2();
     n_samples.div_ceil(n_blocks).next_multiple_of(GROUP).max(GROUP)
 }
 
