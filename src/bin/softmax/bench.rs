@@ -23,7 +23,8 @@ pub struct Args {
     /// Classes C.
     #[arg(long, requires_all = ["n", "d"])]
     c: Option<usize>,
-    /// Kernel: naive | vectorized | fused | sparse | auto | all (naive is slow on the large shapes).
+    /// Kernel: naive | vectorized | fused | gemm | sparse | auto | all (the four dense kernels;
+    /// naive is slow on the large shapes).
     #[arg(long, default_value = "all")]
     kernel: String,
     /// Element type: f32 | f64.
