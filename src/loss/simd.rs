@@ -357,12 +357,13 @@ fn group_update<F: Float, const R: usize, const Q: usize, const L: usize, const 
     let stride = grad.len() / factors.len();
     let chunks_end = n_features - n_features % L;
     let spans_end = n_features - n_features % (Q * L);
+    let values_per_line = (64 / std::mem::size_of::<F>()).max(1);
     let mut k = 0;
     while k < chunks_end {
         let span = if k < spans_end { Q * L } else { L };
         if let Some(next) = next {
             for row in next {
-                for value in row[k..k + span].iter().step_by(L) {
+                for value in row[k..k + span].iter().step_by(values_per_line) {
                     prefetch(value);
                 }
             }
