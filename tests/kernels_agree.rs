@@ -151,6 +151,9 @@ fn fused_agrees_with_naive_on_every_instruction_set() {
         (130, 33, 7),
         (203, 100, 10),
         (9, 1030, 65),
+        // Rows 4,100 (f32) and 8,200 (f64) bytes apart: blocks take them in runs of rows spaced
+        // 32 and 16 apart (`RowOrder`), with rows left over after the runs.
+        (4200, 1025, 3),
     ];
     for &(n, d, c) in &shapes {
         let p = random_problem::<f64>(n, d, c, 1.0 / (d as f64).sqrt(), 3);
@@ -203,7 +206,7 @@ fn fused_agrees_with_naive_on_every_instruction_set() {
 /// The fused kernel's scores (used for predictions while training) equal X Wᵀ.
 #[test]
 fn fused_scores_equal_the_matrix_product() {
-    for &(n, d, c) in &[(1, 1, 2), (13, 17, 3), (1100, 65, 10), (9, 1030, 65)] {
+    for &(n, d, c) in &[(1, 1, 2), (13, 17, 3), (1100, 65, 10), (9, 1030, 65), (1100, 513, 4)] {
         let p = random_problem::<f64>(n, d, c, 0.5, 8);
         let scores = softmax::loss::fused::scores(p.weights.view(), p.inputs.view());
         let expected = p.inputs.dot(&p.weights.t());
