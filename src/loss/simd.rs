@@ -479,6 +479,8 @@ fn prefetch<F>(value: &F) {
             (value as *const F).cast(),
         )
     }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = value; // no portable prefetch in stable Rust; the hardware prefetcher still runs
 }
 
 #[cfg(test)]
