@@ -13,6 +13,9 @@
 //! compiled for AVX-512, AVX2 + FMA or the baseline through the fused kernel's [`Isa`] dispatch.
 //! The padded score lanes are Σ x·0 = 0 and their gradient columns are dropped at the end.
 //!
+//! Within a block, rows go in panels of [`PANEL_ROWS`]: all of a panel's scores, then its losses,
+//! then its updates ([`block_impl`]).
+//!
 //! Rows are split into blocks exactly as in [`fused`](super::fused) (by
 //! `fused::block_rows`: boundaries depending only on N); each block sums
 //! into its own D×C partial Gᵀ and the partials are added in block order, so the result is the
@@ -316,8 +319,23 @@ unsafe fn block_avx2<F: Float>(block: Block<F>) -> std::result::Result<F, NonFin
     block_impl::<F, 16, true>(block)
 }
 
-/// The row loop. `L` is the lane count ([`lanes`] of the `Isa` that padded Wᵀ); `FMA` whether
-/// `mul_add` is a single instruction.
+/// Rows per panel: [`block_impl`] computes a panel's scores, then its losses, then its updates.
+const PANEL_ROWS: usize = 32;
+
+/// The row loop, in panels of [`PANEL_ROWS`] rows:
+/// 1. every row's scores f = Σ_k x_ik · Wᵀ[k, :] ([`row_scores`]);
+/// 2. every row's loss and g = ∂L_i/∂f ([`row_loss_and_dscores`]), in row order, so the first
+///    row with non-finite scores is the one reported;
+/// 3. every row's update Gᵀ[k, :] += x_ik · g ([`row_update`]).
+///
+/// Wᵀ and Gᵀ rarely fit in L1 together (MNIST in float64: 100 KB each). Reading Wᵀ for a whole
+/// panel, then updating Gᵀ for it, each phase finds more of its lines still cached from the
+/// previous row (neighbouring rows share most of their features): on MNIST this made the pass
+/// 1.2× faster than computing each row's scores and update in turn (float64, one and two
+/// threads; 32, 128 and 512 rows per panel measured the same).
+///
+/// `L` is the lane count ([`lanes`] of the `Isa` that padded Wᵀ); `FMA` whether `mul_add` is a
+/// single instruction.
 #[inline(always)]
 fn block_impl<F: Float, const L: usize, const FMA: bool>(
     block: Block<F>,
@@ -326,21 +344,35 @@ fn block_impl<F: Float, const L: usize, const FMA: bool>(
     let (weights_t, n_classes, width) =
         (weights_t.values.as_slice(), weights_t.n_classes, weights_t.width);
     assert_eq!(width % L, 0, "Wᵀ is padded to whole lane arrays");
-    let first_row = rows.start;
-    let mut scores = vec![F::zero(); width];
+    let mut scores = vec![F::zero(); PANEL_ROWS * width];
     let mut loss_sum = F::zero();
-    for i in rows {
-        let (columns, values) = inputs.row(i);
-        row_scores::<F, L, FMA>(weights_t, width, columns, values, &mut scores);
+    for panel_start in rows.clone().step_by(PANEL_ROWS) {
+        let panel = panel_start..(panel_start + PANEL_ROWS).min(rows.end);
+        let scores = &mut scores[..panel.len() * width];
+        for (i, out) in panel.clone().zip(scores.chunks_exact_mut(width)) {
+            let (columns, values) = inputs.row(i);
+            row_scores::<F, L, FMA>(weights_t, width, columns, values, out);
+        }
         match &mut pass {
             Pass::Scores(out) => {
-                let r = i - first_row;
-                out[r * n_classes..(r + 1) * n_classes].copy_from_slice(&scores[..n_classes]);
+                let first = (panel.start - rows.start) * n_classes;
+                let out = &mut out[first..first + panel.len() * n_classes];
+                for (out_row, row_scores) in
+                    out.chunks_exact_mut(n_classes).zip(scores.chunks_exact(width))
+                {
+                    out_row.copy_from_slice(&row_scores[..n_classes]);
+                }
             }
             Pass::LossAndGrad { labels, loss, grad_t } => {
-                check_scores(&scores[..n_classes], i)?;
-                loss_sum += row_loss_and_dscores(*loss, &mut scores[..n_classes], labels[i]);
-                row_update::<F, L, FMA>(grad_t, width, columns, values, &scores);
+                for (i, row_scores) in panel.clone().zip(scores.chunks_exact_mut(width)) {
+                    let row_scores = &mut row_scores[..n_classes];
+                    check_scores(&*row_scores, i)?;
+                    loss_sum += row_loss_and_dscores(*loss, row_scores, labels[i]);
+                }
+                for (i, dscores) in panel.clone().zip(scores.chunks_exact(width)) {
+                    let (columns, values) = inputs.row(i);
+                    row_update::<F, L, FMA>(grad_t, width, columns, values, dscores);
+                }
             }
         }
     }
