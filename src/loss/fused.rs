@@ -218,15 +218,17 @@ fn scores_of<F: Float>(
 pub fn row_loss_and_dscores<F: Float>(loss: Loss, scores: &mut [F], label: usize) -> F {
     match loss {
         Loss::Softmax => {
-            let max = scores.iter().fold(F::neg_infinity(), |m, &s| m.max(s));
+            // In loops that vectorize: lane-wise max and sum, `exp_fast` instead of a libm call
+            // per class, and one division.
+            let max = lane_fold(scores, F::neg_infinity(), |m, s| if s > m { s } else { m });
             let correct_shifted = scores[label] - max;
-            let mut sum = F::zero();
             for s in scores.iter_mut() {
-                *s = (*s - max).exp();
-                sum += *s;
+                *s = (*s - max).exp_fast();
             }
+            let sum = lane_fold(scores, F::zero(), |total, s| total + s);
+            let inverse = sum.recip();
             for s in scores.iter_mut() {
-                *s /= sum;
+                *s *= inverse;
             }
             scores[label] -= F::one();
             sum.ln() - correct_shifted
@@ -249,4 +251,21 @@ pub fn row_loss_and_dscores<F: Float>(loss: Loss, scores: &mut [F], label: usize
             row_loss
         }
     }
+}
+
+/// Folds `values` with `combine` (associative and commutative: max or +) in 8 independent
+/// lanes, so that the loop vectorizes, then folds the lanes pairwise and the remainder in order.
+#[inline(always)]
+fn lane_fold<F: Float>(values: &[F], identity: F, combine: impl Fn(F, F) -> F) -> F {
+    let (chunks, rest) = values.as_chunks::<8>();
+    let mut lanes = [identity; 8];
+    for chunk in chunks {
+        for (lane, &value) in lanes.iter_mut().zip(chunk) {
+            *lane = combine(*lane, value);
+        }
+    }
+    let [a, b, c, d, e, f, g, h] = lanes;
+    let folded =
+        combine(combine(combine(a, b), combine(c, d)), combine(combine(e, f), combine(g, h)));
+    rest.iter().fold(folded, |acc, &value| combine(acc, value))
 }
