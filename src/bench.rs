@@ -9,9 +9,10 @@ use std::time::Instant;
 
 use serde::Serialize;
 
+use crate::loss::sparse::SparseRows;
 use crate::names::named_enum;
-use crate::synthetic::random_problem;
-use crate::{Float, Kernel, LossOptions, Result, loss_and_grad};
+use crate::synthetic::{random_problem, random_sparse_problem};
+use crate::{Error, Float, Kernel, LossOptions, Result, loss_and_grad, loss_and_grad_sparse};
 
 named_enum! {
     "shape",
@@ -71,11 +72,34 @@ impl<F: Float> Workload<F> {
         Workload { problem: random_problem(n, d, c, 0.01, seed) }
     }
 
-    /// Times `reps` passes of `kernel` (after one warm-up pass) on the current thread pool.
+    /// X with each entry nonzero with probability `density` (then uniform in (0, 1], like scaled
+    /// pixels), W = 0.01·randn, uniform labels.
+    ///
+    /// # Errors
+    /// [`Error::InvalidOption`] unless 0 < `density` ≤ 1.
+    pub fn sparse((n, d, c): (usize, usize, usize), density: f64, seed: u64) -> Result<Self> {
+        if !(density > 0.0 && density <= 1.0) {
+            return Err(Error::InvalidOption(format!(
+                "the density of nonzeros must be in (0, 1], got {density}"
+            )));
+        }
+        Ok(Workload { problem: random_sparse_problem(n, d, c, density, 0.01, seed) })
+    }
+
+    /// Times `reps` passes of `kernel` (after one warm-up pass) on the current thread pool. The
+    /// sparse kernel gets X's compressed sparse rows built once, before the timing, as full-batch
+    /// training does.
     pub fn time(&self, kernel: Kernel, reps: usize) -> Result<Timing> {
         let p = &self.problem;
         let options = LossOptions { kernel, reg: 1e-3, ..Default::default() };
-        let pass = || loss_and_grad(p.weights.view(), p.inputs.view(), &p.labels, &options);
+        let rows = match kernel {
+            Kernel::Sparse => Some(SparseRows::from_dense(p.inputs.view())?),
+            _ => None,
+        };
+        let pass = || match &rows {
+            Some(rows) => loss_and_grad_sparse(p.weights.view(), rows, &p.labels, &options),
+            None => loss_and_grad(p.weights.view(), p.inputs.view(), &p.labels, &options),
+        };
         pass()?;
         let mut times = Vec::with_capacity(reps.max(1));
         for _ in 0..reps.max(1) {

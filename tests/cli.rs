@@ -321,3 +321,49 @@ fn explain_prints_a_checked_worked_example() {
         assert!(text.contains('✓') && !text.contains("MISMATCH"), "{text}");
     }
 }
+
+/// `bench --json` prints the contract, one object per kernel and line: the four dense kernels,
+/// and the sparse one too with `--density`; min ≤ median ≤ max, and GFLOP/s and GB/s are
+/// 4·N·D·C flops and N·D values read over the median. A density outside (0, 1] is refused.
+#[test]
+fn bench_prints_one_json_object_per_kernel() {
+    let (n, d, c) = (300, 40, 5);
+    let dense = ["naive", "vectorized", "fused", "gemm"];
+    let with_sparse = ["naive", "vectorized", "fused", "gemm", "sparse"];
+    for (density, kernels) in [(None, &dense[..]), (Some("0.2"), &with_sparse[..])] {
+        let mut args = vec!["bench", "--n", "300", "--d", "40", "--c", "5", "--reps", "3"];
+        args.extend(["--threads", "2", "--dtype", "f64", "--json"]);
+        args.extend(density.iter().flat_map(|p| ["--density", p]));
+        let out = softmax(&args);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        let names: Vec<&str> = lines.iter().map(|t| t["kernel"].as_str().unwrap()).collect();
+        assert_eq!(names, kernels, "{args:?}");
+        for t in &lines {
+            let keys: Vec<&str> = t.as_object().unwrap().keys().map(String::as_str).collect();
+            let expected = ["kernel", "n", "d", "c", "dtype", "threads", "median_ms"];
+            assert_eq!(keys, [&expected[..], &["min_ms", "max_ms", "gflops", "gbps"]].concat());
+            assert_eq!(
+                (t["n"].as_u64(), t["d"].as_u64(), t["c"].as_u64()),
+                (Some(300), Some(40), Some(5))
+            );
+            assert_eq!((t["dtype"].as_str(), t["threads"].as_u64()), (Some("float64"), Some(2)));
+            let field = |name: &str| t[name].as_f64().unwrap();
+            let median = field("median_ms");
+            assert!(field("min_ms") <= median && median <= field("max_ms"), "{t}");
+            let flops = 4.0 * (n * d * c) as f64;
+            assert!(relative_scalar_difference(field("gflops"), flops / (median * 1e6)) < 1e-9);
+            let bytes = (n * d * 8) as f64;
+            assert!(relative_scalar_difference(field("gbps"), bytes / (median * 1e6)) < 1e-9);
+        }
+    }
+    for bad in ["0", "1.5", "-0.1", "nan"] {
+        let density = format!("--density={bad}");
+        let stderr = failure(&["bench", "--n", "10", "--d", "3", "--c", "2", &density]);
+        assert!(stderr.contains("density") && stderr.contains("(0, 1]"), "{bad}: {stderr}");
+    }
+}

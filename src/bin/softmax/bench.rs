@@ -23,10 +23,15 @@ pub struct Args {
     /// Classes C.
     #[arg(long, requires_all = ["n", "d"])]
     c: Option<usize>,
-    /// Kernel: naive | vectorized | fused | gemm | sparse | auto | all (the four dense kernels;
-    /// naive is slow on the large shapes).
+    /// Kernel: naive | vectorized | fused | gemm | sparse | auto | all (the four dense kernels,
+    /// and sparse with --density; naive is slow on the large shapes). The sparse kernel is timed
+    /// with X's compressed sparse rows built once beforehand, as training does.
     #[arg(long, default_value = "all")]
     kernel: String,
+    /// Make X sparse: each entry nonzero with this probability (0 < P ≤ 1), then uniform in
+    /// (0, 1], like scaled pixels (MNIST's are 0.19). Without it X is dense, standard normal.
+    #[arg(long, value_name = "P")]
+    density: Option<f64>,
     /// Element type: f32 | f64.
     #[arg(long, default_value = "f32")]
     dtype: Dtype,
@@ -44,7 +49,11 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     start_threads(args.threads)?;
     let kernels: Vec<Kernel> = match args.kernel.as_str() {
-        "all" => vec![Kernel::Naive, Kernel::Vectorized, Kernel::Fused, Kernel::Gemm],
+        "all" => {
+            let dense = [Kernel::Naive, Kernel::Vectorized, Kernel::Fused, Kernel::Gemm];
+            let sparse = args.density.map(|_| Kernel::Sparse);
+            dense.into_iter().chain(sparse).collect()
+        }
         name => vec![name.parse()?],
     };
     let dims = match (args.n, args.d, args.c) {
@@ -53,14 +62,15 @@ pub fn run(args: Args) -> Result<()> {
         _ => args.shape.dims(),
     };
     let timings = match args.dtype {
-        Dtype::F64 => time_all(Workload::<f64>::new(dims, 0), &kernels, args.reps)?,
-        Dtype::F32 => time_all(Workload::<f32>::new(dims, 0), &kernels, args.reps)?,
+        Dtype::F64 => time_all(workload::<f64>(dims, args.density)?, &kernels, args.reps)?,
+        Dtype::F32 => time_all(workload::<f32>(dims, args.density)?, &kernels, args.reps)?,
         Dtype::Auto => bail!("--dtype must be f32 or f64"),
     };
     if !args.json {
         let (n, d, c) = dims;
+        let density = args.density.map(|p| format!(", density {p}")).unwrap_or_default();
         print_line(&format!(
-            "loss+gradient pass, N={n} D={d} C={c}, {}, {} threads, {} reps",
+            "loss+gradient pass, N={n} D={d} C={c}{density}, {}, {} threads, {} reps",
             timings[0].dtype, timings[0].threads, args.reps
         ))?;
         print_line(&format!(
@@ -79,6 +89,17 @@ pub fn run(args: Args) -> Result<()> {
         print_line(&line)?;
     }
     Ok(())
+}
+
+/// The seeded problem: dense, or sparse with `density`.
+fn workload<F: softmax::Float>(
+    dims: (usize, usize, usize),
+    density: Option<f64>,
+) -> Result<Workload<F>> {
+    Ok(match density {
+        Some(density) => Workload::sparse(dims, density, 0)?,
+        None => Workload::new(dims, 0),
+    })
 }
 
 fn time_all<F: softmax::Float>(
