@@ -36,8 +36,8 @@
 //! | `dtype` | `float32` or `float64`: the tensors' dtype |
 //! | `training` | JSON object: the training options, as the trainer reports them |
 //!
-//! The order of the metadata's keys in the header varies from save to save (the safetensors
-//! crate keeps them in a hash map); their contents do not. [`Model::save`] writes atomically;
+//! The metadata's keys are in sorted order, so the same model always gives the same bytes.
+//! [`Model::save`] writes atomically;
 //! [`Model::load`] checks the format, its version, every tensor's dtype and shape against C
 //! and D, and that every value is finite, and names the file in every error.
 //!
@@ -223,7 +223,9 @@ impl Model {
             })
             .collect::<std::result::Result<Vec<_>, _>>()
             .map_err(|e| e.to_string())?;
-        safetensors::serialize(views, Some(self.metadata()?)).map_err(|e| e.to_string())
+        let bytes =
+            safetensors::serialize(views, Some(self.metadata()?)).map_err(|e| e.to_string())?;
+        with_sorted_metadata(bytes)
     }
 
     /// The `__metadata__` entries (see the module doc).
@@ -552,6 +554,31 @@ impl Metadata<'_> {
     ) -> std::result::Result<T, String> {
         self.text(key)?.parse().map_err(|e: Error| format!("metadata '{key}': {e}"))
     }
+}
+
+/// `bytes`, a safetensors file, with its `__metadata__` keys sorted: the safetensors crate
+/// writes them in a hash map's order, which changes from save to save. The same entries in
+/// another order take the same bytes, so the header keeps its length (and its padding) and the
+/// tensors their offsets.
+fn with_sorted_metadata(mut bytes: Vec<u8>) -> std::result::Result<Vec<u8>, String> {
+    let header_len = bytes
+        .first_chunk::<8>()
+        .map(|len| u64::from_le_bytes(*len) as usize)
+        .filter(|&len| 8 + len <= bytes.len())
+        .ok_or("safetensors wrote a truncated header")?;
+    let header = &mut bytes[8..8 + header_len];
+    let mut parsed: serde_json::Value =
+        serde_json::from_slice(header).map_err(|e| e.to_string())?;
+    if let Some(metadata) = parsed.get_mut("__metadata__").and_then(|m| m.as_object_mut()) {
+        metadata.sort_keys();
+    }
+    let sorted = serde_json::to_vec(&parsed).map_err(|e| e.to_string())?;
+    if sorted.len() > header_len {
+        return Err("the sorted header is longer than safetensors' own".to_string());
+    }
+    header[..sorted.len()].copy_from_slice(&sorted);
+    header[sorted.len()..].fill(b' ');
+    Ok(bytes)
 }
 
 #[cfg(test)]

@@ -263,6 +263,27 @@ fn the_file_holds_the_documented_metadata() {
     );
 }
 
+/// The same model saved again gives the same bytes, with the metadata's keys in sorted order
+/// (the safetensors crate alone orders them by a hash map's random state).
+#[test]
+fn saving_the_same_model_writes_the_same_bytes() {
+    let dir = temp_dir();
+    let model = image_model("float64");
+    let saves: Vec<Vec<u8>> = (0..6)
+        .map(|i| {
+            let path = dir.path().join(format!("model{i}.safetensors"));
+            model.save(&path).unwrap();
+            fs::read(&path).unwrap()
+        })
+        .collect();
+    assert!(saves.iter().all(|bytes| *bytes == saves[0]));
+    let header_len = u64::from_le_bytes(saves[0][..8].try_into().unwrap()) as usize;
+    let header: serde_json::Value = serde_json::from_slice(&saves[0][8..8 + header_len]).unwrap();
+    let keys: Vec<&String> = header["__metadata__"].as_object().unwrap().keys().collect();
+    assert!(keys.is_sorted() && keys.len() >= 10, "{keys:?}");
+    assert_eq!(Model::load(&dir.path().join("model5.safetensors")).unwrap(), model);
+}
+
 #[test]
 fn a_value_too_large_for_float32_is_refused_on_save() {
     let dir = temp_dir();
