@@ -82,7 +82,8 @@ use std::fs;
 use std::io::Write;
 use std::path::Path;
 
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Dimension, s};
+use ndarray::linalg::general_mat_mul;
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, Dimension, s};
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensorError, SafeTensors};
 use serde::Serialize;
@@ -92,6 +93,9 @@ use crate::atomic::write_atomically;
 use crate::data::ImageShape;
 use crate::preprocess::{Bias, Preprocessor};
 use crate::{Error, Loss, RegConvention, Result};
+
+/// Rows of inputs preprocessed (into float64) at a time by [`Model::scores`].
+const SCORE_CHUNK_ROWS: usize = 1024;
 
 /// The `format` metadata entry of every model file.
 pub const FORMAT: &str = "softmax-linear-classifier";
@@ -152,10 +156,16 @@ impl Model {
         self.check()
             .map_err(|message| Error::InvalidOption(format!("inconsistent model: {message}")))?;
         self.check_inputs(inputs)?;
-        // x' has a constant-1 column after its D features; b is added directly instead.
-        let transformed = self.preprocessor.transform_with_bias::<f64>(inputs);
-        let scores =
-            transformed.slice(s![.., ..self.n_features()]).dot(&self.weight.t()) + &self.bias;
+        // Rows go in chunks, so the preprocessed float64 copy of the inputs is SCORE_CHUNK_ROWS
+        // rows, not N. x' has a constant-1 column after its D features; b is added directly.
+        let mut scores = Array2::zeros((inputs.nrows(), self.weight.nrows()));
+        let chunks = inputs.axis_chunks_iter(Axis(0), SCORE_CHUNK_ROWS);
+        for (rows, mut out) in chunks.zip(scores.axis_chunks_iter_mut(Axis(0), SCORE_CHUNK_ROWS)) {
+            let transformed = self.preprocessor.transform_with_bias::<f64>(rows);
+            let features = transformed.slice(s![.., ..self.n_features()]);
+            general_mat_mul(1.0, &features, &self.weight.t(), 0.0, &mut out);
+            out += &self.bias;
+        }
         match scores.rows().into_iter().position(|row| row.iter().any(|f| !f.is_finite())) {
             Some(sample) => Err(Error::ScoreOverflow { sample, dtype: "float64" }),
             None => Ok(scores),

@@ -136,6 +136,20 @@ fn scores_predictions_and_probabilities_by_hand() {
     approx::assert_relative_eq!(probabilities[[3, 1]], tied, max_relative = 1e-14);
 }
 
+/// Scores of more rows than one chunk (the model preprocesses 1,024 rows at a time) equal
+/// W·x' + b computed on all rows at once, bit for bit.
+#[test]
+fn scores_of_many_rows_equal_the_whole_matrix_product() {
+    let model = image_model("float64");
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let inputs = Array2::from_shape_simple_fn((2500, model.n_features()), || rng.random::<f32>());
+    let scores = model.scores(inputs.view()).unwrap();
+    let transformed = model.preprocessor.transform_with_bias::<f64>(inputs.view());
+    let features = transformed.slice(ndarray::s![.., ..model.n_features()]);
+    let expected = features.dot(&model.weight.t()) + &model.bias;
+    assert_eq!(scores, expected);
+}
+
 #[test]
 fn probabilities_of_scores_in_the_thousands_are_finite() {
     let mut model = hand_model();
