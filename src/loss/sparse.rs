@@ -332,7 +332,7 @@ const PANEL_ROWS: usize = 32;
 /// panel, then updating Gᵀ for it, each phase finds more of its lines still cached from the
 /// previous row (neighbouring rows share most of their features): on MNIST this made the pass
 /// 1.2× faster than computing each row's scores and update in turn (float64, one and two
-/// threads; 32, 128 and 512 rows per panel measured the same).
+/// threads; on one thread 32, 128 and 512 rows per panel measured the same).
 ///
 /// `L` is the lane count ([`lanes`] of the `Isa` that padded Wᵀ); `FMA` whether `mul_add` is a
 /// single instruction.
