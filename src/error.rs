@@ -53,6 +53,26 @@ pub enum Error {
     )]
     ScoreOverflow { sample: usize, dtype: &'static str },
 
+    /// A row index (of a minibatch, or of rows picked for scoring) that is not a row of the
+    /// inputs.
+    #[error(
+        "row index {index} (minibatch position {position}) is out of range: the inputs have \
+         {n_rows} samples"
+    )]
+    IndexOutOfRange { index: usize, position: usize, n_rows: usize },
+
+    /// A model whose parts disagree (shapes of W, b and the preprocessing, class names, ...).
+    #[error("inconsistent model: {0}")]
+    InconsistentModel(String),
+
+    /// An instruction set asked for by name that this CPU (or this build's target) lacks.
+    #[error("instruction set {requested} is not available on this CPU: it has {available}")]
+    UnsupportedIsa { requested: String, available: String },
+
+    /// More features than a kernel can index (the sparse kernel's column indices are `u32`).
+    #[error("the {kernel} kernel takes at most {max} features, got {n_features}")]
+    TooManyFeatures { kernel: &'static str, n_features: usize, max: u64 },
+
     /// An option out of its range (a negative regularization, zero checks, ...).
     #[error("invalid option: {0}")]
     InvalidOption(String),

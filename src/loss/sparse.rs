@@ -298,7 +298,7 @@ fn run_block<F: Float>(isa: Isa, block: Block<F>) -> std::result::Result<F, NonF
         // SAFETY: `Isa::Avx512` and `Isa::Avx2` come from `Isa::detect`/`Isa::available`, which
         // return them only when the CPU reports those features, so the target_feature functions
         // run on hardware that has them. `sparse_agrees_with_naive_on_every_instruction_set`
-        // (tests/sparse_kernel.rs) runs every available `Isa`.
+        // (tests/it/sparse_kernel.rs) runs every available `Isa`.
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 => unsafe { block_avx512(block) },
         #[cfg(target_arch = "x86_64")]

@@ -2,9 +2,7 @@
 //! relative) on every instruction set the CPU has, the same bits for any thread count, non-finite
 //! inputs located, and a CSR that gives back the dense matrix it was built from.
 
-mod common;
-
-use common::{relative_difference, relative_scalar_difference};
+use crate::common::{relative_difference, relative_scalar_difference};
 use ndarray::{Array2, ArrayView2, array};
 use softmax::loss::simd::Isa;
 use softmax::loss::sparse::{self, SparseRows};

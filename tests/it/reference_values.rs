@@ -1,10 +1,8 @@
 //! Values checked against independent references: NumPy's (tests/fixtures/make_fixtures.py),
 //! numbers worked by hand, and a numerical gradient.
 
-mod common;
-
+use crate::common::{matrix, reference, relative_difference, relative_scalar_difference};
 use approx::assert_abs_diff_eq;
-use common::{matrix, reference, relative_difference, relative_scalar_difference};
 use ndarray::{Array2, array};
 use softmax::gradcheck::{GradCheckOptions, gradient_check};
 use softmax::synthetic::random_problem;

@@ -1,11 +1,9 @@
 //! The command line, as a user runs it: the JSON contract, .npy files NumPy wrote, and a clear
 //! error (never a panic) for every kind of bad input.
 
-mod common;
-
 use std::path::Path;
 
-use common::{
+use crate::common::{
     failure, fixture, json, matrix, reference, relative_difference, relative_scalar_difference,
     softmax,
 };

@@ -2,9 +2,7 @@
 //! runs are reproducible bit for bit, early stopping keeps the best model, and bad options are
 //! refused before any work.
 
-mod common;
-
-use common::fixture;
+use crate::common::fixture;
 use softmax::data::{DataSpec, Dataset, LoadOptions, load};
 use softmax::fit::{FitOptions, Fitted, fit};
 use softmax::preprocess::Preprocess;

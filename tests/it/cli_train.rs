@@ -1,9 +1,7 @@
 //! `softmax train`, `eval`, `predict` and `tune` as a user runs them, on the embedded digits and
 //! the committed fixtures cut from the real data sets.
 
-mod common;
-
-use common::{failure, fixture, json, softmax, text};
+use crate::common::{failure, fixture, json, softmax, text};
 
 #[test]
 fn train_on_the_embedded_digits_prints_the_contract() {

@@ -1,9 +1,7 @@
 //! The four kernels give the same numbers: f64 to 1e-10 and f32 to 1e-4 (relative), on seeded
 //! random shapes, for both losses, both regularization conventions and all three layouts.
 
-mod common;
-
-use common::{relative_difference, relative_scalar_difference};
+use crate::common::{relative_difference, relative_scalar_difference};
 use ndarray::Array2;
 use softmax::synthetic::random_problem;
 use softmax::{

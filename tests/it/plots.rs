@@ -3,13 +3,11 @@
 //! picture states, pixels have the colours the weights, counts and accuracies call for, and the
 //! page embeds every picture and number it claims.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
+use crate::common::{failure, fixture, json, text};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use common::{failure, fixture, json, text};
 use ndarray::{Array1, Array2};
 use plotters::style::RGBColor;
 use softmax::data::ImageShape;

@@ -1,0 +1,14 @@
+//! The integration tests, in one binary so that the crate is linked once: each module tests one
+//! part through the public API or the `softmax` command, as a user would.
+
+mod cli;
+mod cli_train;
+mod common;
+mod data_loaders;
+mod kernels_agree;
+mod library_errors;
+mod model;
+mod plots;
+mod reference_values;
+mod sparse_kernel;
+mod training;
