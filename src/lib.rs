@@ -64,8 +64,10 @@ pub mod metrics;
 pub mod model;
 mod names;
 pub mod npy;
+#[cfg(feature = "plot")]
 pub mod plot;
 pub mod preprocess;
+#[cfg(feature = "plot")]
 pub mod report;
 pub mod synthetic;
 pub mod train;
