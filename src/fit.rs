@@ -199,7 +199,8 @@ impl Prepared {
         }
         let Dataset { inputs, labels, class_names, feature_names, image_shape } = train_set;
         let preprocessor = Preprocessor::fit(preprocess, inputs.view());
-        let (validation_inputs, validation_labels) = validation.map(|v| (v.inputs, v.labels)).unzip();
+        let (validation_inputs, validation_labels) =
+            validation.map(|v| (v.inputs, v.labels)).unzip();
         let inputs = match precision {
             Precision::F64 => {
                 let convert = |inputs: Array2<f32>| preprocessor.transform_with_bias(inputs.view());

@@ -457,8 +457,10 @@ impl Model {
         let precision: Precision = metadata.named("dtype")?;
         let read = |name| read_tensor(&file, name, precision.tensor_dtype());
         let weight = match read(WEIGHT)? {
-            (values, shape) if shape.len() == 2 => Array2::from_shape_vec((shape[0], shape[1]), values)
-                .map_err(|e| format!("tensor 'weight': {e}"))?,
+            (values, shape) if shape.len() == 2 => {
+                Array2::from_shape_vec((shape[0], shape[1]), values)
+                    .map_err(|e| format!("tensor 'weight': {e}"))?
+            }
             (_, shape) => {
                 return Err(format!("tensor 'weight' has shape {shape:?}, expected [C, D]"));
             }

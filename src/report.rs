@@ -27,9 +27,7 @@ use crate::atomic::write_atomically;
 use crate::data::{Dataset, ImageShape};
 use crate::metrics::Evaluation;
 use crate::model::Model;
-use crate::plot::{
-    ConfusionMatrix, Picture, RgbImage, TrainingCurves, TuningMap, WeightsPicture,
-};
+use crate::plot::{ConfusionMatrix, Picture, RgbImage, TrainingCurves, TuningMap, WeightsPicture};
 use crate::train::History;
 use crate::{Error, Result};
 
@@ -269,7 +267,8 @@ impl Report<'_> {
     /// The model's settings: its classes and features, then its training options.
     fn settings(&self) -> Vec<(String, String)> {
         let model = self.model;
-        let mut classes = model.class_names().iter().take(20).cloned().collect::<Vec<_>>().join(", ");
+        let mut classes =
+            model.class_names().iter().take(20).cloned().collect::<Vec<_>>().join(", ");
         if model.n_classes() > 20 {
             classes.push_str(", …");
         }

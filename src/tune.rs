@@ -281,8 +281,11 @@ mod tests {
     fn results_read_back_what_they_wrote() {
         let mut written = results(&[Some(0.25), None, Some(0.5)]);
         written.results[1].objective = f64::INFINITY; // written as null, read as NaN
-        written.winner =
-            Some(Winner { lr: 0.01, reg: 1e-4, summary: serde_json::json!({"test_accuracy": 0.5}) });
+        written.winner = Some(Winner {
+            lr: 0.01,
+            reg: 1e-4,
+            summary: serde_json::json!({"test_accuracy": 0.5}),
+        });
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("results.json");
         written.write(&path).unwrap();
@@ -292,7 +295,8 @@ mod tests {
         expected.results[1].objective = read.results[1].objective;
         assert_eq!(format!("{read:?}"), format!("{expected:?}"));
         let text = std::fs::read_to_string(&path).unwrap();
-        let keys: Vec<String> = serde_json::from_str::<serde_json::Value>(&text).unwrap()
+        let keys: Vec<String> = serde_json::from_str::<serde_json::Value>(&text)
+            .unwrap()
             .as_object()
             .unwrap()
             .keys()

@@ -123,7 +123,8 @@ pub fn in_words(summary: &serde_json::Value) -> String {
         ("stopped", text("stop_reason")),
         ("model", model),
     ];
-    let lines: Vec<String> = lines.iter().map(|(what, value)| format!("{what:>9}  {value}")).collect();
+    let lines: Vec<String> =
+        lines.iter().map(|(what, value)| format!("{what:>9}  {value}")).collect();
     lines.join("\n")
 }
 
