@@ -258,3 +258,56 @@ fn lbfgs_on_sparse_inputs_uses_the_sparse_kernel_and_the_same_optimum() {
     let relative = (with_sparse - with_fused).abs() / with_fused;
     assert!(relative < 1e-8, "{with_sparse} vs {with_fused}: {relative:e}");
 }
+
+/// A grid search trains every pair on data prepared once, and each pair's model is the one
+/// `fit` trains on its own, bit for bit; the results' best pair is the one of highest
+/// validation accuracy.
+#[test]
+fn a_grid_search_on_data_prepared_once_equals_fitting_each_pair() {
+    use softmax::tune::Grid;
+
+    let base = with_optimizer(Optimizer::Sgd, Duration::Epochs(2));
+    let grid = Grid::new(&base, &[1e-3, 1e-1], &[1e-4, 1e-1]).unwrap();
+    let (train, validation) = digits(0.1);
+    let prepared = grid.prepare(train, validation.unwrap()).unwrap();
+    assert_eq!(prepared.precision(), Precision::F32, "auto is float32 for sgd");
+    let (results, runs) = grid.search(&prepared, "digits").unwrap();
+    assert_eq!((results.results.len(), runs.len()), (4, 4));
+    for ((options, run), result) in grid.pairs().iter().zip(&runs).zip(&results.results) {
+        let alone = fit_digits(options);
+        assert_eq!(run.model, alone.model, "lr {}, reg {}", result.lr, result.reg);
+        assert_eq!(run.history, alone.history);
+        assert_eq!((result.lr, result.reg), (options.train.learning_rate(), options.reg));
+        assert_eq!(result.val_accuracy, alone.val_accuracy);
+    }
+    let best = results.best().unwrap();
+    let highest = runs.iter().filter_map(|r| r.val_accuracy).fold(f64::MIN, f64::max);
+    assert_eq!(runs[best].val_accuracy, Some(highest));
+    assert!(runs[..best].iter().all(|r| r.val_accuracy < Some(highest)), "the first of ties");
+}
+
+#[test]
+fn prepared_data_refuses_options_it_was_not_prepared_for() {
+    use softmax::fit::Prepared;
+
+    let (train, validation) = digits(0.1);
+    let prepared = Prepared::new(train, validation, Preprocess::Scale, Precision::F64).unwrap();
+    let cases = [
+        (FitOptions::default(), "standardize preprocessing in float64"),
+        (
+            FitOptions {
+                preprocess: Preprocess::Scale,
+                ..with_optimizer(Optimizer::Sgd, Duration::Iterations(3))
+            },
+            "scale preprocessing in float32",
+        ),
+    ];
+    for (options, expected) in cases {
+        let err = prepared.fit(&options.check().unwrap(), &mut |_| {}).unwrap_err();
+        assert!(matches!(&err, Error::InvalidOption(m) if m.contains(expected)), "{err}");
+        assert!(err.to_string().contains("prepared with scale in float64"), "{err}");
+    }
+    let options = FitOptions { preprocess: Preprocess::Scale, ..Default::default() };
+    let fitted = prepared.fit(&options.clone().check().unwrap(), &mut |_| {}).unwrap();
+    assert_eq!(fitted.model, fit_digits(&options).model);
+}
