@@ -1,17 +1,22 @@
 //! From a data set to a [`Model`]: fit the preprocessing on the training split, append the bias
 //! column, train in the chosen dtype, and package the weights with everything needed to predict.
+//!
+//! Options are checked once, by [`FitOptions::check`], into the [`CheckedFitOptions`] that
+//! [`fit`] takes. [`fit`] is [`Prepared::new`] (preprocess the data once) then [`Prepared::fit`]
+//! (train on it); a grid search ([`crate::tune`]) prepares once and fits many times.
 
 use std::time::Instant;
 
 use ndarray::Array2;
 use serde::Serialize;
 
-use crate::data::Dataset;
-use crate::model::Model;
+use crate::data::{Dataset, ImageShape};
+use crate::model::{Model, ModelParts, Precision};
 use crate::names::named_enum;
 use crate::preprocess::{Bias, Preprocess, Preprocessor, split_bias};
 use crate::train::{
-    History, Labeled, Objective, Optimizer, Progress, TrainOptions, accuracy, train,
+    CheckedTrainOptions, History, Labeled, Objective, Optimizer, Progress, TrainOptions, accuracy,
+    train,
 };
 use crate::{Error, Float, Kernel, Loss, RegConvention, Result};
 
@@ -59,12 +64,55 @@ impl Default for FitOptions {
 
 impl FitOptions {
     /// The concrete dtype: `auto` is f64 for L-BFGS and f32 otherwise.
-    pub fn resolved_dtype(&self) -> Dtype {
+    pub fn resolved_dtype(&self) -> Precision {
         match (self.dtype, self.train.optimizer) {
-            (Dtype::Auto, Optimizer::Lbfgs) => Dtype::F64,
-            (Dtype::Auto, _) => Dtype::F32,
-            (dtype, _) => dtype,
+            (Dtype::Auto, Optimizer::Lbfgs) | (Dtype::F64, _) => Precision::F64,
+            (Dtype::Auto, _) | (Dtype::F32, _) => Precision::F32,
         }
+    }
+
+    /// Refuses options out of range before any work: a negative or non-finite regularization
+    /// and what [`TrainOptions::check`] refuses. What passes is the only way to the
+    /// [`CheckedFitOptions`] that [`fit`] takes.
+    ///
+    /// # Errors
+    /// [`Error::InvalidOption`] naming the first option out of range.
+    pub fn check(self) -> Result<CheckedFitOptions> {
+        crate::loss::check_reg(self.reg)?;
+        let train = self.train.clone().check()?;
+        Ok(CheckedFitOptions { options: self, train })
+    }
+}
+
+/// [`FitOptions`] that [`FitOptions::check`] accepted. Read them through `Deref`; they cannot be
+/// changed, only taken apart with [`into_inner`](Self::into_inner) and checked again.
+/// Serializes as the options it holds (the model file's `training` entry).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct CheckedFitOptions {
+    options: FitOptions,
+    /// `options.train`, checked: what [`train`] takes.
+    #[serde(skip)]
+    train: CheckedTrainOptions,
+}
+
+impl CheckedFitOptions {
+    /// The training options, checked.
+    pub fn train_options(&self) -> &CheckedTrainOptions {
+        &self.train
+    }
+
+    /// The options, to change and check again.
+    pub fn into_inner(self) -> FitOptions {
+        self.options
+    }
+}
+
+impl std::ops::Deref for CheckedFitOptions {
+    type Target = FitOptions;
+
+    fn deref(&self) -> &FitOptions {
+        &self.options
     }
 }
 
@@ -81,104 +129,202 @@ pub struct Fitted {
     pub train_accuracy: f64,
     pub val_accuracy: Option<f64>,
     pub stop_reason: String,
-    /// Seconds spent preprocessing and training (not loading).
+    /// Seconds spent preprocessing and training (not loading); from [`Prepared::fit`], training
+    /// only.
     pub seconds: f64,
 }
 
-/// Trains a model on `train`, checking accuracy on `validation` as it goes.
+/// Trains a model on `train`, checking accuracy on `validation` as it goes: [`Prepared::new`]
+/// with the options' preprocessing and dtype, then [`Prepared::fit`].
 ///
-/// Both data sets are taken, not borrowed, so that their raw inputs do not outlive their use. In
-/// f32 the inputs are preprocessed and given the bias column in their own buffers
-/// ([`Preprocessor::transform_with_bias_in_place`]): training needs no second copy of the data.
-/// In f64 each set is converted into a new matrix and its f32 inputs are freed as soon as it is.
-/// Pass clones to keep the raw data.
+/// Both data sets are taken, not borrowed, so that their raw inputs do not outlive their use
+/// (see [`Prepared::new`]). Pass clones to keep the raw data.
 ///
 /// # Errors
-/// Options out of range, an empty training set, and what training reports.
+/// An empty training set, and what training reports.
 pub fn fit(
     train_set: Dataset,
     validation: Option<Dataset>,
-    options: &FitOptions,
+    options: &CheckedFitOptions,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<Fitted> {
-    options.train.check()?;
-    crate::loss::check_reg(options.reg)?;
-    if train_set.inputs.nrows() == 0 {
-        return Err(Error::Empty("the training split has no samples".into()));
-    }
     let started = Instant::now();
-    let preprocessor = Preprocessor::fit(options.preprocess, train_set.inputs.view());
-    let mut fitted = match options.resolved_dtype() {
-        Dtype::F64 => {
-            let convert =
-                |p: &Preprocessor, inputs: Array2<f32>| p.transform_with_bias(inputs.view());
-            fit_in::<f64>(train_set, validation, preprocessor, convert, options, progress)
-        }
-        _ => {
-            let transform = Preprocessor::transform_with_bias_in_place;
-            fit_in::<f32>(train_set, validation, preprocessor, transform, options, progress)
-        }
-    }?;
+    let prepared =
+        Prepared::new(train_set, validation, options.preprocess, options.resolved_dtype())?;
+    let mut fitted = prepared.fit(options, progress)?;
     fitted.seconds = started.elapsed().as_secs_f64();
     Ok(fitted)
 }
 
-/// [`fit`] in `F`, once the preprocessing is fitted: `prepare` turns each set's raw inputs (N×D)
-/// into the trainer's (N×(D+1) in `F`), consuming them.
-fn fit_in<F: Float>(
-    train_set: Dataset,
-    validation: Option<Dataset>,
+/// A training set (and validation set) preprocessed once, with the bias column, in the dtype
+/// training computes in: what any number of fits that share the preprocessing and the dtype
+/// train on (the pairs of a grid search, a path of regularization strengths), each borrowing
+/// it read-only.
+#[derive(Debug)]
+pub struct Prepared {
+    inputs: PreparedInputs,
+    train_labels: Vec<usize>,
+    validation_labels: Option<Vec<usize>>,
     preprocessor: Preprocessor,
-    prepare: impl Fn(&Preprocessor, Array2<f32>) -> Array2<F>,
-    options: &FitOptions,
-    progress: &mut dyn FnMut(&Progress),
-) -> Result<Fitted> {
-    let Dataset { inputs, labels, class_names, feature_names, image_shape } = train_set;
-    let inputs = prepare(&preprocessor, inputs);
-    let validation = validation.map(|v| (prepare(&preprocessor, v.inputs), v.labels));
-    let objective = Objective {
-        inputs: inputs.view(),
-        labels: &labels,
-        loss: options.loss,
-        reg: options.reg,
-        reg_convention: options.reg_convention,
-        bias: options.bias,
-        kernel: options.kernel,
-    };
-    let val = validation.as_ref().map(|(inputs, labels)| Labeled { inputs: inputs.view(), labels });
-    let trained = train(&objective, class_names.len(), val, &options.train, progress)?;
+    class_names: Vec<String>,
+    feature_names: Option<Vec<String>>,
+    image_shape: Option<ImageShape>,
+}
 
-    let objective_value = match trained.objective {
-        Some(value) => value,
-        None => objective.evaluate(trained.weights.view())?.loss.as_f64(),
-    };
-    let accuracy_of = |data: Labeled<F>| accuracy(trained.weights.view(), data);
-    let train_accuracy = accuracy_of(Labeled { inputs: inputs.view(), labels: &labels });
-    let val_accuracy = val.map(accuracy_of);
-    let (weight, bias) = split_bias(trained.weights.view());
-    let model = Model {
-        weight: weight.mapv(F::as_f64),
-        bias: bias.mapv(F::as_f64),
-        preprocessor,
-        class_names,
-        feature_names,
-        image_shape,
-        loss: options.loss,
-        reg: options.reg,
-        reg_convention: options.reg_convention,
-        bias_mode: options.bias,
-        dtype: F::DTYPE_NAME.to_string(),
-        training: serde_json::to_value(options).expect("options serialize"),
-    };
-    Ok(Fitted {
-        model,
-        history: trained.history,
-        iterations: trained.iterations,
-        passes: trained.passes,
-        objective: objective_value,
-        train_accuracy,
-        val_accuracy,
-        stop_reason: trained.stop_reason,
-        seconds: 0.0,
-    })
+/// The trainer's inputs (N×(D+1)) of the training and validation sets, in one of the dtypes.
+#[derive(Debug)]
+enum PreparedInputs {
+    F32(Array2<f32>, Option<Array2<f32>>),
+    F64(Array2<f64>, Option<Array2<f64>>),
+}
+
+impl Prepared {
+    /// Fits `preprocess` on the training set and transforms both sets with it, into `precision`.
+    ///
+    /// In f32 the inputs are preprocessed and given the bias column in their own buffers
+    /// ([`Preprocessor::transform_with_bias_in_place`]): training needs no second copy of the
+    /// data. In f64 each set is converted into a new matrix and its f32 inputs are freed as soon
+    /// as it is.
+    ///
+    /// # Errors
+    /// [`Error::Empty`] for a training set without samples.
+    pub fn new(
+        train_set: Dataset,
+        validation: Option<Dataset>,
+        preprocess: Preprocess,
+        precision: Precision,
+    ) -> Result<Prepared> {
+        if train_set.inputs.nrows() == 0 {
+            return Err(Error::Empty("the training split has no samples".into()));
+        }
+        let Dataset { inputs, labels, class_names, feature_names, image_shape } = train_set;
+        let preprocessor = Preprocessor::fit(preprocess, inputs.view());
+        let (validation_inputs, validation_labels) =
+            validation.map(|v| (v.inputs, v.labels)).unzip();
+        let inputs = match precision {
+            Precision::F64 => {
+                let convert = |inputs: Array2<f32>| preprocessor.transform_with_bias(inputs.view());
+                PreparedInputs::F64(convert(inputs), validation_inputs.map(convert))
+            }
+            Precision::F32 => {
+                let transform = |inputs| preprocessor.transform_with_bias_in_place(inputs);
+                PreparedInputs::F32(transform(inputs), validation_inputs.map(transform))
+            }
+        };
+        Ok(Prepared {
+            inputs,
+            train_labels: labels,
+            validation_labels,
+            preprocessor,
+            class_names,
+            feature_names,
+            image_shape,
+        })
+    }
+
+    /// The preprocessing fitted on the training set.
+    pub fn preprocessor(&self) -> &Preprocessor {
+        &self.preprocessor
+    }
+
+    /// The dtype the inputs are in.
+    pub fn precision(&self) -> Precision {
+        match self.inputs {
+            PreparedInputs::F32(..) => Precision::F32,
+            PreparedInputs::F64(..) => Precision::F64,
+        }
+    }
+
+    /// Trains a model on the prepared training set, checking accuracy on the validation set as
+    /// it goes. `seconds` counts the training, not the preparation.
+    ///
+    /// # Errors
+    /// [`Error::InvalidOption`] when the options ask for another preprocessing or dtype than the
+    /// data were prepared with; what training reports; [`Error::Training`] for weights that are
+    /// no longer finite.
+    pub fn fit(
+        &self,
+        options: &CheckedFitOptions,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<Fitted> {
+        let (wanted, prepared) = (options.resolved_dtype(), self.precision());
+        if options.preprocess != self.preprocessor.kind || wanted != prepared {
+            return Err(Error::InvalidOption(format!(
+                "the options ask for {} preprocessing in {wanted}, the data were prepared with \
+                 {} in {prepared}",
+                options.preprocess, self.preprocessor.kind
+            )));
+        }
+        let started = Instant::now();
+        let mut fitted = match &self.inputs {
+            PreparedInputs::F32(train, validation) => {
+                self.fit_in(train, validation.as_ref(), options, progress)
+            }
+            PreparedInputs::F64(train, validation) => {
+                self.fit_in(train, validation.as_ref(), options, progress)
+            }
+        }?;
+        fitted.seconds = started.elapsed().as_secs_f64();
+        Ok(fitted)
+    }
+
+    /// [`Prepared::fit`] in `F`, on the trainer's inputs of both sets.
+    fn fit_in<F: Float>(
+        &self,
+        inputs: &Array2<F>,
+        validation: Option<&Array2<F>>,
+        options: &CheckedFitOptions,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<Fitted> {
+        let labels = &self.train_labels;
+        let objective = Objective {
+            inputs: inputs.view(),
+            labels,
+            loss: options.loss,
+            reg: options.reg,
+            reg_convention: options.reg_convention,
+            bias: options.bias,
+            kernel: options.kernel,
+        };
+        let val = validation
+            .zip(self.validation_labels.as_ref())
+            .map(|(inputs, labels)| Labeled { inputs: inputs.view(), labels });
+        let n_classes = self.class_names.len();
+        let trained = train(&objective, n_classes, val, options.train_options(), progress)?;
+
+        let objective_value = match trained.objective {
+            Some(value) => value,
+            None => objective.evaluate(trained.weights.view())?.loss.as_f64(),
+        };
+        let accuracy_of = |data: Labeled<F>| accuracy(trained.weights.view(), data);
+        let train_accuracy = accuracy_of(Labeled { inputs: inputs.view(), labels });
+        let val_accuracy = val.map(accuracy_of);
+        let (weight, bias) = split_bias(trained.weights.view());
+        let model = Model::new(ModelParts {
+            weight: weight.mapv(F::as_f64),
+            bias: bias.mapv(F::as_f64),
+            preprocessor: self.preprocessor.clone(),
+            class_names: self.class_names.clone(),
+            feature_names: self.feature_names.clone(),
+            image_shape: self.image_shape,
+            loss: options.loss,
+            reg: options.reg,
+            reg_convention: options.reg_convention,
+            bias_mode: options.bias,
+            precision: Precision::of::<F>(),
+            training: serde_json::to_value(options).expect("options serialize"),
+        })
+        .map_err(|err| Error::Training(format!("{err} (the optimizer diverged)")))?;
+        Ok(Fitted {
+            model,
+            history: trained.history,
+            iterations: trained.iterations,
+            passes: trained.passes,
+            objective: objective_value,
+            train_accuracy,
+            val_accuracy,
+            stop_reason: trained.stop_reason,
+            seconds: 0.0,
+        })
+    }
 }

@@ -16,14 +16,16 @@
 //! [`preprocess`] fits the feature scaling on the training split, [`train`] minimizes the
 //! regularized loss (SGD, momentum, Nesterov, Adam or L-BFGS), and [`fit`] packages the result as
 //! a [`model::Model`] that predicts, saves to a safetensors file Python can read, and is judged by
-//! [`metrics`]; [`plot`] and [`report`] draw it.
+//! [`metrics`]; [`tune`] grid-searches the learning rate and regularization on data preprocessed
+//! once; [`plot`] and [`report`] draw it.
 //!
 //! ```
 //! use softmax::data::{DataSpec, LoadOptions, load};
 //! use softmax::fit::{FitOptions, fit};
 //!
 //! let splits = load(&DataSpec::Digits, &LoadOptions::default())?; // the embedded 8×8 digits
-//! let fitted = fit(splits.train, splits.validation, &FitOptions::default(), &mut |_| {})?;
+//! let options = FitOptions::default().check()?; // every option checked once, here
+//! let fitted = fit(splits.train, splits.validation, &options, &mut |_| {})?;
 //! let test = splits.test.as_ref().expect("digits has a test split");
 //! let predicted = fitted.model.predict(test.inputs.view())?;
 //! assert!(softmax::metrics::accuracy(&predicted, &test.labels) > 0.95);
@@ -71,6 +73,7 @@ pub mod preprocess;
 pub mod report;
 pub mod synthetic;
 pub mod train;
+pub mod tune;
 
 pub use error::{Error, Result};
 pub use float::Float;

@@ -38,8 +38,9 @@
 //!
 //! The metadata's keys are in sorted order, so the same model always gives the same bytes.
 //! [`Model::save`] writes atomically;
-//! [`Model::load`] checks the format, its version, every tensor's dtype and shape against C
-//! and D, and that every value is finite, and names the file in every error.
+//! [`Model::load`] checks the format, its version and every tensor's dtype ([`Error::File`]),
+//! then builds the model with [`Model::new`], which checks every shape against C and D and that
+//! every value is finite ([`Error::InconsistentModel`]); every error names the file.
 //!
 //! # Reading it from Python
 //! With the `safetensors` package (`pip install numpy safetensors`):
@@ -91,8 +92,9 @@ use serde::de::DeserializeOwned;
 
 use crate::atomic::write_atomically;
 use crate::data::ImageShape;
+use crate::names::named_enum;
 use crate::preprocess::{Bias, Preprocessor};
-use crate::{Error, Loss, RegConvention, Result};
+use crate::{Error, Float, Loss, RegConvention, Result};
 
 /// Rows of inputs preprocessed (into float64) at a time by [`Model::scores`].
 const SCORE_CHUNK_ROWS: usize = 1024;
@@ -109,9 +111,34 @@ const BIAS: &str = "bias";
 const OFFSET: &str = "preprocess_offset";
 const SCALE: &str = "preprocess_scale";
 
-/// A trained linear classifier: scores = W·x' + b with x' the preprocessed input.
+named_enum! {
+    "dtype",
+    /// The floating-point type a model was trained in and is stored in (the file's `dtype`).
+    pub enum Precision {
+        F32 = "float32",
+        #[default]
+        F64 = "float64",
+    }
+}
+
+impl Precision {
+    /// The precision of the float type `F`.
+    pub fn of<F: Float>() -> Precision {
+        F::DTYPE_NAME.parse().expect("f32 and f64 are named float32 and float64")
+    }
+
+    /// The safetensors dtype its tensors are stored in.
+    fn tensor_dtype(self) -> Dtype {
+        match self {
+            Precision::F32 => Dtype::F32,
+            Precision::F64 => Dtype::F64,
+        }
+    }
+}
+
+/// What a [`Model`] is made of, unchecked: [`Model::new`] checks that the parts agree.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Model {
+pub struct ModelParts {
     /// W, C×D.
     pub weight: Array2<f64>,
     /// b, C entries.
@@ -129,13 +156,167 @@ pub struct Model {
     pub reg: f64,
     pub reg_convention: RegConvention,
     pub bias_mode: Bias,
-    /// The dtype the model was trained in and is stored in: "float32" or "float64".
-    pub dtype: String,
+    /// The dtype the model was trained in and is stored in.
+    pub precision: Precision,
     /// The training options, as the trainer reports them (free-form JSON object).
     pub training: serde_json::Value,
 }
 
+/// A trained linear classifier: scores = W·x' + b with x' the preprocessed input.
+///
+/// Made only by [`Model::new`] (or [`Model::load`], which calls it), so its parts always agree:
+/// W is C×D with C, D ≥ 1, b has C entries, the preprocessing D offsets and D scales > 0, the C
+/// class names are distinct, the feature names (if any) are D, an image shape (if any) has D
+/// pixels, and every number is finite. Read it through its accessors; to change it, take it
+/// apart with [`Model::into_parts`] and build it again.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Model {
+    weight: Array2<f64>,
+    bias: Array1<f64>,
+    preprocessor: Preprocessor,
+    // `pub(crate)` for `metrics`, which reads these two fields directly; private once it uses
+    // the accessors.
+    pub(crate) class_names: Vec<String>,
+    feature_names: Option<Vec<String>>,
+    image_shape: Option<ImageShape>,
+    pub(crate) loss: Loss,
+    reg: f64,
+    reg_convention: RegConvention,
+    bias_mode: Bias,
+    precision: Precision,
+    training: serde_json::Value,
+}
+
 impl Model {
+    /// The model of `parts`, once they agree (see [`Model`]).
+    ///
+    /// # Errors
+    /// [`Error::InconsistentModel`] naming the first disagreement: a count that is not C or D,
+    /// a value that is not finite, a scale that is not > 0, a class name given twice, a
+    /// negative regularization.
+    pub fn new(parts: ModelParts) -> Result<Model> {
+        check(&parts).map_err(Error::InconsistentModel)?;
+        let ModelParts {
+            weight,
+            bias,
+            preprocessor,
+            class_names,
+            feature_names,
+            image_shape,
+            loss,
+            reg,
+            reg_convention,
+            bias_mode,
+            precision,
+            training,
+        } = parts;
+        Ok(Model {
+            weight,
+            bias,
+            preprocessor,
+            class_names,
+            feature_names,
+            image_shape,
+            loss,
+            reg,
+            reg_convention,
+            bias_mode,
+            precision,
+            training,
+        })
+    }
+
+    /// The parts, to change and build a model of again.
+    pub fn into_parts(self) -> ModelParts {
+        let Model {
+            weight,
+            bias,
+            preprocessor,
+            class_names,
+            feature_names,
+            image_shape,
+            loss,
+            reg,
+            reg_convention,
+            bias_mode,
+            precision,
+            training,
+        } = self;
+        ModelParts {
+            weight,
+            bias,
+            preprocessor,
+            class_names,
+            feature_names,
+            image_shape,
+            loss,
+            reg,
+            reg_convention,
+            bias_mode,
+            precision,
+            training,
+        }
+    }
+
+    /// W, C×D.
+    pub fn weight(&self) -> &Array2<f64> {
+        &self.weight
+    }
+
+    /// b, C entries.
+    pub fn bias(&self) -> &Array1<f64> {
+        &self.bias
+    }
+
+    /// x' = (x − offset) / scale, fitted on the training split.
+    pub fn preprocessor(&self) -> &Preprocessor {
+        &self.preprocessor
+    }
+
+    /// One name per class, in label order.
+    pub fn class_names(&self) -> &[String] {
+        &self.class_names
+    }
+
+    /// One name per feature, when the training data had them.
+    pub fn feature_names(&self) -> Option<&[String]> {
+        self.feature_names.as_deref()
+    }
+
+    /// The shape of an image sample, for image data.
+    pub fn image_shape(&self) -> Option<ImageShape> {
+        self.image_shape
+    }
+
+    /// The loss the model was trained with (and [`crate::metrics::evaluate`] reports).
+    pub fn loss(&self) -> Loss {
+        self.loss
+    }
+
+    /// The regularization strength it was trained with, in [`Model::reg_convention`].
+    pub fn reg(&self) -> f64 {
+        self.reg
+    }
+
+    pub fn reg_convention(&self) -> RegConvention {
+        self.reg_convention
+    }
+
+    /// How the bias was trained.
+    pub fn bias_mode(&self) -> Bias {
+        self.bias_mode
+    }
+
+    /// The dtype the model was trained in and is stored in.
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    /// The training options, as the trainer reports them (free-form JSON object).
+    pub fn training(&self) -> &serde_json::Value {
+        &self.training
+    }
+
     /// C, the number of classes.
     pub fn n_classes(&self) -> usize {
         self.class_names.len()
@@ -150,11 +331,8 @@ impl Model {
     ///
     /// # Errors
     /// Inputs whose D is not the model's ([`Error::FeatureMismatch`]), a NaN or infinity in the
-    /// inputs ([`Error::NonFinite`], with its location), scores that overflow f64, and an
-    /// inconsistent model (fields whose shapes disagree: [`Error::InvalidOption`]).
+    /// inputs ([`Error::NonFinite`], with its location) and scores that overflow f64.
     pub fn scores(&self, inputs: ArrayView2<f32>) -> Result<Array2<f64>> {
-        self.check()
-            .map_err(|message| Error::InvalidOption(format!("inconsistent model: {message}")))?;
         self.check_inputs(inputs)?;
         // Rows go in chunks, so the preprocessed float64 copy of the inputs is SCORE_CHUNK_ROWS
         // rows, not N. x' has a constant-1 column after its D features; b is added directly.
@@ -194,8 +372,7 @@ impl Model {
     /// Writes the model to `path` as a safetensors file (see the module doc), atomically.
     ///
     /// # Errors
-    /// An inconsistent model (shapes that disagree, non-finite values, a scale that is not > 0,
-    /// an unknown dtype, a value too large for float32 in a float32 model) and any I/O error.
+    /// A value too large for float32 in a float32 model ([`Error::File`]) and any I/O error.
     /// On error, an existing file at `path` is left untouched.
     pub fn save(&self, path: &Path) -> Result<()> {
         let bytes = self
@@ -207,18 +384,24 @@ impl Model {
     /// Reads a model written by [`Model::save`].
     ///
     /// # Errors
-    /// A missing or unreadable file, a file that is not safetensors, not a model (another
-    /// `format`), a newer `format_version`, and a missing, mistyped, misshapen or non-finite
-    /// tensor or metadata entry. Every error names the file.
+    /// A missing or unreadable file ([`Error::Io`]); a file that is not safetensors, not a
+    /// model (another `format`), a newer `format_version`, a missing or mistyped tensor or
+    /// metadata entry ([`Error::File`]); parts that disagree, as [`Model::new`] finds them
+    /// ([`Error::InconsistentModel`]). Every error names the file.
     pub fn load(path: &Path) -> Result<Model> {
         let bytes = fs::read(path).map_err(|e| Error::io(path, e))?;
-        Model::from_bytes(&bytes).map_err(|message| Error::file(path, message))
+        let parts = Model::parts_of(&bytes).map_err(|message| Error::file(path, message))?;
+        Model::new(parts).map_err(|err| match err {
+            Error::InconsistentModel(message) => {
+                Error::InconsistentModel(format!("{}: {message}", path.display()))
+            }
+            other => other,
+        })
     }
 
     /// The file's bytes: the four tensors in the model's dtype and the metadata.
     fn to_bytes(&self) -> std::result::Result<Vec<u8>, String> {
-        self.check()?;
-        let dtype = tensor_dtype(&self.dtype)?;
+        let dtype = self.precision.tensor_dtype();
         let (n_classes, n_features) = self.weight.dim();
         let tensors = [
             (WEIGHT, vec![n_classes, n_features], encode(WEIGHT, self.weight.iter(), dtype)?),
@@ -249,7 +432,7 @@ impl Model {
             ("loss".to_string(), self.loss.name().to_string()),
             ("reg".to_string(), to_json(&self.reg)?),
             ("reg_convention".to_string(), self.reg_convention.name().to_string()),
-            ("dtype".to_string(), self.dtype.clone()),
+            ("dtype".to_string(), self.precision.name().to_string()),
             ("training".to_string(), to_json(&self.training)?),
         ]);
         if let Some(names) = &self.feature_names {
@@ -261,8 +444,9 @@ impl Model {
         Ok(metadata)
     }
 
-    /// Parses and checks a model file's bytes; the error is a message without the file name.
-    fn from_bytes(bytes: &[u8]) -> std::result::Result<Model, String> {
+    /// Parses a model file's bytes into its parts, unchecked; the error is a message without
+    /// the file name.
+    fn parts_of(bytes: &[u8]) -> std::result::Result<ModelParts, String> {
         let not_safetensors = |e: SafeTensorError| format!("not a safetensors model file ({e})");
         // The header is parsed twice (`SafeTensors` keeps its metadata private): it is small.
         let (_, header) = SafeTensors::read_metadata(bytes).map_err(not_safetensors)?;
@@ -270,103 +454,39 @@ impl Model {
         let empty = HashMap::new();
         let metadata = Metadata(header.metadata().as_ref().unwrap_or(&empty));
         metadata.check_format()?;
-        let dtype = metadata.text("dtype")?.to_string();
-        let tensor_dtype = tensor_dtype(&dtype).map_err(|e| format!("metadata 'dtype': {e}"))?;
-        let class_names: Vec<String> = metadata.json("class_names")?;
-        let n_classes = class_names.len();
-        let n_features = match tensor(&file, WEIGHT)?.shape()[..] {
-            [rows, columns] if rows == n_classes => columns,
-            ref shape => {
-                return Err(format!(
-                    "tensor 'weight' has shape {shape:?}, expected [C, D] with C = {n_classes} \
-                     (the number of class names)"
-                ));
+        let precision: Precision = metadata.named("dtype")?;
+        let read = |name| read_tensor(&file, name, precision.tensor_dtype());
+        let weight = match read(WEIGHT)? {
+            (values, shape) if shape.len() == 2 => {
+                Array2::from_shape_vec((shape[0], shape[1]), values)
+                    .map_err(|e| format!("tensor 'weight': {e}"))?
+            }
+            (_, shape) => {
+                return Err(format!("tensor 'weight' has shape {shape:?}, expected [C, D]"));
             }
         };
-        let read = |name, shape: &[usize]| read_tensor(&file, name, tensor_dtype, shape);
-        let weight = read(WEIGHT, &[n_classes, n_features])?;
-        let model = Model {
-            weight: Array2::from_shape_vec((n_classes, n_features), weight)
-                .map_err(|e| e.to_string())?,
-            bias: Array1::from(read(BIAS, &[n_classes])?),
+        let vector = |name| match read(name)? {
+            (values, shape) if shape.len() == 1 => Ok(Array1::from(values)),
+            (_, shape) => Err(format!("tensor '{name}' has shape {shape:?}, expected 1 dimension")),
+        };
+        Ok(ModelParts {
+            weight,
+            bias: vector(BIAS)?,
             preprocessor: Preprocessor {
                 kind: metadata.named("preprocess")?,
-                offset: Array1::from(read(OFFSET, &[n_features])?),
-                scale: Array1::from(read(SCALE, &[n_features])?),
+                offset: vector(OFFSET)?,
+                scale: vector(SCALE)?,
             },
-            class_names,
+            class_names: metadata.json("class_names")?,
             feature_names: metadata.optional_json("feature_names")?,
             image_shape: metadata.optional_json("image_shape")?,
             loss: metadata.named("loss")?,
             reg: metadata.json("reg")?,
             reg_convention: metadata.named("reg_convention")?,
             bias_mode: metadata.named("bias")?,
-            dtype,
+            precision,
             training: metadata.json("training")?,
-        };
-        model.check()?;
-        Ok(model)
-    }
-
-    /// Checks that the fields agree with each other (C and D), that every number is finite,
-    /// every scale > 0, the class names distinct and the dtype known.
-    fn check(&self) -> std::result::Result<(), String> {
-        let (n_classes, n_features) = (self.n_classes(), self.n_features());
-        if n_classes == 0 || n_features == 0 {
-            return Err(format!(
-                "a model needs classes and features, got C = {n_classes}, D = {n_features}"
-            ));
-        }
-        let counts = [
-            ("rows of the weights", self.weight.nrows(), n_classes, "C"),
-            ("bias entries", self.bias.len(), n_classes, "C"),
-            ("preprocessing offsets", self.preprocessor.offset.len(), n_features, "D"),
-            ("preprocessing scales", self.preprocessor.scale.len(), n_features, "D"),
-            (
-                "feature names",
-                self.feature_names.as_ref().map_or(n_features, Vec::len),
-                n_features,
-                "D",
-            ),
-            (
-                "image pixels (channels·height·width)",
-                self.image_shape.map_or(n_features, image_size),
-                n_features,
-                "D",
-            ),
-        ];
-        if let Some((what, count, expected, letter)) =
-            counts.iter().find(|(_, count, expected, _)| count != expected)
-        {
-            return Err(format!("{count} {what} for {letter} = {expected}"));
-        }
-        let mut seen = HashSet::new();
-        if let Some(name) = self.class_names.iter().find(|name| !seen.insert(name.as_str())) {
-            return Err(format!("class name '{name}' appears twice"));
-        }
-        let arrays = [
-            (WEIGHT, self.weight.view().into_dyn()),
-            (BIAS, self.bias.view().into_dyn()),
-            (OFFSET, self.preprocessor.offset.view().into_dyn()),
-            (SCALE, self.preprocessor.scale.view().into_dyn()),
-        ];
-        for (name, values) in arrays {
-            if let Some((index, value)) = values.indexed_iter().find(|(_, v)| !v.is_finite()) {
-                return Err(format!(
-                    "{name} holds {value} at {:?}: every value must be finite",
-                    index.slice()
-                ));
-            }
-        }
-        if let Some((feature, scale)) =
-            self.preprocessor.scale.iter().enumerate().find(|(_, s)| **s <= 0.0)
-        {
-            return Err(format!(
-                "preprocess_scale of feature {feature} is {scale}: scales must be > 0"
-            ));
-        }
-        crate::loss::check_reg(self.reg).map_err(|e| e.to_string())?;
-        tensor_dtype(&self.dtype).map(|_| ())
+        })
     }
 
     /// Refuses inputs with another number of features, or holding a NaN or infinity.
@@ -391,6 +511,64 @@ impl Model {
             None => Ok(()),
         }
     }
+}
+
+/// Checks that the parts agree with each other (C and D), that every number is finite, every
+/// scale > 0, the class names distinct and the regularization ≥ 0; the error is a message.
+fn check(parts: &ModelParts) -> std::result::Result<(), String> {
+    let (n_classes, n_features) = (parts.class_names.len(), parts.weight.ncols());
+    if n_classes == 0 || n_features == 0 {
+        return Err(format!(
+            "a model needs classes and features, got C = {n_classes} (class names), \
+             D = {n_features} (columns of the weights)"
+        ));
+    }
+    let matrix = [n_classes, n_features];
+    let shapes = [
+        (WEIGHT, parts.weight.shape(), matrix.as_slice(), "[C, D]"),
+        (BIAS, parts.bias.shape(), &[n_classes], "[C]"),
+        (OFFSET, parts.preprocessor.offset.shape(), &[n_features], "[D]"),
+        (SCALE, parts.preprocessor.scale.shape(), &[n_features], "[D]"),
+    ];
+    if let Some((name, shape, expected, letters)) =
+        shapes.iter().find(|(_, shape, expected, _)| shape != expected)
+    {
+        return Err(format!(
+            "{name} has shape {shape:?}, expected {letters} = {expected:?} with C = {n_classes} \
+             (the number of class names) and D = {n_features}"
+        ));
+    }
+    let counts = [
+        ("feature names", parts.feature_names.as_ref().map_or(n_features, Vec::len)),
+        ("image pixels (channels·height·width)", parts.image_shape.map_or(n_features, image_size)),
+    ];
+    if let Some((what, count)) = counts.iter().find(|(_, count)| *count != n_features) {
+        return Err(format!("{count} {what} for D = {n_features}"));
+    }
+    let mut seen = HashSet::new();
+    if let Some(name) = parts.class_names.iter().find(|name| !seen.insert(name.as_str())) {
+        return Err(format!("class name '{name}' appears twice"));
+    }
+    let arrays = [
+        (WEIGHT, parts.weight.view().into_dyn()),
+        (BIAS, parts.bias.view().into_dyn()),
+        (OFFSET, parts.preprocessor.offset.view().into_dyn()),
+        (SCALE, parts.preprocessor.scale.view().into_dyn()),
+    ];
+    for (name, values) in arrays {
+        if let Some((index, value)) = values.indexed_iter().find(|(_, v)| !v.is_finite()) {
+            return Err(format!(
+                "{name} holds {value} at {:?}: every value must be finite",
+                index.slice()
+            ));
+        }
+    }
+    if let Some((feature, scale)) =
+        parts.preprocessor.scale.iter().enumerate().find(|(_, s)| **s <= 0.0)
+    {
+        return Err(format!("{SCALE} of feature {feature} is {scale}: scales must be > 0"));
+    }
+    crate::loss::check_reg(parts.reg).map_err(|e| e.to_string())
 }
 
 /// The predicted class of each row of scores (N×C): argmax_j f_j, the lowest index on ties.
@@ -420,15 +598,6 @@ fn argmax(row: ArrayView1<f64>) -> usize {
         }
     }
     best
-}
-
-/// The safetensors dtype of a model dtype name.
-fn tensor_dtype(name: &str) -> std::result::Result<Dtype, String> {
-    match name {
-        "float32" => Ok(Dtype::F32),
-        "float64" => Ok(Dtype::F64),
-        other => Err(format!("unknown dtype '{other}': expected float32 or float64")),
-    }
 }
 
 /// channels·height·width, saturating (a huge shape never equals D).
@@ -461,22 +630,18 @@ fn tensor<'a>(file: &SafeTensors<'a>, name: &str) -> std::result::Result<TensorV
     file.tensor(name).map_err(|_| format!("tensor '{name}' is missing"))
 }
 
-/// Reads tensor `name`, which must have `dtype` (F32 or F64) and `shape`, as f64 values.
+/// Reads tensor `name`, which must have `dtype` (F32 or F64), as f64 values and its shape.
 fn read_tensor(
     file: &SafeTensors,
     name: &str,
     dtype: Dtype,
-    shape: &[usize],
-) -> std::result::Result<Vec<f64>, String> {
+) -> std::result::Result<(Vec<f64>, Vec<usize>), String> {
     let tensor = tensor(file, name)?;
     if tensor.dtype() != dtype {
         return Err(format!(
             "tensor '{name}' is {:?}, but the metadata's dtype says {dtype:?}",
             tensor.dtype()
         ));
-    }
-    if tensor.shape() != shape {
-        return Err(format!("tensor '{name}' has shape {:?}, expected {shape:?}", tensor.shape()));
     }
     // The safetensors crate has checked that the data holds exactly shape × dtype bytes.
     let values: Vec<f64> = match dtype {
@@ -491,7 +656,7 @@ fn read_tensor(
             .map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]))
             .collect(),
     };
-    Ok(values)
+    Ok((values, tensor.shape().to_vec()))
 }
 
 /// A value as JSON text.

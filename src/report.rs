@@ -27,9 +27,7 @@ use crate::atomic::write_atomically;
 use crate::data::{Dataset, ImageShape};
 use crate::metrics::Evaluation;
 use crate::model::Model;
-use crate::plot::{
-    ConfusionMatrix, Picture, RgbImage, TrainingCurves, TuningMap, TuningResults, WeightsPicture,
-};
+use crate::plot::{ConfusionMatrix, Picture, RgbImage, TrainingCurves, TuningMap, WeightsPicture};
 use crate::train::History;
 use crate::{Error, Result};
 
@@ -80,7 +78,8 @@ pub struct Report<'a> {
     pub summary: Vec<(String, String)>,
     pub evaluated: &'a Evaluated,
     pub history: Option<&'a History>,
-    pub tuning: Option<&'a TuningResults>,
+    /// The tuning map of a grid search's results.
+    pub tuning: Option<&'a TuningMap>,
 }
 
 /// A picture to write beside the page and embed in it.
@@ -105,8 +104,7 @@ impl Report<'_> {
     /// atomically, and returns their paths, the page last.
     ///
     /// # Errors
-    /// A folder or file that cannot be written, a history without steps, tuning results that
-    /// cannot be drawn, and samples the model cannot score (another number of features).
+    /// A folder or file that cannot be written, a history without steps, and samples the model cannot score (another number of features).
     pub fn write(&self, dir: &Path) -> Result<Vec<PathBuf>> {
         // Everything is drawn before anything is written: an error leaves no partial report.
         let (right, wrong) = self.samples()?;
@@ -140,7 +138,7 @@ impl Report<'_> {
         let caption = format!(
             "{caption} This is W as stored, which acts on the preprocessed features \
              ({} preprocessing), without the bias.",
-            self.model.preprocessor.kind
+            self.model.preprocessor().kind
         );
         figures.push(figure(dir, "weights.png", &weights, caption)?);
         if let Some(history) = self.history {
@@ -156,7 +154,7 @@ impl Report<'_> {
         if let Some(tuning) = self.tuning {
             let caption = "The grid search: validation (left) and training (right) accuracy over \
                            log10 learning rate × log10 regularization; the best pair is ringed.";
-            figures.push(figure(dir, "tuning.png", &TuningMap::new(tuning)?, caption.into())?);
+            figures.push(figure(dir, "tuning.png", tuning, caption.into())?);
         }
         let what = self.evaluated.what();
         let confusion = ConfusionMatrix::new(&self.evaluated.evaluation, &what);
@@ -269,11 +267,12 @@ impl Report<'_> {
     /// The model's settings: its classes and features, then its training options.
     fn settings(&self) -> Vec<(String, String)> {
         let model = self.model;
-        let mut classes = model.class_names.iter().take(20).cloned().collect::<Vec<_>>().join(", ");
+        let mut classes =
+            model.class_names().iter().take(20).cloned().collect::<Vec<_>>().join(", ");
         if model.n_classes() > 20 {
             classes.push_str(", …");
         }
-        let features = match model.image_shape {
+        let features = match model.image_shape() {
             Some(ImageShape { channels, height, width }) => {
                 format!("{} ({channels}×{height}×{width} images)", model.n_features())
             }
@@ -282,9 +281,9 @@ impl Report<'_> {
         let mut settings = vec![
             ("classes".to_string(), format!("{} ({classes})", model.n_classes())),
             ("features".to_string(), features),
-            ("stored as".to_string(), model.dtype.clone()),
+            ("stored as".to_string(), model.precision().to_string()),
         ];
-        if let Some(options) = model.training.as_object() {
+        if let Some(options) = model.training().as_object() {
             for (key, value) in options {
                 settings.push((key.replace('_', " "), setting(value)));
             }
@@ -297,7 +296,7 @@ impl Report<'_> {
         if samples.is_empty() {
             return format!("<p>{none}</p>\n");
         }
-        let names = &self.model.class_names;
+        let names = self.model.class_names();
         let mut cards = String::from("<div class=\"samples\">\n");
         for sample in samples {
             let verdict = if sample.label == sample.predicted { "right" } else { "wrong" };

@@ -179,7 +179,8 @@ impl Dataset {
     /// set that no sample has need not be among them.
     ///
     /// # Errors
-    /// [`Error::InvalidOption`] naming the first sample whose class is not in `class_names`.
+    /// [`Error::InvalidOption`] naming the first sample whose class is not in `class_names`;
+    /// [`Error::LabelOutOfRange`] for a label beyond this data set's own class names.
     pub fn align_classes(mut self, class_names: &[String]) -> Result<Dataset> {
         let positions: Vec<Option<usize>> = self
             .class_names
@@ -187,24 +188,25 @@ impl Dataset {
             .map(|name| class_names.iter().position(|known| known == name))
             .collect();
         for (sample, label) in self.labels.iter_mut().enumerate() {
-            let message = match positions.get(*label) {
-                Some(&Some(position)) => {
-                    *label = position;
-                    continue;
+            match positions.get(*label) {
+                Some(&Some(position)) => *label = position,
+                Some(None) => {
+                    return Err(Error::InvalidOption(format!(
+                        "sample {sample} is of class '{}', which is not one of the model's {} \
+                         classes ({})",
+                        self.class_names[*label],
+                        class_names.len(),
+                        name_list(class_names)
+                    )));
                 }
-                Some(None) => format!(
-                    "sample {sample} is of class '{}', which is not one of the model's {} \
-                     classes ({})",
-                    self.class_names[*label],
-                    class_names.len(),
-                    name_list(class_names)
-                ),
-                None => format!(
-                    "sample {sample} has label {label}, beyond the data set's {} class names",
-                    self.class_names.len()
-                ),
-            };
-            return Err(Error::InvalidOption(message));
+                None => {
+                    return Err(Error::LabelOutOfRange {
+                        index: sample,
+                        label: *label as i128,
+                        n_classes: self.class_names.len(),
+                    });
+                }
+            }
         }
         self.class_names = class_names.to_vec();
         Ok(self)

@@ -5,7 +5,7 @@
 //! | [`Templates`] | each class's weights as an image, CS231n's "templates" | a [`Model`](crate::model::Model) of image data |
 //! | [`WeightHeatMap`] | the weights as a class × feature heat map | any model |
 //! | [`TrainingCurves`] | the loss of every step, raw and smoothed; training and validation accuracy at every checkpoint | a [`History`](crate::train::History) |
-//! | [`TuningMap`] | validation and training accuracy over log10 lr × log10 reg, the best pair ringed | [`TuningResults`] |
+//! | [`TuningMap`] | validation and training accuracy over log10 lr × log10 reg, the best pair ringed | [`TuningResults`](crate::tune::TuningResults) |
 //! | [`ConfusionMatrix`] | the counts of true × predicted classes | an [`Evaluation`](crate::metrics::Evaluation) |
 //!
 //! [`WeightsPicture`] picks templates or the heat map for a model. Every picture implements
@@ -18,7 +18,7 @@
 //! use softmax::plot::{Picture, WeightsPicture};
 //! # let model = softmax::fit::fit(
 //! #     softmax::data::load(&softmax::data::DataSpec::Digits, &Default::default())?.train,
-//! #     None, &Default::default(), &mut |_| {})?.model;
+//! #     None, &softmax::fit::FitOptions::default().check()?, &mut |_| {})?.model;
 //! let picture = WeightsPicture::new(&model); // digits: ten 8×8 templates
 //! let png = picture.render(std::path::Path::new("templates.png"))?;
 //! assert_eq!(&png[1..4], b"PNG");
@@ -42,5 +42,5 @@ pub use colormap::{Colormap, DIVERGING, SEQUENTIAL, VIRIDIS};
 pub use confusion::ConfusionMatrix;
 pub use history::TrainingCurves;
 pub use image::RgbImage;
-pub use tune::{TuningMap, TuningResult, TuningResults};
+pub use tune::TuningMap;
 pub use weights::{Templates, WeightHeatMap, WeightsPicture};

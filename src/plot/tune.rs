@@ -1,17 +1,14 @@
 //! The tuning map: the accuracy of every (learning rate, regularization) pair of a grid
 //! search, over log10 lr × log10 reg, as CS231n draws it.
 
-use std::path::Path;
-
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use serde::Deserialize;
-
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::canvas::{DrawResult, HEADER_HEIGHT, Header, MARGIN, Picture, format_number, text};
 use super::chart::{self, Axis, extent, padded};
 use super::colormap::{ColorBar, VIRIDIS, text_color_on};
+use crate::tune::{TuningResult, TuningResults};
 use crate::{Error, Result};
 
 /// The size of each of the two charts, colour bar excluded.
@@ -23,73 +20,24 @@ const MIN_LABELLED_RADIUS: i32 = 15;
 /// The outline of a pair without an accuracy.
 const MISSING: RGBColor = RGBColor(200, 200, 200);
 
-/// One trained pair of a grid search.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-pub struct TuningResult {
-    pub lr: f64,
-    pub reg: f64,
-    pub train_accuracy: f64,
-    pub val_accuracy: Option<f64>,
-}
-
-/// The results of `softmax tune` as its `--results` file holds them (other fields of the file
-/// are ignored).
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-pub struct TuningResults {
-    pub results: Vec<TuningResult>,
-    /// `half` or `full`: the convention the regularization strengths are in.
-    #[serde(default)]
-    pub reg_convention: Option<String>,
-}
-
-impl TuningResults {
-    /// Reads the JSON file `softmax tune --results` writes.
-    ///
-    /// # Errors
-    /// A missing or unreadable file, JSON that is not such results, and results that cannot be
-    /// drawn (see [`TuningMap::new`]); every error names the file.
-    pub fn read(path: &Path) -> Result<TuningResults> {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        let results: TuningResults = serde_json::from_slice(&bytes).map_err(|e| {
-            Error::file(path, format!("not the results of `softmax tune --results`: {e}"))
-        })?;
-        results.check().map_err(|message| Error::file(path, message))?;
-        Ok(results)
+/// Refuses results that cannot be drawn on log axes or have no validation accuracy.
+fn check(results: &TuningResults) -> std::result::Result<(), String> {
+    if results.results.is_empty() {
+        return Err("the results hold no (lr, reg) pair".to_string());
     }
-
-    /// The index of the pair with the best validation accuracy, the first of ties (as
-    /// `softmax tune` chooses); `None` when no pair has a validation accuracy.
-    pub fn best(&self) -> Option<usize> {
-        let mut best: Option<(usize, f64)> = None;
-        for (index, result) in self.results.iter().enumerate() {
-            if let Some(accuracy) = result.val_accuracy
-                && best.is_none_or(|(_, best_accuracy)| accuracy > best_accuracy)
-            {
-                best = Some((index, accuracy));
+    for (index, result) in results.results.iter().enumerate() {
+        for (name, value) in [("lr", result.lr), ("reg", result.reg)] {
+            if !(value.is_finite() && value > 0.0) {
+                return Err(format!(
+                    "result {index} has {name} = {value}: the map's axes are log10 {name}, \
+                     so every {name} must be > 0"
+                ));
             }
         }
-        best.map(|(index, _)| index)
     }
-
-    /// Refuses results that cannot be drawn on log axes or have no validation accuracy.
-    fn check(&self) -> std::result::Result<(), String> {
-        if self.results.is_empty() {
-            return Err("the results hold no (lr, reg) pair".to_string());
-        }
-        for (index, result) in self.results.iter().enumerate() {
-            for (name, value) in [("lr", result.lr), ("reg", result.reg)] {
-                if !(value.is_finite() && value > 0.0) {
-                    return Err(format!(
-                        "result {index} has {name} = {value}: the map's axes are log10 {name}, \
-                         so every {name} must be > 0"
-                    ));
-                }
-            }
-        }
-        match self.best() {
-            Some(_) => Ok(()),
-            None => Err("no result has a validation accuracy to map".to_string()),
-        }
+    match results.results.iter().any(|r| r.val_accuracy.is_some_and(|a| !a.is_nan())) {
+        true => Ok(()),
+        false => Err("no result has a validation accuracy to map".to_string()),
     }
 }
 
@@ -110,17 +58,14 @@ impl TuningMap {
     /// [`Error::InvalidOption`] when there is no pair, an lr or reg is not > 0 (a log axis
     /// cannot show it), or no pair has a validation accuracy.
     pub fn new(results: &TuningResults) -> Result<TuningMap> {
-        results.check().map_err(Error::InvalidOption)?;
-        let best = results.best().expect("checked: some pair has a validation accuracy");
+        check(results).map_err(Error::InvalidOption)?;
+        let best = results.best().expect("checked: there are pairs");
         let winner = &results.results[best];
-        let convention = match &results.reg_convention {
-            Some(convention) => format!(" ({convention} convention)"),
-            None => String::new(),
-        };
+        let convention = results.reg_convention;
         let header = Header {
             title: format!("Tuning map: {} (lr, reg) pairs", results.results.len()),
             subtitle: format!(
-                "ringed: the best, lr {} and reg {}{convention}, validation accuracy {:.4}",
+                "ringed: the best, lr {} and reg {} ({convention} convention), validation accuracy {:.4}",
                 format_number(winner.lr),
                 format_number(winner.reg),
                 winner.val_accuracy.unwrap_or(f64::NAN)

@@ -88,14 +88,14 @@ impl Templates {
     /// [`Error::InvalidOption`] for a model that does not know its image shape (its data was
     /// not images: draw a [`WeightHeatMap`]).
     pub fn new(model: &Model) -> Result<Templates> {
-        let Some(shape) = model.image_shape else {
+        let Some(shape) = model.image_shape() else {
             return Err(Error::InvalidOption(format!(
                 "the model's data were not images ({} features, no image shape), so its \
                  weights have no templates: draw them as a heat map",
                 model.n_features()
             )));
         };
-        let weights = &model.weight;
+        let weights = model.weight();
         let min = weights.iter().copied().fold(f64::INFINITY, f64::min);
         let max = weights.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let coloring = match shape.channels {
@@ -134,7 +134,7 @@ impl Templates {
             },
         };
         Ok(Templates {
-            class_names: model.class_names.clone(),
+            class_names: model.class_names().to_vec(),
             images,
             coloring,
             grid: TileGrid::new(model.n_classes(), tile, HEADER_HEIGHT),
@@ -222,13 +222,13 @@ pub struct WeightHeatMap {
 impl WeightHeatMap {
     /// The heat map of any model's weights.
     pub fn new(model: &Model) -> WeightHeatMap {
-        let (n_classes, n_features) = model.weight.dim();
-        let max_abs = model.weight.iter().fold(0.0f64, |m, w| m.max(w.abs()));
+        let (n_classes, n_features) = model.weight().dim();
+        let max_abs = model.weight().iter().fold(0.0f64, |m, w| m.max(w.abs()));
         let cells = RgbImage::from_fn(n_classes, n_features, |class, feature| {
-            DIVERGING.signed(model.weight[[class, feature]], max_abs)
+            DIVERGING.signed(model.weight()[[class, feature]], max_abs)
         });
-        let column_labels = match &model.feature_names {
-            Some(names) => names.clone(),
+        let column_labels = match model.feature_names() {
+            Some(names) => names.to_vec(),
             None => (0..n_features).map(|j| j.to_string()).collect(),
         };
         let cell_width = (HEAT_MAP_WIDTH / n_features).clamp(1, 40) as u32;
@@ -242,7 +242,7 @@ impl WeightHeatMap {
             },
             row_title: "class",
             column_title: "feature",
-            row_labels: model.class_names.clone(),
+            row_labels: model.class_names().to_vec(),
             column_labels,
             cells,
             cell_size: (cell_width, cell_height),

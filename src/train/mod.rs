@@ -111,9 +111,13 @@ impl Default for TrainOptions {
 }
 
 impl TrainOptions {
-    /// Refuses options out of range before any work: non-finite or non-positive rates, a zero
-    /// batch size or duration, a decay outside (0, 1].
-    pub fn check(&self) -> Result<()> {
+    /// Refuses options out of range before any work (non-finite or non-positive rates, a zero
+    /// batch size or duration, a decay outside (0, 1], ...); what passes is the only way to
+    /// [`CheckedTrainOptions`], which [`train`] takes.
+    ///
+    /// # Errors
+    /// [`Error::InvalidOption`] naming the first option out of range.
+    pub fn check(self) -> Result<CheckedTrainOptions> {
         let invalid = |message: String| Err(Error::InvalidOption(message));
         let rate = self.learning_rate();
         if !(rate.is_finite() && rate > 0.0) {
@@ -140,12 +144,34 @@ impl TrainOptions {
         if !(self.init_scale.is_finite() && self.init_scale >= 0.0) {
             return invalid(format!("init scale must be finite and >= 0, got {}", self.init_scale));
         }
-        Ok(())
+        Ok(CheckedTrainOptions(self))
     }
 
     /// The learning rate in effect.
     pub fn learning_rate(&self) -> f64 {
         self.learning_rate.unwrap_or_else(|| self.optimizer.default_learning_rate())
+    }
+}
+
+/// [`TrainOptions`] that [`TrainOptions::check`] accepted: every value in range. Read its
+/// options through `Deref`; it cannot be changed, only taken apart with
+/// [`into_inner`](Self::into_inner) and checked again. Serializes as the options it holds.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct CheckedTrainOptions(TrainOptions);
+
+impl CheckedTrainOptions {
+    /// The options, to change and check again.
+    pub fn into_inner(self) -> TrainOptions {
+        self.0
+    }
+}
+
+impl std::ops::Deref for CheckedTrainOptions {
+    type Target = TrainOptions;
+
+    fn deref(&self) -> &TrainOptions {
+        &self.0
     }
 }
 
@@ -185,14 +211,17 @@ pub struct Trained<F> {
 
 /// Minimizes `objective` over W (`n_classes`×(D+1)), checking accuracy on `validation` (and on
 /// the training set) at every checkpoint; `progress` is called after every iteration.
+///
+/// # Errors
+/// A negative or non-finite `objective.reg` (the objective is built by the caller, unchecked),
+/// an empty training set, and what the loss kernels and the optimizer report.
 pub fn train<F: Float>(
     objective: &Objective<F>,
     n_classes: usize,
     validation: Option<Labeled<F>>,
-    options: &TrainOptions,
+    options: &CheckedTrainOptions,
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<Trained<F>> {
-    options.check()?;
     crate::loss::check_reg(objective.reg)?;
     if objective.inputs.nrows() == 0 {
         return Err(Error::Empty("the training set has no samples".into()));

@@ -107,6 +107,24 @@ fn cifar_smoke_run_flags_work_on_the_fixture() {
     assert_eq!(out["options"]["reg_convention"], "full");
 }
 
+/// Through a pipe (as here) `train` prints exactly one JSON line, with or without --json; the
+/// summary in words is for a terminal only (its text is tested where it is made).
+#[test]
+fn train_prints_one_json_line_to_a_pipe() {
+    for extra in [&[][..], &["--json"]] {
+        let args: Vec<&str> = ["train", "--optimizer", "sgd", "--iters", "5"]
+            .into_iter()
+            .chain(extra.iter().copied())
+            .collect();
+        let out = softmax(&args);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert_eq!(stdout.lines().count(), 1, "{stdout}");
+        let line: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(line["iterations"], 5);
+    }
+}
+
 #[test]
 fn tune_searches_the_grid_and_saves_the_best_model() {
     let dir = tempfile::tempdir().unwrap();

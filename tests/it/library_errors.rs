@@ -142,3 +142,16 @@ fn option_names_parse_and_list_the_choices() {
     let err = "softmx".parse::<Loss>().unwrap_err().to_string();
     assert!(err.contains("softmx") && err.contains("softmax, svm"), "{err}");
 }
+
+#[test]
+fn aligning_a_label_beyond_the_class_names_is_out_of_range() {
+    let data = softmax::data::Dataset {
+        inputs: Array2::zeros((3, 1)),
+        labels: vec![0, 1, 2],
+        class_names: vec!["a".into(), "b".into()],
+        feature_names: None,
+        image_shape: None,
+    };
+    let err = data.align_classes(&["b".to_string(), "a".to_string()]).unwrap_err();
+    assert!(matches!(err, Error::LabelOutOfRange { index: 2, label: 2, n_classes: 2 }), "{err:?}");
+}

@@ -14,14 +14,18 @@ use safetensors::{Dtype, SafeTensors};
 use serde_json::json;
 use softmax::data::{Dataset, ImageShape};
 use softmax::metrics::{ClassMetrics, evaluate};
-use softmax::model::Model;
+use softmax::model::{Model, ModelParts, Precision};
 use softmax::preprocess::{Bias, Preprocess, Preprocessor};
 use softmax::{Error, Loss, RegConvention};
 
 /// C = 3 classes, D = 2 features: x' = (x − [1, 2]) / [2, 4], scores = W x' + b with
 /// W = [[1, 0], [0, 1], [−1, −1]] and b = [0.5, 0, −1].
 fn hand_model() -> Model {
-    Model {
+    Model::new(hand_parts()).unwrap()
+}
+
+fn hand_parts() -> ModelParts {
+    ModelParts {
         weight: array![[1.0, 0.0], [0.0, 1.0], [-1.0, -1.0]],
         bias: array![0.5, 0.0, -1.0],
         preprocessor: Preprocessor {
@@ -36,7 +40,7 @@ fn hand_model() -> Model {
         reg: 1e-3,
         reg_convention: RegConvention::Half,
         bias_mode: Bias::Intercept,
-        dtype: "float64".to_string(),
+        precision: Precision::F64,
         training: json!({"optimizer": "lbfgs", "seed": 7, "reg": 1e-3}),
     }
 }
@@ -61,11 +65,11 @@ fn names(names: &[&str]) -> Vec<String> {
 }
 
 /// A model of another shape and every option changed: svm, full, trick, center, an image.
-fn image_model(dtype: &str) -> Model {
+fn image_model(precision: Precision) -> Model {
     let mut rng = ChaCha8Rng::seed_from_u64(3);
     let (n_classes, n_features) = (4, 2 * 3 * 2);
     let mut random = |n| Array1::from_shape_fn(n, |_| rng.random_range(-2.0..2.0));
-    Model {
+    let parts = ModelParts {
         weight: random(n_classes * n_features)
             .into_shape_with_order((n_classes, n_features))
             .unwrap(),
@@ -82,9 +86,10 @@ fn image_model(dtype: &str) -> Model {
         reg: 2.5e-5,
         reg_convention: RegConvention::Full,
         bias_mode: Bias::Trick,
-        dtype: dtype.to_string(),
+        precision,
         training: json!({"optimizer": "sgd", "learning_rate": 1e-7, "nested": {"list": [1, 2]}}),
-    }
+    };
+    Model::new(parts).unwrap()
 }
 
 fn temp_dir() -> tempfile::TempDir {
@@ -140,20 +145,21 @@ fn scores_predictions_and_probabilities_by_hand() {
 /// W·x' + b computed on all rows at once, bit for bit.
 #[test]
 fn scores_of_many_rows_equal_the_whole_matrix_product() {
-    let model = image_model("float64");
+    let model = image_model(Precision::F64);
     let mut rng = ChaCha8Rng::seed_from_u64(3);
     let inputs = Array2::from_shape_simple_fn((2500, model.n_features()), || rng.random::<f32>());
     let scores = model.scores(inputs.view()).unwrap();
-    let transformed = model.preprocessor.transform_with_bias::<f64>(inputs.view());
+    let transformed = model.preprocessor().transform_with_bias::<f64>(inputs.view());
     let features = transformed.slice(ndarray::s![.., ..model.n_features()]);
-    let expected = features.dot(&model.weight.t()) + &model.bias;
+    let expected = features.dot(&model.weight().t()) + model.bias();
     assert_eq!(scores, expected);
 }
 
 #[test]
 fn probabilities_of_scores_in_the_thousands_are_finite() {
-    let mut model = hand_model();
-    model.weight *= 1000.0;
+    let mut parts = hand_parts();
+    parts.weight *= 1000.0;
+    let model = Model::new(parts).unwrap();
     let probabilities = model.predict_probabilities(hand_inputs().view()).unwrap();
     assert!(probabilities.iter().all(|p| p.is_finite()));
     // Row 0: scores [1000.5, 1000, −2001]: p_0 = 1 / (1 + e^{−0.5}), p_2 = 0.
@@ -187,15 +193,30 @@ fn non_finite_inputs_are_located() {
     assert!(err.to_string().contains("sample 2, feature 1"), "{err}");
 }
 
+/// Parts that disagree make no model: each change to the hand model's parts is refused with
+/// the disagreement named.
 #[test]
-fn an_inconsistent_model_is_an_error_not_a_panic() {
-    let mut model = hand_model();
-    model.bias = array![0.0, 1.0];
-    let err = model.scores(hand_inputs().view()).unwrap_err();
-    assert!(
-        matches!(&err, Error::InvalidOption(m) if m.contains("2 bias entries for C = 3")),
-        "{err}"
-    );
+fn inconsistent_parts_make_no_model() {
+    type Edit = fn(&mut ModelParts);
+    let cases: [(Edit, &str); 9] = [
+        (|p| p.bias = array![0.0, 1.0], "bias has shape [2], expected [C] = [3]"),
+        (|p| p.weight = Array2::zeros((2, 2)), "weight has shape [2, 2], expected [C, D] = [3, 2]"),
+        (|p| p.preprocessor.scale = array![1.0], "preprocess_scale has shape [1], expected [D]"),
+        (|p| p.class_names.clear(), "a model needs classes and features, got C = 0"),
+        (|p| p.class_names[2] = "cat".into(), "class name 'cat' appears twice"),
+        (|p| p.feature_names = Some(names(&["x"])), "1 feature names for D = 2"),
+        (|p| p.weight[[0, 1]] = f64::NAN, "weight holds NaN at [0, 1]: every value must be finite"),
+        (|p| p.preprocessor.scale[1] = -1.0, "preprocess_scale of feature 1 is -1"),
+        (|p| p.reg = -1.0, "reg must be finite and >= 0"),
+    ];
+    for (change, expected) in cases {
+        let mut parts = hand_parts();
+        change(&mut parts);
+        let err = Model::new(parts).unwrap_err();
+        assert!(matches!(&err, Error::InconsistentModel(m) if m.contains(expected)), "{err}");
+    }
+    let model = hand_model();
+    assert_eq!(Model::new(model.clone().into_parts()).unwrap(), model);
 }
 
 // ---- the file ----
@@ -203,7 +224,7 @@ fn an_inconsistent_model_is_an_error_not_a_panic() {
 #[test]
 fn save_then_load_is_exact_in_float64() {
     let dir = temp_dir();
-    for model in [hand_model(), image_model("float64")] {
+    for model in [hand_model(), image_model(Precision::F64)] {
         let path = dir.path().join("model.safetensors");
         model.save(&path).unwrap();
         assert_eq!(Model::load(&path).unwrap(), model);
@@ -214,20 +235,22 @@ fn save_then_load_is_exact_in_float64() {
 fn save_then_load_in_float32_equals_the_cast_values() {
     let dir = temp_dir();
     let path = dir.path().join("model.safetensors");
-    let model = image_model("float32");
+    let model = image_model(Precision::F32);
     model.save(&path).unwrap();
     let loaded = Model::load(&path).unwrap();
     let cast = |a: &Array1<f64>| a.mapv(|v| v as f32 as f64);
-    let expected = Model {
-        weight: model.weight.mapv(|v| v as f32 as f64),
-        bias: cast(&model.bias),
+    let parts = model.clone().into_parts();
+    let expected = Model::new(ModelParts {
+        weight: parts.weight.mapv(|v| v as f32 as f64),
+        bias: cast(&parts.bias),
         preprocessor: Preprocessor {
-            kind: model.preprocessor.kind,
-            offset: cast(&model.preprocessor.offset),
-            scale: cast(&model.preprocessor.scale),
+            kind: parts.preprocessor.kind,
+            offset: cast(&parts.preprocessor.offset),
+            scale: cast(&parts.preprocessor.scale),
         },
-        ..model.clone()
-    };
+        ..parts.clone()
+    })
+    .unwrap();
     assert_ne!(expected, model, "the cast must change something for this test to mean anything");
     assert_eq!(loaded, expected);
     // The tensors are stored as F32: 4 bytes per value.
@@ -282,7 +305,7 @@ fn the_file_holds_the_documented_metadata() {
 #[test]
 fn saving_the_same_model_writes_the_same_bytes() {
     let dir = temp_dir();
-    let model = image_model("float64");
+    let model = image_model(Precision::F64);
     let saves: Vec<Vec<u8>> = (0..6)
         .map(|i| {
             let path = dir.path().join(format!("model{i}.safetensors"));
@@ -302,10 +325,10 @@ fn saving_the_same_model_writes_the_same_bytes() {
 fn a_value_too_large_for_float32_is_refused_on_save() {
     let dir = temp_dir();
     let path = dir.path().join("model.safetensors");
-    let mut model = hand_model();
-    model.dtype = "float32".to_string();
-    model.weight[[1, 0]] = 1e300;
-    let err = model.save(&path).unwrap_err();
+    let mut parts = hand_parts();
+    parts.precision = Precision::F32;
+    parts.weight[[1, 0]] = 1e300;
+    let err = Model::new(parts).unwrap().save(&path).unwrap_err();
     assert!(err.to_string().contains("too large for a float32 model"), "{err}");
     assert!(entries(dir.path()).is_empty());
 }
@@ -314,16 +337,14 @@ fn a_value_too_large_for_float32_is_refused_on_save() {
 fn a_failed_save_leaves_the_existing_file_and_no_temporary_files() {
     let dir = temp_dir();
     let path = dir.path().join("model.safetensors");
-    image_model("float64").save(&path).unwrap();
+    image_model(Precision::F64).save(&path).unwrap();
     let before = fs::read(&path).unwrap();
 
-    let mut bad = hand_model();
-    bad.weight[[0, 0]] = f64::NAN;
-    let err = bad.save(&path).unwrap_err();
-    assert!(err.to_string().contains("every value must be finite"), "{err}");
-    let mut bad = hand_model();
-    bad.dtype = "float16".to_string();
-    assert!(bad.save(&path).unwrap_err().to_string().contains("unknown dtype 'float16'"));
+    let mut bad = hand_parts();
+    bad.precision = Precision::F32;
+    bad.bias[0] = -1e39;
+    let err = Model::new(bad).unwrap().save(&path).unwrap_err();
+    assert!(err.to_string().contains("too large for a float32 model"), "{err}");
 
     assert_eq!(fs::read(&path).unwrap(), before);
     assert_eq!(entries(dir.path()), ["model.safetensors"]);
@@ -429,21 +450,28 @@ impl Change {
     }
 }
 
+/// The error of loading a bad file: its message, which must name the file, for a file that is
+/// not a model ([`Error::File`]) or one whose parts disagree ([`Error::InconsistentModel`]).
+fn load_error_message(path: &Path, inconsistent: bool) -> String {
+    match Model::load(path) {
+        Err(err @ Error::InconsistentModel(_)) if inconsistent => {
+            let message = err.to_string();
+            assert!(message.contains(&path.display().to_string()), "{message}");
+            message
+        }
+        result if !inconsistent => file_error_message(result, path),
+        other => panic!("expected an inconsistent model, got {other:?}"),
+    }
+}
+
 #[test]
 fn well_formed_safetensors_files_with_bad_contents_are_refused() {
     use Change::*;
-    let cases = [
-        (
-            EditTensor("weight", |t| t.2 = vec![2, 3]),
-            "tensor 'weight' has shape [2, 3], expected [C, D] with C = 3",
-        ),
-        (EditTensor("weight", |t| t.2 = vec![6]), "tensor 'weight' has shape [6]"),
+    // Not a model, or a model that cannot be read: Error::File.
+    let unreadable = [
+        (EditTensor("weight", |t| t.2 = vec![6]), "tensor 'weight' has shape [6], expected [C, D]"),
         (RemoveTensor("weight"), "tensor 'weight' is missing"),
         (RemoveTensor("bias"), "tensor 'bias' is missing"),
-        (
-            EditTensor("bias", |t| (t.2, t.3) = (vec![2], f64_bytes(&[1.0, 2.0]))),
-            "tensor 'bias' has shape [2], expected [3]",
-        ),
         (
             EditTensor("preprocess_scale", |t| {
                 (t.1, t.3) = (Dtype::F32, [1f32; 2].iter().flat_map(|v| v.to_le_bytes()).collect())
@@ -451,14 +479,6 @@ fn well_formed_safetensors_files_with_bad_contents_are_refused() {
             "tensor 'preprocess_scale' is F32, but the metadata's dtype says F64",
         ),
         (EditTensor("preprocess_scale", |t| t.1 = Dtype::I64), "tensor 'preprocess_scale' is I64"),
-        (
-            EditTensor("preprocess_offset", |t| t.3 = f64_bytes(&[0.0, f64::NAN])),
-            "preprocess_offset holds NaN at [1]: every value must be finite",
-        ),
-        (
-            EditTensor("preprocess_scale", |t| t.3 = f64_bytes(&[1.0, 0.0])),
-            "preprocess_scale of feature 1 is 0: scales must be > 0",
-        ),
         (SetMetadata("format", "pytorch"), "not a softmax model: its format is 'pytorch'"),
         (RemoveMetadata("format"), "not a softmax model: a safetensors file without"),
         (
@@ -468,16 +488,13 @@ fn well_formed_safetensors_files_with_bad_contents_are_refused() {
         (SetMetadata("format_version", "0"), "unknown model format version '0'"),
         (RemoveMetadata("format_version"), "no 'format_version' entry"),
         (SetMetadata("class_names", "cat,dog,bird"), "metadata 'class_names'"),
-        (SetMetadata("class_names", r#"["a","b"]"#), "expected [C, D] with C = 2"),
-        (SetMetadata("class_names", "[]"), "expected [C, D] with C = 0"),
-        (SetMetadata("class_names", r#"["a","b","a"]"#), "class name 'a' appears twice"),
-        (SetMetadata("feature_names", r#"["x"]"#), "1 feature names for D = 2"),
-        (SetMetadata("image_shape", r#"{"channels":1,"height":1,"width":3}"#), "3 image pixels"),
         (SetMetadata("image_shape", r#"{"channels":1}"#), "metadata 'image_shape'"),
         (SetMetadata("loss", "hinge"), "metadata 'loss': invalid option: unknown loss 'hinge'"),
         (SetMetadata("preprocess", "whiten"), "unknown preprocessing 'whiten'"),
-        (SetMetadata("reg", "-1"), "reg must be finite and >= 0"),
-        (SetMetadata("dtype", "bfloat16"), "metadata 'dtype': unknown dtype 'bfloat16'"),
+        (
+            SetMetadata("dtype", "bfloat16"),
+            "unknown dtype 'bfloat16': expected one of float32, float64",
+        ),
         (
             SetMetadata("dtype", "float32"),
             "tensor 'weight' is F64, but the metadata's dtype says F32",
@@ -485,14 +502,42 @@ fn well_formed_safetensors_files_with_bad_contents_are_refused() {
         (SetMetadata("training", "{"), "metadata 'training'"),
         (RemoveMetadata("loss"), "the metadata has no 'loss' entry"),
     ];
+    // A model whose parts disagree: Error::InconsistentModel.
+    let inconsistent = [
+        (
+            EditTensor("weight", |t| t.2 = vec![2, 3]),
+            "weight has shape [2, 3], expected [C, D] = [3, 3] with C = 3",
+        ),
+        (
+            EditTensor("bias", |t| (t.2, t.3) = (vec![2], f64_bytes(&[1.0, 2.0]))),
+            "bias has shape [2], expected [C] = [3]",
+        ),
+        (
+            EditTensor("preprocess_offset", |t| t.3 = f64_bytes(&[0.0, f64::NAN])),
+            "preprocess_offset holds NaN at [1]: every value must be finite",
+        ),
+        (
+            EditTensor("preprocess_scale", |t| t.3 = f64_bytes(&[1.0, 0.0])),
+            "preprocess_scale of feature 1 is 0: scales must be > 0",
+        ),
+        (SetMetadata("class_names", r#"["a","b"]"#), "expected [C, D] = [2, 2] with C = 2"),
+        (SetMetadata("class_names", "[]"), "a model needs classes and features, got C = 0"),
+        (SetMetadata("class_names", r#"["a","b","a"]"#), "class name 'a' appears twice"),
+        (SetMetadata("feature_names", r#"["x"]"#), "1 feature names for D = 2"),
+        (SetMetadata("image_shape", r#"{"channels":1,"height":1,"width":3}"#), "3 image pixels"),
+        (SetMetadata("reg", "-1"), "reg must be finite and >= 0"),
+    ];
     let dir = temp_dir();
     let path = dir.path().join("bad.safetensors");
     let (tensors, metadata) = parts(&hand_model());
-    for (change, expected) in cases {
+    let all = unreadable.into_iter().map(|c| (c, false));
+    for ((change, expected), is_inconsistent) in
+        all.chain(inconsistent.into_iter().map(|c| (c, true)))
+    {
         let (mut tensors, mut metadata) = (tensors.clone(), metadata.clone());
         change.apply(&mut tensors, &mut metadata);
         write_file(&path, &tensors, Some(metadata));
-        let message = file_error_message(Model::load(&path), &path);
+        let message = load_error_message(&path, is_inconsistent);
         assert!(message.contains(expected), "expected '{expected}' in: {message}");
     }
     write_file(&path, &tensors, None);
@@ -506,7 +551,7 @@ fn well_formed_safetensors_files_with_bad_contents_are_refused() {
 fn no_bytes_make_load_panic() {
     let dir = temp_dir();
     let good = dir.path().join("good.safetensors");
-    image_model("float32").save(&good).unwrap();
+    image_model(Precision::F32).save(&good).unwrap();
     let bytes = fs::read(&good).unwrap();
     let path = dir.path().join("fuzz.safetensors");
     for length in 0..bytes.len() {
@@ -536,7 +581,7 @@ fn no_bytes_make_load_panic() {
 /// D = C = 3, W = I, b = 0, no preprocessing: one-hot inputs e_k score e_k, so the model
 /// predicts k.
 fn identity_model(loss: Loss) -> Model {
-    Model {
+    let parts = ModelParts {
         weight: Array2::eye(3),
         bias: Array1::zeros(3),
         preprocessor: Preprocessor {
@@ -551,9 +596,10 @@ fn identity_model(loss: Loss) -> Model {
         reg: 0.0,
         reg_convention: RegConvention::Half,
         bias_mode: Bias::Intercept,
-        dtype: "float64".to_string(),
+        precision: Precision::F64,
         training: json!({}),
-    }
+    };
+    Model::new(parts).unwrap()
 }
 
 /// Labels [0, 0, 1, 1, 2] with inputs that the identity model predicts as [0, 1, 1, 1, 0].
@@ -610,7 +656,7 @@ fn evaluation_after_aligning_classes_by_name() {
     let model = identity_model(Loss::Softmax);
     let err = evaluate(&model, &data).unwrap_err();
     assert!(err.to_string().contains("align them first"), "{err}");
-    let aligned = data.align_classes(&model.class_names).unwrap();
+    let aligned = data.align_classes(model.class_names()).unwrap();
     assert_eq!(
         evaluate(&model, &aligned).unwrap(),
         evaluate(&model, &confusion_dataset()).unwrap()
@@ -665,7 +711,7 @@ fn python_reads_a_saved_model() {
     let random_inputs = Array2::from_shape_fn((20, 12), |_| rng.random_range(-1000.0f32..1000.0));
     for (name, model, inputs) in [
         ("hand_f64", hand_model(), hand_inputs()),
-        ("image_f32", image_model("float32"), random_inputs),
+        ("image_f32", image_model(Precision::F32), random_inputs),
     ] {
         let model_path = dir.path().join(format!("{name}.safetensors"));
         let inputs_path = dir.path().join(format!("{name}_inputs.npy"));
@@ -695,6 +741,6 @@ fn python_reads_a_saved_model() {
         assert_eq!(predicted, loaded.predict(inputs.view()).unwrap());
         let class_names =
             stdout.lines().find_map(|line| line.strip_prefix("class_names: ")).unwrap();
-        assert_eq!(serde_json::from_str::<Vec<String>>(class_names).unwrap(), model.class_names);
+        assert_eq!(serde_json::from_str::<Vec<String>>(class_names).unwrap(), model.class_names());
     }
 }

@@ -12,13 +12,14 @@ use ndarray::{Array1, Array2};
 use plotters::style::RGBColor;
 use softmax::data::ImageShape;
 use softmax::metrics::{ClassMetrics, Evaluation};
-use softmax::model::Model;
+use softmax::model::{Model, ModelParts, Precision};
 use softmax::plot::{
     ConfusionMatrix, DIVERGING, Picture, SEQUENTIAL, Templates, TrainingCurves, TuningMap,
-    TuningResult, TuningResults, WeightHeatMap, WeightsPicture,
+    WeightHeatMap, WeightsPicture,
 };
 use softmax::preprocess::{Bias, Preprocess, Preprocessor};
-use softmax::train::{Checkpoint, History, Step};
+use softmax::train::{Checkpoint, History, Optimizer, Step};
+use softmax::tune::{TuningResult, TuningResults};
 use softmax::{Loss, RegConvention};
 
 // ---------------------------------------------------------------------------------------------
@@ -98,7 +99,17 @@ fn model(
     image_shape: Option<ImageShape>,
     weight: impl Fn(usize, usize) -> f64,
 ) -> Model {
-    Model {
+    Model::new(parts(n_classes, n_features, image_shape, weight)).unwrap()
+}
+
+/// The parts of [`model`].
+fn parts(
+    n_classes: usize,
+    n_features: usize,
+    image_shape: Option<ImageShape>,
+    weight: impl Fn(usize, usize) -> f64,
+) -> ModelParts {
+    ModelParts {
         weight: Array2::from_shape_fn((n_classes, n_features), |(k, j)| weight(k, j)),
         bias: Array1::zeros(n_classes),
         preprocessor: Preprocessor::fit(Preprocess::None, Array2::zeros((1, n_features)).view()),
@@ -109,7 +120,7 @@ fn model(
         reg: 0.0,
         reg_convention: RegConvention::Half,
         bias_mode: Bias::Intercept,
-        dtype: "float64".to_string(),
+        precision: Precision::F64,
         training: serde_json::json!({}),
     }
 }
@@ -215,10 +226,11 @@ fn cifar_templates_are_upscaled_to_at_least_64_pixels_without_smoothing() {
 
 #[test]
 fn weights_without_an_image_shape_draw_a_heat_map() {
-    let mut heat = model(3, 4, None, |k, j| k as f64 - j as f64); // w in [−3, 2]
-    heat.feature_names = Some(
+    let mut parts = parts(3, 4, None, |k, j| k as f64 - j as f64); // w in [−3, 2]
+    parts.feature_names = Some(
         ["sepal length", "sepal width", "petal length", "petal width"].map(String::from).to_vec(),
     );
+    let heat = Model::new(parts).unwrap();
     let err = Templates::new(&heat).err().unwrap().to_string();
     assert!(err.contains("not images") && err.contains("heat map"), "{err}");
     assert!(matches!(WeightsPicture::new(&heat), WeightsPicture::HeatMap(_)));
@@ -327,10 +339,19 @@ fn tuning() -> TuningResults {
                 reg,
                 train_accuracy: val + 0.03,
                 val_accuracy: Some(val),
+                objective: 1.0 - val,
+                iterations: 10,
+                seconds: 0.5,
             });
         }
     }
-    TuningResults { results, reg_convention: Some("full".to_string()) }
+    TuningResults {
+        results,
+        winner: None,
+        reg_convention: RegConvention::Full,
+        optimizer: Optimizer::Sgd,
+        data: "a 3×3 grid".to_string(),
+    }
 }
 
 #[test]
@@ -370,8 +391,14 @@ fn the_best_pair_is_the_first_of_ties_and_bad_results_are_refused() {
     results.results[4].reg = 0.0;
     let err = TuningMap::new(&results).err().unwrap().to_string();
     assert!(err.contains("result 4 has reg = 0") && err.contains("log10 reg"), "{err}");
-    let none = TuningResults { results: vec![], reg_convention: None };
-    assert!(TuningMap::new(&none).err().unwrap().to_string().contains("no (lr, reg) pair"));
+    results.results[4].reg = 1e3;
+    for (index, result) in results.results.iter_mut().enumerate() {
+        result.val_accuracy = if index % 2 == 0 { None } else { Some(f64::NAN) };
+    }
+    let err = TuningMap::new(&results).err().unwrap().to_string();
+    assert!(err.contains("no result has a validation accuracy"), "{err}");
+    results.results.clear();
+    assert!(TuningMap::new(&results).err().unwrap().to_string().contains("no (lr, reg) pair"));
 }
 
 #[test]
@@ -485,7 +512,9 @@ fn plot_errors_name_the_file_and_never_panic() {
     .unwrap();
     std::fs::write(
         dir.path().join("zero_reg.json"),
-        r#"{"results": [{"lr": 1e-3, "reg": 0, "train_accuracy": 0.5, "val_accuracy": 0.5}]}"#,
+        r#"{"results": [{"lr": 1e-3, "reg": 0, "train_accuracy": 0.5, "val_accuracy": 0.5,
+            "objective": 0.7, "iterations": 3, "seconds": 0.1}],
+            "best": null, "reg_convention": "half", "optimizer": "sgd", "data": "by hand"}"#,
     )
     .unwrap();
     std::fs::write(dir.path().join("not_results.json"), r#"{"lr": 1}"#).unwrap();

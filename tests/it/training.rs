@@ -5,6 +5,7 @@
 use crate::common::fixture;
 use softmax::data::{DataSpec, Dataset, LoadOptions, load};
 use softmax::fit::{FitOptions, Fitted, fit};
+use softmax::model::Precision;
 use softmax::preprocess::Preprocess;
 use softmax::train::{Duration, Optimizer, TrainOptions};
 use softmax::{Error, Loss, RegConvention};
@@ -17,7 +18,7 @@ fn digits(val_fraction: f64) -> (Dataset, Option<Dataset>) {
 
 fn fit_digits(options: &FitOptions) -> Fitted {
     let (train, validation) = digits(0.1);
-    fit(train, validation, options, &mut |_| {}).unwrap()
+    fit(train, validation, &options.clone().check().unwrap(), &mut |_| {}).unwrap()
 }
 
 fn with_optimizer(optimizer: Optimizer, duration: Duration) -> FitOptions {
@@ -74,7 +75,7 @@ fn fit_against_scikit_learn(ftol: f64) -> (Fitted, f64) {
         train: TrainOptions { ftol, ..Default::default() },
         ..Default::default()
     };
-    let fitted = fit(splits.train, None, &options, &mut |_| {}).unwrap();
+    let fitted = fit(splits.train, None, &options.check().unwrap(), &mut |_| {}).unwrap();
     let expected = reference["sklearn_objective"].as_f64().unwrap();
     let relative = (fitted.objective - expected).abs() / expected;
     (fitted, relative)
@@ -85,7 +86,7 @@ fn lbfgs_reaches_scikit_learns_optimum() {
     let (fitted, relative) = fit_against_scikit_learn(softmax::train::DEFAULT_FTOL);
     assert!(relative < 1e-6, "objective {} off scikit-learn's by {relative:e}", fitted.objective);
     assert!(fitted.stop_reason.contains("converged"), "{}", fitted.stop_reason);
-    assert_eq!(fitted.model.dtype, "float64");
+    assert_eq!(fitted.model.precision(), Precision::F64);
 }
 
 #[test]
@@ -108,8 +109,7 @@ fn the_ftol_rule_stops_sooner_than_the_gradient_rule() {
 
 #[test]
 fn defaults_reach_096_on_digits() {
-    let (train, validation) = digits(0.1);
-    let fitted = fit(train, validation, &FitOptions::default(), &mut |_| {}).unwrap();
+    let fitted = fit_digits(&FitOptions::default());
     let test = load(&DataSpec::Digits, &LoadOptions::default()).unwrap().test.unwrap();
     let predicted = fitted.model.predict(test.inputs.view()).unwrap();
     let accuracy = softmax::metrics::accuracy(&predicted, &test.labels);
@@ -135,7 +135,7 @@ fn the_same_seed_gives_the_same_model_on_any_thread_count() {
             train: TrainOptions { seed: 1, ..options.train.clone() },
             ..options.clone()
         };
-        assert_ne!(fit_digits(&other_seed).model.weight, runs[0].model.weight, "{optimizer}");
+        assert_ne!(fit_digits(&other_seed).model.weight(), runs[0].model.weight(), "{optimizer}");
     }
 }
 
@@ -173,8 +173,7 @@ fn history_is_written_as_csv_and_json() {
 }
 
 #[test]
-fn bad_options_are_refused_up_front() {
-    let (train, _) = digits(0.0);
+fn bad_options_are_refused_by_the_check() {
     let bad: Vec<(FitOptions, &str)> = vec![
         (FitOptions { reg: -1.0, ..Default::default() }, "reg"),
         (FitOptions { reg: f64::NAN, ..Default::default() }, "reg"),
@@ -188,8 +187,7 @@ fn bad_options_are_refused_up_front() {
         (with_train(|t| t.ftol = f64::INFINITY), "ftol"),
     ];
     for (options, word) in bad {
-        let err = fit(train.clone(), None, &options, &mut |_| panic!("no training may start"))
-            .unwrap_err();
+        let err = options.check().unwrap_err();
         assert!(matches!(err, Error::InvalidOption(_)), "{err:?}");
         assert!(err.to_string().contains(word), "'{word}' missing from: {err}");
     }
@@ -251,12 +249,65 @@ fn lbfgs_on_sparse_inputs_uses_the_sparse_kernel_and_the_same_optimum() {
             .is_some()
     );
 
+    let checked = TrainOptions::default().check().unwrap();
     let optimum = |kernel| {
-        let trained =
-            train(&on_sparse(kernel), 4, None, &TrainOptions::default(), &mut |_| {}).unwrap();
+        let trained = train(&on_sparse(kernel), 4, None, &checked, &mut |_| {}).unwrap();
         on_sparse(Kernel::Naive).evaluate(trained.weights.view()).unwrap().loss
     };
     let (with_sparse, with_fused) = (optimum(Kernel::Auto), optimum(Kernel::Fused));
     let relative = (with_sparse - with_fused).abs() / with_fused;
     assert!(relative < 1e-8, "{with_sparse} vs {with_fused}: {relative:e}");
+}
+
+/// A grid search trains every pair on data prepared once, and each pair's model is the one
+/// `fit` trains on its own, bit for bit; the results' best pair is the one of highest
+/// validation accuracy.
+#[test]
+fn a_grid_search_on_data_prepared_once_equals_fitting_each_pair() {
+    use softmax::tune::Grid;
+
+    let base = with_optimizer(Optimizer::Sgd, Duration::Epochs(2));
+    let grid = Grid::new(&base, &[1e-3, 1e-1], &[1e-4, 1e-1]).unwrap();
+    let (train, validation) = digits(0.1);
+    let prepared = grid.prepare(train, validation.unwrap()).unwrap();
+    assert_eq!(prepared.precision(), Precision::F32, "auto is float32 for sgd");
+    let (results, runs) = grid.search(&prepared, "digits").unwrap();
+    assert_eq!((results.results.len(), runs.len()), (4, 4));
+    for ((options, run), result) in grid.pairs().iter().zip(&runs).zip(&results.results) {
+        let alone = fit_digits(options);
+        assert_eq!(run.model, alone.model, "lr {}, reg {}", result.lr, result.reg);
+        assert_eq!(run.history, alone.history);
+        assert_eq!((result.lr, result.reg), (options.train.learning_rate(), options.reg));
+        assert_eq!(result.val_accuracy, alone.val_accuracy);
+    }
+    let best = results.best().unwrap();
+    let highest = runs.iter().filter_map(|r| r.val_accuracy).fold(f64::MIN, f64::max);
+    assert_eq!(runs[best].val_accuracy, Some(highest));
+    assert!(runs[..best].iter().all(|r| r.val_accuracy < Some(highest)), "the first of ties");
+}
+
+#[test]
+fn prepared_data_refuses_options_it_was_not_prepared_for() {
+    use softmax::fit::Prepared;
+
+    let (train, validation) = digits(0.1);
+    let prepared = Prepared::new(train, validation, Preprocess::Scale, Precision::F64).unwrap();
+    let cases = [
+        (FitOptions::default(), "standardize preprocessing in float64"),
+        (
+            FitOptions {
+                preprocess: Preprocess::Scale,
+                ..with_optimizer(Optimizer::Sgd, Duration::Iterations(3))
+            },
+            "scale preprocessing in float32",
+        ),
+    ];
+    for (options, expected) in cases {
+        let err = prepared.fit(&options.check().unwrap(), &mut |_| {}).unwrap_err();
+        assert!(matches!(&err, Error::InvalidOption(m) if m.contains(expected)), "{err}");
+        assert!(err.to_string().contains("prepared with scale in float64"), "{err}");
+    }
+    let options = FitOptions { preprocess: Preprocess::Scale, ..Default::default() };
+    let fitted = prepared.fit(&options.clone().check().unwrap(), &mut |_| {}).unwrap();
+    assert_eq!(fitted.model, fit_digits(&options).model);
 }

@@ -67,5 +67,5 @@ pub fn run(args: Args) -> Result<()> {
 
 /// Relabels the data's classes by name to the model's, then evaluates.
 fn align_and_evaluate(model: &Model, data: Dataset) -> softmax::Result<Evaluation> {
-    evaluate(model, &data.align_classes(&model.class_names)?)
+    evaluate(model, &data.align_classes(model.class_names())?)
 }

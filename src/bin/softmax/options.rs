@@ -259,7 +259,7 @@ impl ModelAndData {
     /// Loads the model, then the data, split with --seed or else the model's training seed.
     pub fn load(&self) -> Result<(Model, softmax::data::Splits)> {
         let model = Model::load(&self.model)?;
-        let seed = self.seed.or_else(|| model.training["seed"].as_u64()).unwrap_or_default();
+        let seed = self.seed.or_else(|| model.training()["seed"].as_u64()).unwrap_or_default();
         let splits = self.data.load(seed)?;
         Ok((model, splits))
     }

@@ -6,10 +6,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde_json::json;
 use softmax::model::Model;
-use softmax::plot::{
-    ConfusionMatrix, Format, Picture, TrainingCurves, TuningMap, TuningResults, WeightsPicture,
-};
+use softmax::plot::{ConfusionMatrix, Format, Picture, TrainingCurves, TuningMap, WeightsPicture};
 use softmax::train::History;
+use softmax::tune::TuningResults;
 
 use crate::options::ModelAndData;
 use crate::output::print_line;
@@ -79,7 +78,7 @@ pub fn run(args: Args) -> Result<()> {
         }
         PictureArgs::Tune { results, out } => {
             Format::of_path(&out)?;
-            write(&TuningMap::new(&TuningResults::read(&results)?)?, &out)
+            write(&tuning_map(&results)?, &out)
         }
         PictureArgs::Confusion { source, out } => {
             Format::of_path(&out)?;
@@ -87,6 +86,12 @@ pub fn run(args: Args) -> Result<()> {
             write(&ConfusionMatrix::new(&held_out.evaluation, &held_out.what()), &out)
         }
     }
+}
+
+/// The tuning map of the results file `path` (errors name it).
+pub fn tuning_map(path: &Path) -> Result<TuningMap> {
+    let results = TuningResults::read(path)?;
+    TuningMap::new(&results).with_context(|| format!("plotting {}", path.display()))
 }
 
 /// Saves `picture` to `out` and prints what was written as one JSON line.

@@ -50,7 +50,7 @@ pub fn run(args: Args) -> Result<()> {
     let labels = argmax_rows(scores.view());
     let probabilities = args.probabilities.then(|| softmax_rows(scores));
     match &args.out {
-        None => print_line(&csv_text(&model.class_names, &labels, probabilities.as_ref())?)?,
+        None => print_line(&csv_text(model.class_names(), &labels, probabilities.as_ref())?)?,
         Some(out) => {
             match &probabilities {
                 Some(probabilities) => npy::write_matrix(out, probabilities.view())?,
@@ -62,7 +62,7 @@ pub fn run(args: Args) -> Result<()> {
                 "n_samples": labels.len(),
                 "out": out,
                 "contents": if args.probabilities { "probabilities" } else { "labels" },
-                "class_names": model.class_names,
+                "class_names": model.class_names(),
             });
             print_line(&summary.to_string())?;
         }

@@ -9,7 +9,6 @@ use softmax::data::{Dataset, SplitName, Splits};
 use softmax::fit::Fitted;
 use softmax::metrics::evaluate;
 use softmax::model::Model;
-use softmax::plot::TuningResults;
 use softmax::report::{Evaluated, Report, format_accuracy};
 use softmax::train::History;
 
@@ -33,7 +32,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     let history = args.history.as_deref().map(History::read).transpose()?;
-    let tuning = args.results.as_deref().map(TuningResults::read).transpose()?;
+    let tuning = args.results.as_deref().map(crate::plot::tuning_map).transpose()?;
     let (model, splits) = args.source.load()?;
     let description = splits.description.clone();
     let source = args.source.data.data.to_string();
@@ -128,7 +127,7 @@ fn evaluate_split(
             model.n_features()
         )
     };
-    let data = data.align_classes(&model.class_names).with_context(context)?;
+    let data = data.align_classes(model.class_names()).with_context(context)?;
     let evaluation = evaluate(model, &data).with_context(context)?;
     Ok(Evaluated { split: split.to_string(), source: source.to_string(), data, evaluation })
 }

@@ -1,5 +1,7 @@
-//! `softmax train`: fit a classifier on a data set and report its accuracies as JSON.
+//! `softmax train`: fit a classifier on a data set and report its accuracies as JSON, and in
+//! words when a person is reading.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
@@ -31,12 +33,13 @@ pub struct Args {
     /// Write the pictures of the run and report.html, one page about it, into this folder.
     #[arg(long)]
     report: Option<PathBuf>,
+    /// Print only the JSON line, even at a terminal (where a summary in words follows it).
+    #[arg(long)]
+    json: bool,
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let options = args.train.fit_options(args.lr, args.reg);
-    options.train.check()?;
-    softmax::loss::check_reg(options.reg)?;
+    let options = args.train.fit_options(args.lr, args.reg).check()?;
     if let Some(dir) = &args.report {
         anyhow::ensure!(
             !dir.exists() || dir.is_dir(),
@@ -82,7 +85,47 @@ pub fn run(args: Args) -> Result<()> {
         )?;
     }
     print_line(&summary.to_string())?;
+    // The words go where the JSON went, and only when that is a terminal: a program reading
+    // stdout through a pipe, or anyone passing --json, gets exactly the one JSON line.
+    if !args.json && std::io::stdout().is_terminal() {
+        print_line(&in_words(&summary))?;
+    }
     Ok(())
+}
+
+/// The JSON summary of a run ([`summary`]) in a few lines for a person: the data, the
+/// accuracies, the objective and the cost, why training stopped and where the model went.
+pub fn in_words(summary: &serde_json::Value) -> String {
+    let number = |key: &str| summary[key].as_f64();
+    let accuracies: Vec<String> =
+        [("train_accuracy", "train"), ("val_accuracy", "validation"), ("test_accuracy", "test")]
+            .into_iter()
+            .filter_map(|(key, name)| Some(format!("{name} {:.4}", number(key)?)))
+            .collect();
+    let text = |key: &str| summary[key].as_str().unwrap_or("?").to_string();
+    let model = match summary["model"].as_str() {
+        Some(path) => format!("saved to {path}"),
+        None => "not saved (--model PATH saves it)".to_string(),
+    };
+    let lines = [
+        ("data", text("data")),
+        ("accuracy", accuracies.join(", ")),
+        (
+            "objective",
+            format!(
+                "{:.6} after {} iterations ({:.2} passes over the data) in {:.2} s",
+                number("objective").unwrap_or(f64::NAN),
+                summary["iterations"],
+                number("passes").unwrap_or(f64::NAN),
+                number("seconds").unwrap_or(f64::NAN),
+            ),
+        ),
+        ("stopped", text("stop_reason")),
+        ("model", model),
+    ];
+    let lines: Vec<String> =
+        lines.iter().map(|(what, value)| format!("{what:>9}  {value}")).collect();
+    lines.join("\n")
 }
 
 /// What a run's summary says about its data: where it came from and how many samples each
@@ -133,6 +176,43 @@ pub fn summary(
         "n_train": about.n_train,
         "n_validation": about.n_validation,
         "n_test": test.map(Dataset::n_samples),
-        "options": fitted.model.training,
+        "options": fitted.model.training(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::in_words;
+
+    #[test]
+    fn the_summary_in_words_has_every_number_a_person_looks_for() {
+        let mut summary = json!({
+            "train_accuracy": 0.92652,
+            "val_accuracy": 0.93103,
+            "test_accuracy": 0.92200,
+            "objective": 0.5993640422821045,
+            "iterations": 30,
+            "seconds": 0.123,
+            "model": "out/digits.safetensors",
+            "passes": 4.640371229698376,
+            "stop_reason": "30 iterations done",
+            "data": "scikit-learn digits",
+        });
+        assert_eq!(
+            in_words(&summary),
+            "     data  scikit-learn digits\n \
+             accuracy  train 0.9265, validation 0.9310, test 0.9220\n\
+             objective  0.599364 after 30 iterations (4.64 passes over the data) in 0.12 s\n  \
+             stopped  30 iterations done\n    \
+             model  saved to out/digits.safetensors"
+        );
+        summary["model"] = json!(null);
+        summary["val_accuracy"] = json!(null);
+        summary["test_accuracy"] = json!(null);
+        let words = in_words(&summary);
+        assert!(words.contains(" accuracy  train 0.9265\n"), "{words}");
+        assert!(words.ends_with("model  not saved (--model PATH saves it)"), "{words}");
+    }
 }

@@ -5,10 +5,8 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
-use rayon::prelude::*;
-use serde_json::json;
-use softmax::fit::{Fitted, fit};
+use anyhow::{Result, bail};
+use softmax::tune::{Grid, Winner};
 
 use crate::options::{TrainArgs, start_threads};
 use crate::output::print_line;
@@ -33,84 +31,45 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let pairs: Vec<(f64, f64)> =
-        args.lr.iter().flat_map(|&lr| args.reg.iter().map(move |&reg| (lr, reg))).collect();
-    for &(lr, reg) in &pairs {
-        let options = args.train.fit_options(Some(lr), reg);
-        options.train.check().with_context(|| format!("lr {lr}"))?;
-        softmax::loss::check_reg(reg)?;
-    }
+    let grid = Grid::new(&args.train.fit_options(None, 0.0), &args.lr, &args.reg)?;
     start_threads(args.train.threads)?;
     let splits = args.train.data.load(args.train.seed)?;
-    let Some(validation) = splits.validation.as_ref() else {
+    let about = AboutData::of(&splits);
+    let Some(validation) = splits.validation else {
         bail!(
             "tuning needs a validation set: {} has none (use --val-fraction > 0)",
             splits.description
         );
     };
-    eprintln!("tuning {} pairs on {}", pairs.len(), splits.description);
-    let runs: Vec<Fitted> = pairs
-        .par_iter()
-        .map(|&(lr, reg)| {
-            fit(
-                splits.train.clone(),
-                Some(validation.clone()),
-                &args.train.fit_options(Some(lr), reg),
-                &mut |_| {},
-            )
-            .with_context(|| format!("training with lr {lr}, reg {reg}"))
-        })
-        .collect::<Result<_>>()?;
+    eprintln!("tuning {} pairs on {}", grid.pairs().len(), splits.description);
+    // The raw training and validation sets go into the prepared data: one copy, shared by all
+    // the pairs. The test split stays raw, for the best model's summary.
+    let prepared = grid.prepare(splits.train, validation)?;
+    let (mut results, runs) = grid.search(&prepared, &splits.description)?;
+    drop(prepared);
 
     eprintln!("{:>12} {:>12} {:>10} {:>10}", "lr", "reg", "train acc", "val acc");
-    let mut results = Vec::with_capacity(runs.len());
-    for (&(lr, reg), run) in pairs.iter().zip(&runs) {
-        let val = run.val_accuracy.unwrap_or(f64::NAN);
-        eprintln!("{lr:>12.3e} {reg:>12.3e} {:>10.4} {val:>10.4}", run.train_accuracy);
-        results.push(json!({
-            "lr": lr,
-            "reg": reg,
-            "train_accuracy": run.train_accuracy,
-            "val_accuracy": run.val_accuracy,
-            "objective": run.objective,
-            "iterations": run.iterations,
-            "seconds": run.seconds,
-        }));
+    for result in &results.results {
+        let val = result.val_accuracy.unwrap_or(f64::NAN);
+        let (lr, reg) = (result.lr, result.reg);
+        eprintln!("{lr:>12.3e} {reg:>12.3e} {:>10.4} {val:>10.4}", result.train_accuracy);
     }
-    let best = (0..runs.len())
-        .max_by(|&a, &b| {
-            let (va, vb) =
-                (runs[a].val_accuracy.unwrap_or(0.0), runs[b].val_accuracy.unwrap_or(0.0));
-            va.total_cmp(&vb).then(b.cmp(&a)) // on ties, the earlier pair
-        })
-        .expect("at least one pair");
-    let (best_lr, best_reg) = pairs[best];
+    let best = results.best().expect("a grid has pairs");
+    let (lr, reg) = (results.results[best].lr, results.results[best].reg);
+    let best_run = &runs[best];
     eprintln!(
-        "best: lr {best_lr:e}, reg {best_reg:e}, validation accuracy {:.4}",
-        runs[best].val_accuracy.unwrap_or(0.0)
+        "best: lr {lr:e}, reg {reg:e}, validation accuracy {:.4}",
+        best_run.val_accuracy.unwrap_or(f64::NAN)
     );
     if let Some(path) = &args.model {
-        runs[best].model.save(path)?;
+        best_run.model.save(path)?;
     }
-    let best_summary = crate::train::summary(
-        &runs[best],
-        &AboutData::of(&splits),
-        splits.test.as_ref(),
-        args.model.as_ref(),
-    )?;
-    let report = json!({
-        "results": results,
-        "best": { "lr": best_lr, "reg": best_reg, "summary": best_summary },
-        "reg_convention": args.train.reg_convention.name(),
-        "optimizer": args.train.optimizer.name(),
-        "data": splits.description,
-    });
+    let summary =
+        crate::train::summary(best_run, &about, splits.test.as_ref(), args.model.as_ref())?;
+    results.winner = Some(Winner { lr, reg, summary });
     if let Some(path) = &args.results {
-        let text = serde_json::to_string_pretty(&report)?;
-        softmax::atomic::write_atomically(path, |out| {
-            std::io::Write::write_all(out, text.as_bytes())
-        })?;
+        results.write(path)?;
     }
-    print_line(&report.to_string())?;
+    print_line(&serde_json::to_string(&results)?)?;
     Ok(())
 }
