@@ -4,8 +4,8 @@
 //! L_i and its derivative g = ∂L_i/∂f ([`row_loss_and_dscores`](super::row::row_loss_and_dscores):
 //! softmax p − 1{j = y_i}, svm the hinge indicators), then the rank-one update dW += g x_iᵀ.
 //! X is read from memory once, and nothing of size N×C is ever stored. The loops are
-//! [`dense_loops`](super::dense_loops); the blocks and their fixed-order reduction,
-//! [`blocks`](super::blocks), so the result does not depend on the number of threads.
+//! `dense_loops`; the blocks and their fixed-order reduction,
+//! `blocks`, so the result does not depend on the number of threads.
 
 use ndarray::{Array2, ArrayView2, Axis, s};
 use rayon::prelude::*;

@@ -24,7 +24,7 @@ const SLAB_ROWS: usize = 256;
 /// Mean data loss and its gradient (C×D) for `weights` C×D, `inputs` N×D and N labels.
 ///
 /// Runs on the current rayon thread pool, with the fused kernel's blocks and fixed-order
-/// reduction ([`blocks`](super::blocks)): the result does not depend on the number of threads.
+/// reduction (`blocks`): the result does not depend on the number of threads.
 /// The matrix products choose their own instruction set (`matrixmultiply` detects it).
 pub fn loss_and_grad<F: Float>(
     weights: ArrayView2<F>,

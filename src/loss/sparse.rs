@@ -4,8 +4,8 @@
 //! For a row x_i with nonzeros {(k, x_ik)}: the scores f = Σ_k x_ik · Wᵀ[k, :], then L_i and
 //! g = ∂L_i/∂f ([`row_loss_and_dscores`](super::row::row_loss_and_dscores)), then
 //! Gᵀ[k, :] += x_ik · g for every nonzero. The loops, and the padded Wᵀ and Gᵀ they need, are
-//! [`sparse_loops`](super::sparse_loops). Rows are split into blocks exactly as in the fused
-//! kernel ([`blocks`](super::blocks): boundaries depending only on N); each block sums into its
+//! `sparse_loops`. Rows are split into blocks exactly as in the fused
+//! kernel (`blocks`: boundaries depending only on N); each block sums into its
 //! own padded D×width partial Gᵀ and the partials are added in block order, so the result is
 //! the same for any number of threads.
 
