@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::loss::sparse::SparseRows;
 use crate::names::named_enum;
 use crate::synthetic::{random_problem, random_sparse_problem};
-use crate::{Error, Float, Kernel, LossOptions, Result, loss_and_grad, loss_and_grad_sparse};
+use crate::{Error, Float, Isa, Kernel, LossOptions, Result, loss_and_grad, loss_and_grad_sparse};
 
 named_enum! {
     "shape",
@@ -49,6 +49,8 @@ impl Shape {
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Timing {
     pub kernel: &'static str,
+    /// The instruction set of the fused and sparse kernels' loops (the others do not use it).
+    pub isa: &'static str,
     pub n: usize,
     pub d: usize,
     pub c: usize,
@@ -86,12 +88,13 @@ impl<F: Float> Workload<F> {
         Ok(Workload { problem: random_sparse_problem(n, d, c, density, 0.01, seed) })
     }
 
-    /// Times `reps` passes of `kernel` (after one warm-up pass) on the current thread pool. The
-    /// sparse kernel gets X's compressed sparse rows built once, before the timing, as full-batch
-    /// training does.
-    pub fn time(&self, kernel: Kernel, reps: usize) -> Result<Timing> {
+    /// Times `reps` passes of `kernel` (after one warm-up pass) on the current thread pool, its
+    /// loops on `isa` (`None`: the best this CPU has). The sparse kernel gets X's compressed
+    /// sparse rows built once, before the timing, as full-batch training does.
+    pub fn time(&self, kernel: Kernel, isa: Option<Isa>, reps: usize) -> Result<Timing> {
         let p = &self.problem;
-        let options = LossOptions { kernel, reg: 1e-3, ..Default::default() };
+        let isa = isa.unwrap_or_else(Isa::detect);
+        let options = LossOptions { kernel, reg: 1e-3, isa: Some(isa), ..Default::default() };
         let rows = match kernel {
             Kernel::Sparse => Some(SparseRows::from_dense(p.inputs.view())?),
             _ => None,
@@ -113,6 +116,7 @@ impl<F: Float> Workload<F> {
         let c = p.weights.nrows();
         Ok(Timing {
             kernel: kernel.resolve_for(c, d).name(),
+            isa: isa.name(),
             n,
             d,
             c,

@@ -78,6 +78,6 @@ pub mod tune;
 pub use error::{Error, Result};
 pub use float::Float;
 pub use loss::{
-    Kernel, Layout, Loss, LossAndGrad, LossOptions, RegConvention, loss_and_grad,
+    Isa, Kernel, Layout, Loss, LossAndGrad, LossOptions, RegConvention, loss_and_grad,
     loss_and_grad_picked, loss_and_grad_sparse,
 };

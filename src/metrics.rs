@@ -15,7 +15,7 @@
 //!   L_i = Σ_{j≠y_i} max(0, f_j − f_{y_i} + 1), on the scores f of sample i.
 
 use crate::data::Dataset;
-use crate::loss::fused::row_loss_and_dscores;
+use crate::loss::row::row_loss_and_dscores;
 use crate::model::{Model, argmax_rows};
 use crate::{Error, Loss, Result};
 use ndarray::ArrayView2;

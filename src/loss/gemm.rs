@@ -11,9 +11,10 @@
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayView2};
 
-use super::fused::{in_blocks, row_loss_and_dscores};
-use super::simd::Rows;
-use super::{KernelResult, Loss, LossAndGrad};
+use super::blocks::dense_mean;
+use super::dense_loops::Rows;
+use super::row::checked_row_step;
+use super::types::{KernelResult, Loss, LossAndGrad};
 use crate::Float;
 
 /// Rows per matrix product: enough to amortize packing, few enough that the slab's scores
@@ -23,7 +24,8 @@ const SLAB_ROWS: usize = 256;
 /// Mean data loss and its gradient (C×D) for `weights` C×D, `inputs` N×D and N labels.
 ///
 /// Runs on the current rayon thread pool, with the fused kernel's blocks and fixed-order
-/// reduction: the result does not depend on the number of threads.
+/// reduction (`blocks`): the result does not depend on the number of threads.
+/// The matrix products choose their own instruction set (`matrixmultiply` detects it).
 pub fn loss_and_grad<F: Float>(
     weights: ArrayView2<F>,
     inputs: ArrayView2<F>,
@@ -33,7 +35,7 @@ pub fn loss_and_grad<F: Float>(
     let inputs = inputs.as_standard_layout();
     let matrix = inputs.as_slice().expect("inputs are in standard layout");
     let n_features = inputs.ncols();
-    in_blocks((matrix, n_features), None, labels, weights.dim(), |rows, block_labels| {
+    dense_mean((matrix, n_features), None, labels, weights.dim(), |rows, block_labels| {
         let Rows::Contiguous(rows) = rows else { unreachable!("no rows are picked") };
         let rows = ArrayView2::from_shape((block_labels.len(), n_features), rows)
             .expect("a block is whole rows");
@@ -60,10 +62,8 @@ fn block_loss_and_grad<F: Float>(
         general_mat_mul(F::one(), &slab, &weights.t(), F::zero(), &mut slab_scores);
         for (i, mut row_scores) in slab_scores.outer_iter_mut().enumerate() {
             let row_scores = row_scores.as_slice_mut().expect("score rows are contiguous");
-            if !row_scores.iter().all(|s| s.is_finite()) {
-                return Err(first + i);
-            }
-            loss_sum += row_loss_and_dscores(loss, row_scores, labels[first + i]);
+            let row = first + i;
+            loss_sum += checked_row_step(loss, row_scores, labels[row], row).map_err(|_| row)?;
         }
         general_mat_mul(F::one(), &slab_scores.t(), &slab, F::one(), &mut grad);
     }

@@ -22,30 +22,46 @@
 //! [`vectorized`] (whole-matrix operations), [`fused`] (one parallel pass over the rows),
 //! [`gemm`] (the fused kernel's row blocks through matrix products, for many classes) and
 //! [`sparse`] (the same pass over compressed sparse rows, touching only the nonzeros).
+//!
+//! # Modules
+//! Each job has its module, and imports point one way (down this list, never back up):
+//!
+//! ```text
+//! mod.rs (options, checks, loss_and_grad*) ──► naive, vectorized, fused, gemm, sparse, isa
+//! fused  ──► blocks, dense_loops, isa, row      gemm ──► blocks, dense_loops (Rows), row
+//! sparse ──► blocks, sparse_loops, sparse_rows, isa, row
+//! naive, vectorized ──► row (check_scores)      blocks ──► dense_loops (GROUP, Rows)
+//! dense_loops ──► isa                           sparse_loops ──► isa, sparse_rows
+//! all of them ──► types; isa, types, sparse_rows ──► nothing in loss/
+//! ```
+//!
+//! - [`row`]: one sample's math, L_i and ∂L_i/∂f from its scores;
+//! - `blocks`: the row-block partition and the fixed-order parallel reduction;
+//! - [`isa`]: the instruction sets ([`Isa`], only ever detected) and the one dispatch to loops
+//!   compiled for each;
+//! - `dense_loops`, `sparse_loops`: the fused and sparse kernels' inner loops, which take a
+//!   per-row step and know nothing of labels or losses; `sparse_rows`: [`sparse::SparseRows`].
 
+mod blocks;
+mod dense_loops;
 pub mod fused;
 pub mod gemm;
+pub mod isa;
 pub mod naive;
-pub mod simd;
+pub mod row;
 pub mod sparse;
+mod sparse_loops;
+mod sparse_rows;
+mod types;
 pub mod vectorized;
 
 use ndarray::{Array2, ArrayView1, ArrayView2, Axis};
 
+pub use isa::Isa;
+pub use types::{KernelResult, Loss, LossAndGrad, NonFiniteScores};
+
 use crate::names::named_enum;
 use crate::{Error, Float, Result};
-
-named_enum! {
-    "loss",
-    /// Which loss to compute.
-    pub enum Loss {
-        /// Cross-entropy of the softmax probabilities (multinomial logistic regression).
-        #[default]
-        Softmax = "softmax",
-        /// Multiclass hinge loss with margin 1 (Weston–Watkins, as in CS231n).
-        Svm = "svm",
-    }
-}
 
 named_enum! {
     "regularization convention",
@@ -187,7 +203,8 @@ impl Layout {
 }
 
 /// Options of [`loss_and_grad`]. `LossOptions::default()` is the softmax loss, no
-/// regularization (`half` convention), the `auto` kernel and the canonical layout.
+/// regularization (`half` convention), the `auto` kernel, the canonical layout and the best
+/// instruction set of this CPU.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LossOptions {
     pub loss: Loss,
@@ -196,36 +213,16 @@ pub struct LossOptions {
     pub reg_convention: RegConvention,
     pub kernel: Kernel,
     pub layout: Layout,
+    /// The instruction set of the fused and sparse kernels' loops (the others do not depend on
+    /// one); `None`: the best this CPU has ([`Isa::detect`]). Results are the same bit for bit
+    /// from run to run on one instruction set, and agree across them to rounding.
+    pub isa: Option<Isa>,
 }
 
-/// The loss and its gradient with respect to the weights, in the weights' layout.
-#[derive(Clone, Debug, PartialEq)]
-pub struct LossAndGrad<F> {
-    pub loss: F,
-    pub grad: Array2<F>,
-}
-
-/// What a kernel returns: the mean data loss and its gradient (C×D), or the first sample whose
-/// scores are not finite.
-pub type KernelResult<F> = std::result::Result<LossAndGrad<F>, NonFiniteScores>;
-
-/// A sample whose scores came out NaN or infinite. [`loss_and_grad`] turns it into an error
-/// that names the cause (a NaN or infinity in that input row, or an overflow).
-#[derive(Debug)]
-pub struct NonFiniteScores {
-    pub sample: usize,
-}
-
-/// `Err(NonFiniteScores)` unless every score of `sample` is finite. Weights are checked up
-/// front, so a non-finite score means a NaN or infinity in the input row (it makes every score
-/// of its row non-finite) or an overflow; testing C scores is cheaper than scanning D inputs.
-pub(crate) fn check_scores<'a, F: Float>(
-    scores: impl IntoIterator<Item = &'a F>,
-    sample: usize,
-) -> std::result::Result<(), NonFiniteScores> {
-    match scores.into_iter().all(|s| s.is_finite()) {
-        true => Ok(()),
-        false => Err(NonFiniteScores { sample }),
+impl LossOptions {
+    /// The instruction set the fused and sparse kernels run on.
+    fn isa(&self) -> Isa {
+        self.isa.unwrap_or_else(Isa::detect)
     }
 }
 
@@ -265,10 +262,13 @@ pub fn loss_and_grad<F: Float>(
         (Kernel::Naive, Loss::Softmax) => naive::softmax(w, x, labels),
         (Kernel::Naive, Loss::Svm) => naive::svm(w, x, labels),
         (Kernel::Vectorized, loss) => vectorized::loss_and_grad(w, x, labels, loss),
-        (Kernel::Fused | Kernel::Auto, loss) => fused::loss_and_grad(w, x, labels, loss),
+        (Kernel::Fused | Kernel::Auto, loss) => {
+            fused::loss_and_grad_on(options.isa(), w, x, labels, loss)
+        }
         (Kernel::Gemm, loss) => gemm::loss_and_grad(w, x, labels, loss),
         (Kernel::Sparse, loss) => {
-            sparse::loss_and_grad(w, &sparse::SparseRows::from_dense(x)?, labels, loss)
+            let rows = sparse::SparseRows::from_dense(x)?;
+            sparse::loss_and_grad_on(options.isa(), w, &rows, labels, loss)
         }
     };
     let LossAndGrad { mut loss, mut grad } =
@@ -291,11 +291,8 @@ pub fn loss_and_grad_picked<F: Float>(
     options: &LossOptions,
 ) -> Result<LossAndGrad<F>> {
     let (w, x) = options.layout.to_canonical(weights, inputs);
-    if let Some((position, index)) = indices.iter().enumerate().find(|(_, i)| **i >= x.nrows()) {
-        return Err(Error::InvalidOption(format!(
-            "row index {index} (minibatch position {position}) is out of range: the inputs have {} samples",
-            x.nrows()
-        )));
+    if let Some((position, &index)) = indices.iter().enumerate().find(|(_, i)| **i >= x.nrows()) {
+        return Err(Error::IndexOutOfRange { index, position, n_rows: x.nrows() });
     }
     let kernel = options.kernel.resolve_for(w.nrows(), w.ncols());
     if kernel != Kernel::Fused || options.layout != Layout::Canonical {
@@ -310,7 +307,7 @@ pub fn loss_and_grad_picked<F: Float>(
     check_reg(options.reg)?;
     check_problem(w, x.dim(), indices.len(), labels, options.layout)?;
     let LossAndGrad { mut loss, mut grad } =
-        fused::loss_and_grad_picked(w, x, indices, labels, options.loss)
+        fused::loss_and_grad_picked(options.isa(), w, x, indices, labels, options.loss)
             .map_err(|bad| non_finite_scores_error(x.row(bad.sample), bad.sample))?;
     options.reg_convention.add_to(options.reg, w, &mut loss, &mut grad);
     Ok(LossAndGrad { loss, grad })
@@ -331,9 +328,9 @@ pub fn loss_and_grad_sparse<F: Float>(
     let shape = (inputs.nrows(), inputs.ncols());
     check_problem(weights, shape, inputs.nrows(), labels, Layout::Canonical)?;
     let LossAndGrad { mut loss, mut grad } =
-        sparse::loss_and_grad(weights, inputs, labels, options.loss).map_err(|bad| {
-            non_finite_scores_error(inputs.dense_row(bad.sample).view(), bad.sample)
-        })?;
+        sparse::loss_and_grad_on(options.isa(), weights, inputs, labels, options.loss).map_err(
+            |bad| non_finite_scores_error(inputs.dense_row(bad.sample).view(), bad.sample),
+        )?;
     options.reg_convention.add_to(options.reg, weights, &mut loss, &mut grad);
     Ok(LossAndGrad { loss, grad })
 }

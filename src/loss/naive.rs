@@ -8,7 +8,8 @@
 
 use ndarray::{Array2, ArrayView2};
 
-use super::{KernelResult, LossAndGrad, check_scores};
+use super::row::check_scores;
+use super::types::{KernelResult, LossAndGrad};
 use crate::Float;
 
 /// Mean softmax cross-entropy over the samples and its gradient (C×D), with loops.

@@ -7,7 +7,8 @@
 
 use ndarray::{Array1, Array2, ArrayView2, Axis};
 
-use super::{KernelResult, Loss, LossAndGrad, check_scores};
+use super::row::check_scores;
+use super::types::{KernelResult, Loss, LossAndGrad};
 use crate::Float;
 
 /// Mean data loss and its gradient (C×D) for `weights` C×D, `inputs` N×D and N labels.

@@ -1,16 +1,22 @@
-//! The four kernels give the same numbers: f64 to 1e-10 and f32 to 1e-4 (relative), on seeded
-//! random shapes, for both losses, both regularization conventions and all three layouts.
+//! Every kernel gives the naive kernel's numbers: f64 to 1e-10 and f32 to 1e-4 (relative), on
+//! seeded random shapes, for both losses, both regularization conventions, all three layouts
+//! and every instruction set this CPU has.
 
 use crate::common::{relative_difference, relative_scalar_difference};
 use ndarray::Array2;
+use softmax::loss::{fused, naive, sparse};
 use softmax::synthetic::random_problem;
 use softmax::{
-    Float, Kernel, Layout, Loss, LossAndGrad, LossOptions, RegConvention, loss_and_grad,
-    loss_and_grad_picked,
+    Error, Float, Isa, Kernel, Layout, Loss, LossAndGrad, LossOptions, RegConvention,
+    loss_and_grad, loss_and_grad_picked,
 };
 
 const KERNELS: [Kernel; 5] =
     [Kernel::Naive, Kernel::Vectorized, Kernel::Fused, Kernel::Gemm, Kernel::Sparse];
+
+/// The kernels checked against the naive one (the specification): all the others, and `auto`.
+const FAST_KERNELS: [Kernel; 5] =
+    [Kernel::Vectorized, Kernel::Fused, Kernel::Gemm, Kernel::Sparse, Kernel::Auto];
 
 /// Runs every kernel on a problem arranged in `layout` and checks each against the naive one.
 fn check_agreement<F: Float>(
@@ -34,7 +40,7 @@ fn check_agreement<F: Float>(
     let reference: LossAndGrad<F> = run(Kernel::Naive);
     assert_eq!(reference.grad.dim(), weights.dim(), "gradient comes back in W's layout");
     assert!(reference.loss.is_finite());
-    for kernel in KERNELS {
+    for kernel in FAST_KERNELS {
         let out = run(kernel);
         let label = format!("{kernel} vs naive, N={n} D={d} C={c}, {options:?}, {}", F::DTYPE_NAME);
         let loss_error = relative_scalar_difference(out.loss.as_f64(), reference.loss.as_f64());
@@ -60,6 +66,7 @@ fn kernels_agree_on_every_shape() {
                         reg_convention: RegConvention::ALL[case as usize % 2],
                         layout: Layout::ALL[case as usize % 3],
                         kernel: Kernel::Auto,
+                        isa: None,
                     };
                     check_agreement::<f64>((n, d, c), options.clone(), 1e-10, case);
                     check_agreement::<f32>((n, d, c), options, 1e-4, case);
@@ -76,7 +83,7 @@ fn kernels_agree_in_every_layout_and_convention() {
         for reg_convention in RegConvention::ALL.iter().copied() {
             for layout in Layout::ALL.iter().copied() {
                 let options =
-                    LossOptions { loss, reg: 0.5, reg_convention, layout, kernel: Kernel::Auto };
+                    LossOptions { loss, reg: 0.5, reg_convention, layout, ..Default::default() };
                 check_agreement::<f64>((130, 33, 7), options.clone(), 1e-10, 7);
                 check_agreement::<f32>((130, 33, 7), options, 1e-4, 7);
             }
@@ -135,12 +142,11 @@ fn auto_picks_gemm_for_many_classes_and_fused_otherwise() {
 }
 
 /// Every instruction set this CPU has (AVX-512, AVX2 + FMA, baseline) gives the naive kernel's
-/// numbers, on shapes that exercise full row groups, leftover rows, every class count left over
-/// by a register tile (C mod 5 and C mod 2) and feature counts that are not a multiple of the
-/// SIMD width.
+/// loss and gradient, in float64 and float32, on shapes that exercise full row groups, leftover
+/// rows, every class count left over by a register tile (C mod 5 and C mod 2) and feature counts
+/// that are not a multiple of the SIMD width.
 #[test]
 fn fused_agrees_with_naive_on_every_instruction_set() {
-    use softmax::loss::{fused, naive, simd::Isa};
     let shapes = [
         (1, 1, 2),
         (7, 17, 3),
@@ -158,47 +164,77 @@ fn fused_agrees_with_naive_on_every_instruction_set() {
         let p32 = random_problem::<f32>(n, d, c, 1.0 / (d as f64).sqrt(), 3);
         for isa in Isa::available() {
             for loss in Loss::ALL.iter().copied() {
-                let reference = match loss {
-                    Loss::Softmax => naive::softmax(p.weights.view(), p.inputs.view(), &p.labels),
-                    Loss::Svm => naive::svm(p.weights.view(), p.inputs.view(), &p.labels),
-                }
-                .unwrap();
-                let out = fused::loss_and_grad_on(
-                    isa,
-                    p.weights.view(),
-                    p.inputs.view(),
-                    &p.labels,
-                    loss,
-                )
-                .unwrap();
-                let what = format!("{isa:?} {loss} N={n} D={d} C={c}");
-                assert!(relative_scalar_difference(out.loss, reference.loss) < 1e-10, "{what}");
-                assert!(
-                    relative_difference(out.grad.view(), reference.grad.view()) < 1e-10,
-                    "{what}"
-                );
-                let out32 = fused::loss_and_grad_on(
-                    isa,
-                    p32.weights.view(),
-                    p32.inputs.view(),
-                    &p32.labels,
-                    loss,
-                )
-                .unwrap();
-                let reference32 = match loss {
-                    Loss::Softmax => {
-                        naive::softmax(p32.weights.view(), p32.inputs.view(), &p32.labels)
-                    }
-                    Loss::Svm => naive::svm(p32.weights.view(), p32.inputs.view(), &p32.labels),
-                }
-                .unwrap();
-                assert!(
-                    relative_difference(out32.grad.view(), reference32.grad.view()) < 1e-4,
-                    "{what} f32"
-                );
+                let what = format!("{isa} {loss} N={n} D={d} C={c}");
+                check_isa(&p, isa, loss, 1e-10, &what);
+                check_isa(&p32, isa, loss, 1e-4, &format!("{what} f32"));
             }
         }
     }
+}
+
+/// The fused kernel on `isa` against the naive kernel: loss and gradient within `tolerance`.
+fn check_isa<F: Float>(
+    p: &softmax::synthetic::Problem<F>,
+    isa: Isa,
+    loss: Loss,
+    tolerance: f64,
+    what: &str,
+) {
+    let (w, x) = (p.weights.view(), p.inputs.view());
+    let reference = match loss {
+        Loss::Softmax => naive::softmax(w, x, &p.labels),
+        Loss::Svm => naive::svm(w, x, &p.labels),
+    }
+    .unwrap();
+    let out = fused::loss_and_grad_on(isa, w, x, &p.labels, loss).unwrap();
+    let loss_error = relative_scalar_difference(out.loss.as_f64(), reference.loss.as_f64());
+    assert!(loss_error < tolerance, "{what}: loss differs by {loss_error:e}");
+    let grad_error = relative_difference(out.grad.view(), reference.grad.view());
+    assert!(grad_error < tolerance, "{what}: gradient differs by {grad_error:e}");
+}
+
+/// `LossOptions::isa` reaches the fused and sparse kernels: with it the library's result is the
+/// kernel's on that instruction set, bit for bit, and `None` is the best one.
+#[test]
+fn loss_options_choose_the_instruction_set() {
+    let p = random_problem::<f32>(300, 70, 6, 0.2, 21);
+    let (w, x) = (p.weights.view(), p.inputs.view());
+    let rows = sparse::SparseRows::from_dense(x).unwrap();
+    for isa in Isa::available() {
+        for kernel in [Kernel::Fused, Kernel::Sparse] {
+            let options = LossOptions { kernel, isa: Some(isa), ..Default::default() };
+            let out = loss_and_grad(w, x, &p.labels, &options).unwrap();
+            let expected = match kernel {
+                Kernel::Fused => fused::loss_and_grad_on(isa, w, x, &p.labels, Loss::Softmax),
+                _ => sparse::loss_and_grad_on(isa, w, &rows, &p.labels, Loss::Softmax),
+            }
+            .unwrap();
+            assert_eq!(out, expected, "{kernel} on {isa}");
+        }
+    }
+    let best = LossOptions { isa: Some(Isa::detect()), ..Default::default() };
+    assert_eq!(
+        loss_and_grad(w, x, &p.labels, &LossOptions::default()).unwrap(),
+        loss_and_grad(w, x, &p.labels, &best).unwrap()
+    );
+}
+
+/// An instruction set is had only from detection: a name the CPU lacks is refused, listing
+/// what it has.
+#[test]
+fn instruction_sets_the_cpu_lacks_are_refused() {
+    let names: Vec<&str> = Isa::available().iter().map(|isa| isa.name()).collect();
+    for name in ["avx512", "avx2", "baseline", "neon9"] {
+        match Isa::named(name) {
+            Ok(isa) => assert!(names.contains(&isa.name()), "{name}"),
+            Err(Error::UnsupportedIsa { requested, available }) => {
+                assert!(!names.contains(&name) && requested == name, "{name}");
+                assert_eq!(available, names.join(", "));
+            }
+            Err(other) => panic!("{name}: {other}"),
+        }
+    }
+    assert!(Isa::named("baseline").is_ok());
 }
 
 /// The fused kernel's scores (used for predictions while training) equal X Wᵀ.
@@ -206,13 +242,12 @@ fn fused_agrees_with_naive_on_every_instruction_set() {
 fn fused_scores_equal_the_matrix_product() {
     for &(n, d, c) in &[(1, 1, 2), (13, 17, 3), (1100, 65, 10), (9, 1030, 65), (1100, 513, 4)] {
         let p = random_problem::<f64>(n, d, c, 0.5, 8);
-        let scores = softmax::loss::fused::scores(p.weights.view(), p.inputs.view());
+        let scores = fused::scores(p.weights.view(), p.inputs.view());
         let expected = p.inputs.dot(&p.weights.t());
         assert!(relative_difference(scores.view(), expected.view()) < 1e-12, "N={n} D={d} C={c}");
         // Picked rows, repeated and out of order, across more than one chunk of rows.
         let indices: Vec<usize> = (0..1500).map(|i| (i * 7919) % n).collect();
-        let picked =
-            softmax::loss::fused::scores_picked(p.weights.view(), p.inputs.view(), &indices);
+        let picked = fused::scores_picked(p.weights.view(), p.inputs.view(), &indices);
         assert_eq!(picked, scores.select(ndarray::Axis(0), &indices), "N={n} D={d} C={c}");
     }
 }
@@ -261,7 +296,10 @@ fn picked_rows_report_bad_indices_and_non_finite_rows_by_their_place_in_the_inpu
         &options,
     )
     .unwrap_err();
-    assert!(err.to_string().contains("row index 100"), "{err}");
+    assert!(
+        matches!(err, Error::IndexOutOfRange { index: 100, position: 1, n_rows: 100 }),
+        "{err}"
+    );
     problem.inputs[[42, 7]] = f32::NAN;
     let err = loss_and_grad_picked(
         problem.weights.view(),
@@ -272,18 +310,4 @@ fn picked_rows_report_bad_indices_and_non_finite_rows_by_their_place_in_the_inpu
     )
     .unwrap_err();
     assert!(err.to_string().contains("sample 42, feature 7"), "{err}");
-}
-
-#[test]
-fn partial_gradient_rows_start_apart_modulo_4k() {
-    use softmax::loss::simd::grad_row_stride;
-    for d in [1, 16, 785, 1000, 1024, 3072, 3073, 4096] {
-        for (stride, size) in [(grad_row_stride::<f32>(d), 4), (grad_row_stride::<f64>(d), 8)] {
-            assert!(stride >= d && stride * size % 64 == 0, "D={d}: stride {stride}");
-            for rows in 1..=4 {
-                let offset = rows * stride * size % 4096;
-                assert!((128..=4096 - 128).contains(&offset), "D={d}, {rows} rows: {offset}");
-            }
-        }
-    }
 }

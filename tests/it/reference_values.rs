@@ -6,27 +6,31 @@ use approx::assert_abs_diff_eq;
 use ndarray::{Array2, array};
 use softmax::gradcheck::{GradCheckOptions, gradient_check};
 use softmax::synthetic::random_problem;
-use softmax::{Kernel, Loss, LossOptions, RegConvention, loss_and_grad};
+use softmax::{Isa, Kernel, Loss, LossOptions, RegConvention, loss_and_grad};
 
 const KERNELS: [Kernel; 5] =
     [Kernel::Naive, Kernel::Vectorized, Kernel::Fused, Kernel::Gemm, Kernel::Sparse];
 
+/// Every kernel, on every instruction set this CPU has.
 #[test]
 fn every_kernel_matches_numpy() {
     let reference = reference();
     let (w, x) = (matrix(&reference.weights), matrix(&reference.inputs));
     assert_eq!(reference.cases.len(), 4);
     for case in &reference.cases {
-        for kernel in KERNELS {
+        for (kernel, isa) in
+            KERNELS.into_iter().flat_map(|k| Isa::available().into_iter().map(move |i| (k, i)))
+        {
             let options = LossOptions {
                 loss: case.loss.parse().unwrap(),
                 reg: reference.reg,
                 reg_convention: case.reg_convention.parse().unwrap(),
                 kernel,
+                isa: Some(isa),
                 ..Default::default()
             };
             let out = loss_and_grad(w.view(), x.view(), &reference.labels, &options).unwrap();
-            let what = format!("{} {} {kernel}", case.loss, case.reg_convention);
+            let what = format!("{} {} {kernel} on {isa}", case.loss, case.reg_convention);
             assert!(
                 relative_scalar_difference(out.loss, case.loss_value) < 1e-12,
                 "{what}: loss {} vs {}",

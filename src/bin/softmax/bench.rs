@@ -1,9 +1,9 @@
 //! `softmax bench`: time loss+gradient passes on seeded synthetic data, per kernel.
 
 use anyhow::{Result, bail};
-use softmax::Kernel;
 use softmax::bench::{Shape, Timing, Workload};
 use softmax::fit::Dtype;
+use softmax::{Isa, Kernel};
 
 use crate::options::start_threads;
 use crate::output::print_line;
@@ -35,6 +35,10 @@ pub struct Args {
     /// Element type: f32 | f64.
     #[arg(long, default_value = "f32")]
     dtype: Dtype,
+    /// Instruction set of the fused and sparse kernels' loops: avx512 | avx2 | baseline | auto
+    /// (the best this CPU has). One the CPU lacks is refused.
+    #[arg(long, default_value = "auto")]
+    isa: String,
     /// Worker threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
@@ -48,6 +52,10 @@ pub struct Args {
 
 pub fn run(args: Args) -> Result<()> {
     start_threads(args.threads)?;
+    let isa = match args.isa.as_str() {
+        "auto" => None,
+        name => Some(Isa::named(name)?),
+    };
     let kernels: Vec<Kernel> = match args.kernel.as_str() {
         "all" => {
             let dense = [Kernel::Naive, Kernel::Vectorized, Kernel::Fused, Kernel::Gemm];
@@ -62,16 +70,16 @@ pub fn run(args: Args) -> Result<()> {
         _ => args.shape.dims(),
     };
     let timings = match args.dtype {
-        Dtype::F64 => time_all(workload::<f64>(dims, args.density)?, &kernels, args.reps)?,
-        Dtype::F32 => time_all(workload::<f32>(dims, args.density)?, &kernels, args.reps)?,
+        Dtype::F64 => time_all(workload::<f64>(dims, args.density)?, &kernels, isa, args.reps)?,
+        Dtype::F32 => time_all(workload::<f32>(dims, args.density)?, &kernels, isa, args.reps)?,
         Dtype::Auto => bail!("--dtype must be f32 or f64"),
     };
     if !args.json {
         let (n, d, c) = dims;
         let density = args.density.map(|p| format!(", density {p}")).unwrap_or_default();
         print_line(&format!(
-            "loss+gradient pass, N={n} D={d} C={c}{density}, {}, {} threads, {} reps",
-            timings[0].dtype, timings[0].threads, args.reps
+            "loss+gradient pass, N={n} D={d} C={c}{density}, {}, {}, {} threads, {} reps",
+            timings[0].dtype, timings[0].isa, timings[0].threads, args.reps
         ))?;
         print_line(&format!(
             "{:<11} {:>10} {:>10} {:>10} {:>9} {:>8}",
@@ -105,7 +113,8 @@ fn workload<F: softmax::Float>(
 fn time_all<F: softmax::Float>(
     workload: Workload<F>,
     kernels: &[Kernel],
+    isa: Option<Isa>,
     reps: usize,
 ) -> Result<Vec<Timing>> {
-    kernels.iter().map(|&kernel| Ok(workload.time(kernel, reps)?)).collect()
+    kernels.iter().map(|&kernel| Ok(workload.time(kernel, isa, reps)?)).collect()
 }

@@ -45,6 +45,7 @@ impl LossArgs {
             reg_convention: self.reg_convention,
             kernel: self.kernel,
             layout: self.layout,
+            isa: None,
         })
     }
 }

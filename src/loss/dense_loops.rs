@@ -1,14 +1,16 @@
-//! The fused kernel's inner loops, written by hand because they are the point of the project:
-//! for a group of rows of X, the scores f_r = W x_r and the gradient update G += Σ_r g_r x_rᵀ,
-//! reading W once per four rows and G once per group instead of once per row. While a group
-//! is updated, the next group's rows are prefetched, so that its scores find them in cache.
+//! The fused kernel's inner loops over dense rows, written by hand because they are the point of
+//! the project: for a group of rows of X, the scores f_r = W x_r, a per-row step that turns them
+//! into g_r = ∂L_r/∂f_r (the loops know nothing of labels or losses), and the gradient update
+//! G += Σ_r g_r x_rᵀ, reading W once per four rows and G once per group instead of once per row.
+//! While a group is updated, the next group's rows are prefetched, so that its scores find them
+//! in cache.
 //!
 //! The loops are plain Rust over fixed-size lane arrays (`[F; L]`), which LLVM turns into SIMD
-//! registers. Each is compiled three times: for AVX-512 and for AVX2 + FMA (chosen at run time
-//! on x86-64), and for the baseline of the target (SSE2 on x86-64, NEON on aarch64). Lanes are
-//! summed in a fixed order, so a given machine always gives the same result.
+//! registers, compiled once per instruction set through [`dispatch`](super::isa::dispatch)
+//! ([`RowLoop`] implements [`Simd`]). Lanes are summed in a fixed order, so a given machine and
+//! instruction set always give the same result.
 
-use super::Loss;
+use super::isa::{Arch, Simd, fmadd};
 use crate::Float;
 
 /// Rows handled together: the partial gradient is read once per group (a power of two).
@@ -36,52 +38,6 @@ pub fn grad_row_stride<F>(n_features: usize) -> usize {
     stride
 }
 
-/// An instruction set the kernels are compiled for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Isa {
-    /// x86-64 with AVX-512F (and AVX2, FMA): 16 lanes of f32 per register.
-    Avx512,
-    /// x86-64 with AVX2 and FMA.
-    Avx2,
-    /// The compilation target's baseline (SSE2 on x86-64, NEON on aarch64).
-    Baseline,
-}
-
-impl Isa {
-    /// The best instruction set this CPU has.
-    pub fn detect() -> Isa {
-        #[cfg(target_arch = "x86_64")]
-        {
-            let avx2 = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
-            if avx2 && is_x86_feature_detected!("avx512f") {
-                return Isa::Avx512;
-            }
-            if avx2 {
-                return Isa::Avx2;
-            }
-        }
-        Isa::Baseline
-    }
-
-    /// Every instruction set this CPU can run, best first (for tests and benchmarks).
-    pub fn available() -> Vec<Isa> {
-        match Isa::detect() {
-            Isa::Avx512 => vec![Isa::Avx512, Isa::Avx2, Isa::Baseline],
-            Isa::Avx2 => vec![Isa::Avx2, Isa::Baseline],
-            Isa::Baseline => vec![Isa::Baseline],
-        }
-    }
-}
-
-/// One block of rows: X's rows (`n_features` each), W (C×D, row-major), and what to compute on
-/// them.
-pub struct Block<'a, F> {
-    pub weights: &'a [F],
-    pub inputs: Rows<'a, F>,
-    pub n_features: usize,
-    pub pass: Pass<'a, F>,
-}
-
 /// Rows of X, read in place.
 #[derive(Clone, Copy)]
 pub enum Rows<'a, F> {
@@ -92,6 +48,18 @@ pub enum Rows<'a, F> {
 }
 
 impl<'a, F> Rows<'a, F> {
+    /// Rows `range` of `matrix` (row-major, `n_features` wide), or of the rows `picked` from it.
+    pub fn of(
+        (matrix, n_features): (&'a [F], usize),
+        picked: Option<&'a [usize]>,
+        range: std::ops::Range<usize>,
+    ) -> Rows<'a, F> {
+        match picked {
+            None => Rows::Contiguous(&matrix[range.start * n_features..range.end * n_features]),
+            Some(indices) => Rows::Picked { matrix, indices: &indices[range] },
+        }
+    }
+
     /// How many rows.
     pub fn len(&self, n_features: usize) -> usize {
         match self {
@@ -111,64 +79,54 @@ impl<'a, F> Rows<'a, F> {
     }
 }
 
-/// What a block computes.
-pub enum Pass<'a, F> {
-    /// Each row's loss and its gradient: add g xᵀ to the C×D gradient, return the summed loss.
-    /// `grad` holds C rows of [`grad_row_stride`] values, of which the first D are G's.
-    LossAndGrad { labels: &'a [usize], loss: Loss, grad: &'a mut [F] },
-    /// Only the scores X Wᵀ, written to `scores` (rows × C, row-major).
-    Scores(&'a mut [F]),
+/// One block of rows through the loops: X's rows (`n_features` each) and W (C×D, row-major).
+///
+/// For every row, in the block's processing order, the loops compute its scores f (C) and call
+/// `step(i, f)` with the row's position `i` in `inputs`; the step returns the row's loss and
+/// leaves g = ∂L_i/∂f in `f`, or an error that ends the block. With a `grad` (C rows of
+/// [`grad_row_stride`] values, of which the first D are G's), G += g xᵀ follows. Running the
+/// loop ([`Simd::run`]) returns the sum of the steps' losses.
+pub struct RowLoop<'a, F, S> {
+    pub weights: &'a [F],
+    pub inputs: Rows<'a, F>,
+    pub n_features: usize,
+    pub step: S,
+    pub grad: Option<&'a mut [F]>,
 }
 
-/// Runs the block on `isa`. For [`Pass::LossAndGrad`], returns the summed loss, or the index
-/// (within the block) of the first row whose scores are not finite; [`Pass::Scores`] returns 0.
-pub fn run_block<F: Float>(isa: Isa, block: Block<F>) -> Result<F, usize> {
-    match isa {
-        // SAFETY: `Isa::Avx512` and `Isa::Avx2` come from `Isa::detect`/`Isa::available`, which
-        // return them only when the CPU reports those features, so the target_feature functions
-        // run on hardware that has them. Tests run every available `Isa` against the naive kernel.
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => unsafe { block_avx512(block) },
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 => unsafe { block_avx2(block) },
-        // One 128-bit register per accumulator (SSE2, NEON): 4 lanes of f32, 2 of f64.
-        _ => match std::mem::size_of::<F>() {
-            8 => block_impl::<F, 2, 2, 1, { cfg!(target_arch = "aarch64") }>(block),
-            _ => block_impl::<F, 4, 2, 1, { cfg!(target_arch = "aarch64") }>(block),
-        },
-    }
-}
+impl<F: Float, E, S: FnMut(usize, &mut [F]) -> Result<F, E>> Simd for RowLoop<'_, F, S> {
+    type Output = Result<F, E>;
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx2,fma")]
-unsafe fn block_avx512<F: Float>(block: Block<F>) -> Result<F, usize> {
-    // One 512-bit register per accumulator: 16 lanes of f32, 8 of f64 (16 f64 lanes, two
-    // registers each, spilled: float64 passes took 1.4× longer).
-    match std::mem::size_of::<F>() {
-        8 => block_impl::<F, 8, 5, 2, true>(block),
-        _ => block_impl::<F, 16, 5, 2, true>(block),
-    }
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn block_avx2<F: Float>(block: Block<F>) -> Result<F, usize> {
-    // One 256-bit register per accumulator: 8 lanes of f32, 4 of f64.
-    match std::mem::size_of::<F>() {
-        8 => block_impl::<F, 4, 2, 1, true>(block),
-        _ => block_impl::<F, 8, 2, 1, true>(block),
+    /// One vector register per accumulator (16 f64 lanes on AVX-512, two registers each,
+    /// spilled: float64 passes took 1.4× longer). AVX-512's 32 registers hold score tiles of 5
+    /// classes and update spans of 2 lane chunks; the 16 of AVX2 and the baseline, 2 and 1.
+    #[inline(always)]
+    fn run<A: Arch>(self) -> Result<F, E> {
+        let lanes = A::VECTOR_BYTES / std::mem::size_of::<F>();
+        match (lanes, A::VECTOR_BYTES) {
+            (16, _) => block_loop::<F, E, S, 16, 5, 2, A>(self),
+            (8, 64) => block_loop::<F, E, S, 8, 5, 2, A>(self),
+            (8, _) => block_loop::<F, E, S, 8, 2, 1, A>(self),
+            (4, _) => block_loop::<F, E, S, 4, 2, 1, A>(self),
+            (2, _) => block_loop::<F, E, S, 2, 2, 1, A>(self),
+            _ => unreachable!("16-, 32- and 64-byte registers of f32 or f64"),
+        }
     }
 }
 
 /// The block loop: rows in groups of [`GROUP`] (taken in the [`RowOrder`] for D), then the
 /// remaining rows one by one. `L` is the number of lanes per accumulator, `P` the classes per
 /// register tile of the scores loop, `Q` the lane chunks per span of the update (their rows'
-/// chunks take R·Q registers), `FMA` whether `mul_add` is a single instruction.
+/// chunks take R·Q registers), `A` the instruction set.
 #[inline(always)]
-fn block_impl<F: Float, const L: usize, const P: usize, const Q: usize, const FMA: bool>(
-    block: Block<F>,
-) -> Result<F, usize> {
-    let Block { weights, inputs, n_features, mut pass } = block;
+fn block_loop<F, E, S, const L: usize, const P: usize, const Q: usize, A: Arch>(
+    block: RowLoop<F, S>,
+) -> Result<F, E>
+where
+    F: Float,
+    S: FnMut(usize, &mut [F]) -> Result<F, E>,
+{
+    let RowLoop { weights, inputs, n_features, mut step, mut grad } = block;
     let n_classes = weights.len() / n_features;
     let n_rows = inputs.len(n_features);
     let order = RowOrder::new::<F>(n_rows, n_features);
@@ -186,32 +144,21 @@ fn block_impl<F: Float, const L: usize, const P: usize, const Q: usize, const FM
             for (tile, tile_scores) in scores.chunks_exact_mut(TILE_ROWS * n_classes).enumerate() {
                 let rows: [&[F]; TILE_ROWS] =
                     std::array::from_fn(|r| row(start + tile * TILE_ROWS + r));
-                group_scores::<F, TILE_ROWS, P, L, FMA>(weights, rows, tile_scores);
+                group_scores::<F, TILE_ROWS, P, L, A>(weights, rows, tile_scores);
             }
         } else {
             for r in 0..group {
                 let scores_r = &mut scores[r * n_classes..(r + 1) * n_classes];
-                group_scores::<F, 1, P, L, FMA>(weights, [row(start + r)], scores_r);
+                group_scores::<F, 1, P, L, A>(weights, [row(start + r)], scores_r);
             }
         }
-        let (labels, loss, grad) = match &mut pass {
-            Pass::Scores(out) => {
-                for (r, row_scores) in scores.chunks_exact(n_classes).take(group).enumerate() {
-                    let i = order.row(start + r);
-                    out[i * n_classes..(i + 1) * n_classes].copy_from_slice(row_scores);
-                }
-                start += group;
-                continue;
-            }
-            Pass::LossAndGrad { labels, loss, grad } => (*labels, *loss, &mut **grad),
-        };
         for (r, row_scores) in scores.chunks_exact_mut(n_classes).take(group).enumerate() {
-            let i = order.row(start + r);
-            if !row_scores.iter().all(|s| s.is_finite()) {
-                return Err(i);
-            }
-            loss_sum += super::fused::row_loss_and_dscores(loss, row_scores, labels[i]);
+            loss_sum += step(order.row(start + r), row_scores)?;
         }
+        let Some(grad) = grad.as_deref_mut() else {
+            start += group;
+            continue;
+        };
         if group == GROUP {
             let rows: [&[F]; GROUP] = std::array::from_fn(|r| row(start + r));
             for (j, factors) in by_class.iter_mut().enumerate() {
@@ -219,13 +166,13 @@ fn block_impl<F: Float, const L: usize, const P: usize, const Q: usize, const FM
             }
             let next = (start + 2 * GROUP <= n_rows)
                 .then(|| std::array::from_fn(|r| row(start + GROUP + r)));
-            group_update::<F, GROUP, Q, L, FMA>(grad, rows, &by_class, next);
+            group_update::<F, GROUP, Q, L, A>(grad, rows, &by_class, next);
         } else {
             for r in 0..group {
                 for (j, factors) in by_class_single.iter_mut().enumerate() {
                     *factors = [scores[r * n_classes + j]];
                 }
-                group_update::<F, 1, Q, L, FMA>(grad, [row(start + r)], &by_class_single, None);
+                group_update::<F, 1, Q, L, A>(grad, [row(start + r)], &by_class_single, None);
             }
         }
         start += group;
@@ -279,12 +226,6 @@ impl RowOrder {
     }
 }
 
-/// `a·b + c`, fused where the instruction set has FMA.
-#[inline(always)]
-pub(super) fn fmadd<F: Float, const FMA: bool>(a: F, b: F, c: F) -> F {
-    if FMA { a.mul_add(b, c) } else { a * b + c }
-}
-
 /// Rows in one register tile of the scores loop (a group is two tiles).
 const TILE_ROWS: usize = 4;
 
@@ -292,7 +233,7 @@ const TILE_ROWS: usize = 4;
 /// `R` rows × `P` classes: R·P accumulators, and each lane chunk loaded serves P (for x) or R
 /// (for w) multiply-adds. The last tile takes the classes left over.
 #[inline(always)]
-fn group_scores<F: Float, const R: usize, const P: usize, const L: usize, const FMA: bool>(
+fn group_scores<F: Float, const R: usize, const P: usize, const L: usize, A: Arch>(
     weights: &[F],
     rows: [&[F]; R],
     scores: &mut [F],
@@ -301,15 +242,15 @@ fn group_scores<F: Float, const R: usize, const P: usize, const L: usize, const 
     let n_classes = weights.len() / n_features;
     let mut first = 0;
     while first + P <= n_classes {
-        tile_scores::<F, R, P, L, FMA>(weights, first, rows, scores);
+        tile_scores::<F, R, P, L, A>(weights, first, rows, scores);
         first += P;
     }
     match n_classes - first {
         0 => {}
-        1 => tile_scores::<F, R, 1, L, FMA>(weights, first, rows, scores),
-        2 => tile_scores::<F, R, 2, L, FMA>(weights, first, rows, scores),
-        3 => tile_scores::<F, R, 3, L, FMA>(weights, first, rows, scores),
-        4 => tile_scores::<F, R, 4, L, FMA>(weights, first, rows, scores),
+        1 => tile_scores::<F, R, 1, L, A>(weights, first, rows, scores),
+        2 => tile_scores::<F, R, 2, L, A>(weights, first, rows, scores),
+        3 => tile_scores::<F, R, 3, L, A>(weights, first, rows, scores),
+        4 => tile_scores::<F, R, 4, L, A>(weights, first, rows, scores),
         _ => unreachable!("tiles have at most 5 classes"),
     }
 }
@@ -320,7 +261,7 @@ fn group_scores<F: Float, const R: usize, const P: usize, const L: usize, const 
 /// are taken with `map`: with a scalar loop over the tail for each accumulator instead, LLVM kept
 /// the accumulators in memory and stored all of them on every iteration (2.5× slower).
 #[inline(always)]
-fn tile_scores<F: Float, const R: usize, const P: usize, const L: usize, const FMA: bool>(
+fn tile_scores<F: Float, const R: usize, const P: usize, const L: usize, A: Arch>(
     weights: &[F],
     first: usize,
     rows: [&[F]; R],
@@ -335,7 +276,7 @@ fn tile_scores<F: Float, const R: usize, const P: usize, const L: usize, const F
     let x_chunks: [&[[F; L]]; R] = std::array::from_fn(|r| rows[r][..main].as_chunks().0);
     let mut acc = [[[F::zero(); L]; P]; R];
     for i in 0..n_chunks {
-        tile_step::<F, R, P, L, FMA>(
+        tile_step::<F, R, P, L, A>(
             &mut acc,
             std::array::from_fn(|p| w_chunks[p][i]),
             std::array::from_fn(|r| x_chunks[r][i]),
@@ -348,7 +289,7 @@ fn tile_scores<F: Float, const R: usize, const P: usize, const L: usize, const F
             chunk[..n_features - main].copy_from_slice(&values[main..]);
             chunk
         };
-        tile_step::<F, R, P, L, FMA>(
+        tile_step::<F, R, P, L, A>(
             &mut acc,
             std::array::from_fn(|p| padded(w[p])),
             std::array::from_fn(|r| padded(rows[r])),
@@ -364,7 +305,7 @@ fn tile_scores<F: Float, const R: usize, const P: usize, const L: usize, const F
 /// it inherits the caller's target features when inlined (a closure compiled without them called
 /// a library `fma` per lane: float64 passes 18× slower).
 #[inline(always)]
-fn tile_step<F: Float, const R: usize, const P: usize, const L: usize, const FMA: bool>(
+fn tile_step<F: Float, const R: usize, const P: usize, const L: usize, A: Arch>(
     acc: &mut [[[F; L]; P]; R],
     w: [[F; L]; P],
     x: [[F; L]; R],
@@ -372,7 +313,7 @@ fn tile_step<F: Float, const R: usize, const P: usize, const L: usize, const FMA
     for r in 0..R {
         for p in 0..P {
             for l in 0..L {
-                acc[r][p][l] = fmadd::<F, FMA>(w[p][l], x[r][l], acc[r][p][l]);
+                acc[r][p][l] = fmadd::<F, A>(w[p][l], x[r][l], acc[r][p][l]);
             }
         }
     }
@@ -398,7 +339,7 @@ fn sum_lanes<F: Float, const L: usize>(lanes: &[F; L]) -> F {
 /// are independent chains of multiply-adds. The `next` rows (the next group's) are prefetched
 /// span by span along the way.
 #[inline(always)]
-fn group_update<F: Float, const R: usize, const Q: usize, const L: usize, const FMA: bool>(
+fn group_update<F: Float, const R: usize, const Q: usize, const L: usize, A: Arch>(
     grad: &mut [F],
     rows: [&[F]; R],
     factors: &[[F; R]],
@@ -420,16 +361,16 @@ fn group_update<F: Float, const R: usize, const Q: usize, const L: usize, const 
             }
         }
         if k < spans_end {
-            span_update::<F, R, Q, L, FMA>(grad, stride, k, rows, factors);
+            span_update::<F, R, Q, L, A>(grad, stride, k, rows, factors);
         } else {
-            span_update::<F, R, 1, L, FMA>(grad, stride, k, rows, factors);
+            span_update::<F, R, 1, L, A>(grad, stride, k, rows, factors);
         }
         k += span;
     }
     for (grad_j, g) in grad.chunks_exact_mut(stride).zip(factors) {
         for k in chunks_end..n_features {
             for r in 0..R {
-                grad_j[k] = fmadd::<F, FMA>(g[r], rows[r][k], grad_j[k]);
+                grad_j[k] = fmadd::<F, A>(g[r], rows[r][k], grad_j[k]);
             }
         }
     }
@@ -437,7 +378,7 @@ fn group_update<F: Float, const R: usize, const Q: usize, const L: usize, const 
 
 /// The update of the `Q` lane chunks of every class's G from feature `k` on.
 #[inline(always)]
-fn span_update<F: Float, const R: usize, const Q: usize, const L: usize, const FMA: bool>(
+fn span_update<F: Float, const R: usize, const Q: usize, const L: usize, A: Arch>(
     grad: &mut [F],
     stride: usize,
     k: usize,
@@ -458,7 +399,7 @@ fn span_update<F: Float, const R: usize, const Q: usize, const L: usize, const F
         for r in 0..R {
             for q in 0..Q {
                 for l in 0..L {
-                    acc[q][l] = fmadd::<F, FMA>(g[r], x[r][q][l], acc[q][l]);
+                    acc[q][l] = fmadd::<F, A>(g[r], x[r][q][l], acc[q][l]);
                 }
             }
         }
@@ -485,7 +426,22 @@ fn prefetch<F>(value: &F) {
 
 #[cfg(test)]
 mod tests {
-    use super::{GROUP, RowOrder};
+    use super::{GROUP, RowOrder, grad_row_stride};
+
+    /// Partial-gradient rows are whole cache lines, and the next four rows start at least two
+    /// lines away modulo 4 KiB.
+    #[test]
+    fn partial_gradient_rows_start_apart_modulo_4k() {
+        for d in [1, 16, 785, 1000, 1024, 3072, 3073, 4096] {
+            for (stride, size) in [(grad_row_stride::<f32>(d), 4), (grad_row_stride::<f64>(d), 8)] {
+                assert!(stride >= d && stride * size % 64 == 0, "D={d}: stride {stride}");
+                for rows in 1..=4 {
+                    let offset = rows * stride * size % 4096;
+                    assert!((128..=4096 - 128).contains(&offset), "D={d}, {rows} rows: {offset}");
+                }
+            }
+        }
+    }
 
     /// Every row is taken exactly once, for block sizes with and without rows left over.
     #[test]

@@ -1,0 +1,113 @@
+//! Inputs held as compressed sparse rows, the sparse kernel's input format.
+
+use ndarray::{Array1, Array2, ArrayView2};
+
+use crate::{Error, Float, Result};
+
+/// The rows of an N×D matrix in compressed sparse row (CSR) form: each row's nonzero values
+/// with their column indices, in increasing column order.
+///
+/// Built with [`SparseRows::from_dense`]; the fields are private so the indices are always in
+/// range. A NaN counts as nonzero (it is kept, so the kernels report it); −0.0 is a zero.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SparseRows<F> {
+    n_columns: usize,
+    /// N + 1 offsets: row i's entries are `columns[row_starts[i]..row_starts[i + 1]]` and the
+    /// same range of `values`.
+    row_starts: Vec<usize>,
+    /// The column of each stored value. `u32` rather than `usize` halves the index bytes read
+    /// per pass; [`SparseRows::from_dense`] refuses more than `u32::MAX + 1` columns.
+    columns: Vec<u32>,
+    values: Vec<F>,
+}
+
+impl<F: Float> SparseRows<F> {
+    /// The nonzeros (`value != 0`) of `dense` (N×D, any memory layout), exactly.
+    ///
+    /// # Errors
+    /// [`Error::TooManyFeatures`] if D exceeds `u32::MAX + 1` (column indices are `u32`).
+    pub fn from_dense(dense: ArrayView2<F>) -> Result<Self> {
+        let (n_rows, n_columns) = dense.dim();
+        if n_columns > u32::MAX as usize + 1 {
+            return Err(Error::TooManyFeatures {
+                kernel: "sparse",
+                n_features: n_columns,
+                max: u32::MAX as u64 + 1,
+            });
+        }
+        let dense = dense.as_standard_layout(); // a copy only for another layout's transpose
+        let entries = dense.as_slice().expect("standard layout");
+        let row = |i: usize| &entries[i * n_columns..(i + 1) * n_columns];
+        // Two passes: count, then copy without a branch per entry (a random pattern of zeros
+        // mispredicts). Every entry is written at `next`, which moves on only past a nonzero, so
+        // one spare slot takes the zeros after the last nonzero.
+        let nonzero = |value: &F| *value != F::zero();
+        let nnz = entries.iter().filter(|v| nonzero(v)).count();
+        let mut columns = vec![0; nnz + 1];
+        let mut values = vec![F::zero(); nnz + 1];
+        let mut row_starts = Vec::with_capacity(n_rows + 1);
+        row_starts.push(0);
+        let mut next = 0;
+        for i in 0..n_rows {
+            for (column, value) in row(i).iter().enumerate() {
+                columns[next] = column as u32; // < n_columns ≤ u32::MAX + 1: checked above
+                values[next] = *value;
+                next += usize::from(nonzero(value));
+            }
+            row_starts.push(next);
+        }
+        columns.truncate(nnz);
+        values.truncate(nnz);
+        Ok(SparseRows { n_columns, row_starts, columns, values })
+    }
+
+    /// The dense N×D matrix (zeros where nothing is stored).
+    pub fn to_dense(&self) -> Array2<F> {
+        let mut dense = Array2::zeros((self.nrows(), self.ncols()));
+        for (i, mut dense_row) in dense.rows_mut().into_iter().enumerate() {
+            let (columns, values) = self.row(i);
+            for (&k, &x) in columns.iter().zip(values) {
+                dense_row[k as usize] = x;
+            }
+        }
+        dense
+    }
+
+    /// N, the number of rows.
+    pub fn nrows(&self) -> usize {
+        self.row_starts.len() - 1
+    }
+
+    /// D, the number of columns.
+    pub fn ncols(&self) -> usize {
+        self.n_columns
+    }
+
+    /// The number of stored (nonzero) values.
+    pub fn nnz(&self) -> usize {
+        self.values.len()
+    }
+
+    /// The fraction of entries that are stored: nnz / (N·D) (0 for an empty matrix).
+    pub fn density(&self) -> f64 {
+        let entries = self.nrows() * self.ncols();
+        if entries == 0 { 0.0 } else { self.nnz() as f64 / entries as f64 }
+    }
+
+    /// Row `i` as a dense vector (for messages about it).
+    pub fn dense_row(&self, i: usize) -> Array1<F> {
+        let mut row = Array1::zeros(self.n_columns);
+        let (columns, values) = self.row(i);
+        for (&column, &value) in columns.iter().zip(values) {
+            row[column as usize] = value;
+        }
+        row
+    }
+
+    /// Row `i`'s column indices and values.
+    #[inline]
+    pub(super) fn row(&self, i: usize) -> (&[u32], &[F]) {
+        let entries = self.row_starts[i]..self.row_starts[i + 1];
+        (&self.columns[entries.clone()], &self.values[entries])
+    }
+}
