@@ -343,13 +343,14 @@ fn bench_prints_one_json_object_per_kernel() {
         assert_eq!(names, kernels, "{args:?}");
         for t in &lines {
             let keys: Vec<&str> = t.as_object().unwrap().keys().map(String::as_str).collect();
-            let expected = ["kernel", "n", "d", "c", "dtype", "threads", "median_ms"];
+            let expected = ["kernel", "isa", "n", "d", "c", "dtype", "threads", "median_ms"];
             assert_eq!(keys, [&expected[..], &["min_ms", "max_ms", "gflops", "gbps"]].concat());
             assert_eq!(
                 (t["n"].as_u64(), t["d"].as_u64(), t["c"].as_u64()),
                 (Some(300), Some(40), Some(5))
             );
             assert_eq!((t["dtype"].as_str(), t["threads"].as_u64()), (Some("float64"), Some(2)));
+            assert_eq!(t["isa"].as_str(), Some(softmax::Isa::detect().name()));
             let field = |name: &str| t[name].as_f64().unwrap();
             let median = field("median_ms");
             assert!(field("min_ms") <= median && median <= field("max_ms"), "{t}");
@@ -359,6 +360,14 @@ fn bench_prints_one_json_object_per_kernel() {
             assert!(relative_scalar_difference(field("gbps"), bytes / (median * 1e6)) < 1e-9);
         }
     }
+    for isa in softmax::Isa::available() {
+        let out =
+            softmax(&["bench", "--n", "10", "--d", "3", "--c", "2", "--json", "--isa", isa.name()]);
+        let line = String::from_utf8(out.stdout).unwrap();
+        assert!(line.contains(&format!("\"isa\":\"{isa}\"")), "{isa}: {line}");
+    }
+    let stderr = failure(&["bench", "--n", "10", "--d", "3", "--c", "2", "--isa", "sse9"]);
+    assert!(stderr.contains("instruction set sse9 is not available"), "{stderr}");
     for bad in ["0", "1.5", "-0.1", "nan"] {
         let density = format!("--density={bad}");
         let stderr = failure(&["bench", "--n", "10", "--d", "3", "--c", "2", &density]);
