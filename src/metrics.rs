@@ -75,8 +75,8 @@ pub fn evaluate(model: &Model, data: &Dataset) -> Result<Evaluation> {
     Ok(Evaluation {
         n_samples: data.labels.len(),
         accuracy: accuracy(&predicted, &data.labels),
-        mean_loss: mean_loss(model.loss, scores.view(), &data.labels),
-        per_class: class_metrics(&confusion_matrix, &model.class_names),
+        mean_loss: mean_loss(model.loss(), scores.view(), &data.labels),
+        per_class: class_metrics(&confusion_matrix, model.class_names()),
         confusion_matrix,
     })
 }
@@ -90,11 +90,12 @@ fn check_dataset(model: &Model, data: &Dataset) -> Result<()> {
     if data.labels.len() != n_samples {
         return Err(Error::LabelCount { labels: data.labels.len(), samples: n_samples });
     }
-    if data.class_names != model.class_names {
+    if data.class_names != model.class_names() {
         return Err(Error::InvalidOption(format!(
             "the data's classes {:?} are not the model's {:?}: align them first \
              (Dataset::align_classes)",
-            data.class_names, model.class_names
+            data.class_names,
+            model.class_names()
         )));
     }
     let n_classes = model.n_classes();

@@ -171,20 +171,8 @@ pub struct ModelParts {
 /// apart with [`Model::into_parts`] and build it again.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Model {
-    weight: Array2<f64>,
-    bias: Array1<f64>,
-    preprocessor: Preprocessor,
-    // `pub(crate)` for `metrics`, which reads these two fields directly; private once it uses
-    // the accessors.
-    pub(crate) class_names: Vec<String>,
-    feature_names: Option<Vec<String>>,
-    image_shape: Option<ImageShape>,
-    pub(crate) loss: Loss,
-    reg: f64,
-    reg_convention: RegConvention,
-    bias_mode: Bias,
-    precision: Precision,
-    training: serde_json::Value,
+    /// Private: checked by [`Model::new`], then only read.
+    parts: ModelParts,
 }
 
 impl Model {
@@ -196,135 +184,81 @@ impl Model {
     /// negative regularization.
     pub fn new(parts: ModelParts) -> Result<Model> {
         check(&parts).map_err(Error::InconsistentModel)?;
-        let ModelParts {
-            weight,
-            bias,
-            preprocessor,
-            class_names,
-            feature_names,
-            image_shape,
-            loss,
-            reg,
-            reg_convention,
-            bias_mode,
-            precision,
-            training,
-        } = parts;
-        Ok(Model {
-            weight,
-            bias,
-            preprocessor,
-            class_names,
-            feature_names,
-            image_shape,
-            loss,
-            reg,
-            reg_convention,
-            bias_mode,
-            precision,
-            training,
-        })
+        Ok(Model { parts })
     }
 
     /// The parts, to change and build a model of again.
     pub fn into_parts(self) -> ModelParts {
-        let Model {
-            weight,
-            bias,
-            preprocessor,
-            class_names,
-            feature_names,
-            image_shape,
-            loss,
-            reg,
-            reg_convention,
-            bias_mode,
-            precision,
-            training,
-        } = self;
-        ModelParts {
-            weight,
-            bias,
-            preprocessor,
-            class_names,
-            feature_names,
-            image_shape,
-            loss,
-            reg,
-            reg_convention,
-            bias_mode,
-            precision,
-            training,
-        }
+        self.parts
     }
 
     /// W, C×D.
     pub fn weight(&self) -> &Array2<f64> {
-        &self.weight
+        &self.parts.weight
     }
 
     /// b, C entries.
     pub fn bias(&self) -> &Array1<f64> {
-        &self.bias
+        &self.parts.bias
     }
 
     /// x' = (x − offset) / scale, fitted on the training split.
     pub fn preprocessor(&self) -> &Preprocessor {
-        &self.preprocessor
+        &self.parts.preprocessor
     }
 
     /// One name per class, in label order.
     pub fn class_names(&self) -> &[String] {
-        &self.class_names
+        &self.parts.class_names
     }
 
     /// One name per feature, when the training data had them.
     pub fn feature_names(&self) -> Option<&[String]> {
-        self.feature_names.as_deref()
+        self.parts.feature_names.as_deref()
     }
 
     /// The shape of an image sample, for image data.
     pub fn image_shape(&self) -> Option<ImageShape> {
-        self.image_shape
+        self.parts.image_shape
     }
 
     /// The loss the model was trained with (and [`crate::metrics::evaluate`] reports).
     pub fn loss(&self) -> Loss {
-        self.loss
+        self.parts.loss
     }
 
     /// The regularization strength it was trained with, in [`Model::reg_convention`].
     pub fn reg(&self) -> f64 {
-        self.reg
+        self.parts.reg
     }
 
     pub fn reg_convention(&self) -> RegConvention {
-        self.reg_convention
+        self.parts.reg_convention
     }
 
     /// How the bias was trained.
     pub fn bias_mode(&self) -> Bias {
-        self.bias_mode
+        self.parts.bias_mode
     }
 
     /// The dtype the model was trained in and is stored in.
     pub fn precision(&self) -> Precision {
-        self.precision
+        self.parts.precision
     }
 
     /// The training options, as the trainer reports them (free-form JSON object).
     pub fn training(&self) -> &serde_json::Value {
-        &self.training
+        &self.parts.training
     }
 
     /// C, the number of classes.
     pub fn n_classes(&self) -> usize {
-        self.class_names.len()
+        self.parts.class_names.len()
     }
 
     /// D, the number of (raw) input features.
     pub fn n_features(&self) -> usize {
-        self.weight.ncols()
+        self.parts.weight.ncols()
     }
 
     /// The scores f = W·x' + b (N×C, f64) of raw inputs (N×D, as loaded).
@@ -336,13 +270,13 @@ impl Model {
         self.check_inputs(inputs)?;
         // Rows go in chunks, so the preprocessed float64 copy of the inputs is SCORE_CHUNK_ROWS
         // rows, not N. x' has a constant-1 column after its D features; b is added directly.
-        let mut scores = Array2::zeros((inputs.nrows(), self.weight.nrows()));
+        let mut scores = Array2::zeros((inputs.nrows(), self.parts.weight.nrows()));
         let chunks = inputs.axis_chunks_iter(Axis(0), SCORE_CHUNK_ROWS);
         for (rows, mut out) in chunks.zip(scores.axis_chunks_iter_mut(Axis(0), SCORE_CHUNK_ROWS)) {
-            let transformed = self.preprocessor.transform_with_bias::<f64>(rows);
+            let transformed = self.parts.preprocessor.transform_with_bias::<f64>(rows);
             let features = transformed.slice(s![.., ..self.n_features()]);
-            general_mat_mul(1.0, &features, &self.weight.t(), 0.0, &mut out);
-            out += &self.bias;
+            general_mat_mul(1.0, &features, &self.parts.weight.t(), 0.0, &mut out);
+            out += &self.parts.bias;
         }
         match scores.rows().into_iter().position(|row| row.iter().any(|f| !f.is_finite())) {
             Some(sample) => Err(Error::ScoreOverflow { sample, dtype: "float64" }),
@@ -401,13 +335,17 @@ impl Model {
 
     /// The file's bytes: the four tensors in the model's dtype and the metadata.
     fn to_bytes(&self) -> std::result::Result<Vec<u8>, String> {
-        let dtype = self.precision.tensor_dtype();
-        let (n_classes, n_features) = self.weight.dim();
+        let dtype = self.parts.precision.tensor_dtype();
+        let (n_classes, n_features) = self.parts.weight.dim();
         let tensors = [
-            (WEIGHT, vec![n_classes, n_features], encode(WEIGHT, self.weight.iter(), dtype)?),
-            (BIAS, vec![n_classes], encode(BIAS, self.bias.iter(), dtype)?),
-            (OFFSET, vec![n_features], encode(OFFSET, self.preprocessor.offset.iter(), dtype)?),
-            (SCALE, vec![n_features], encode(SCALE, self.preprocessor.scale.iter(), dtype)?),
+            (WEIGHT, vec![n_classes, n_features], encode(WEIGHT, self.parts.weight.iter(), dtype)?),
+            (BIAS, vec![n_classes], encode(BIAS, self.parts.bias.iter(), dtype)?),
+            (
+                OFFSET,
+                vec![n_features],
+                encode(OFFSET, self.parts.preprocessor.offset.iter(), dtype)?,
+            ),
+            (SCALE, vec![n_features], encode(SCALE, self.parts.preprocessor.scale.iter(), dtype)?),
         ];
         let views = tensors
             .iter()
@@ -426,19 +364,19 @@ impl Model {
         let mut metadata = HashMap::from([
             ("format".to_string(), FORMAT.to_string()),
             ("format_version".to_string(), FORMAT_VERSION.to_string()),
-            ("class_names".to_string(), to_json(&self.class_names)?),
-            ("preprocess".to_string(), self.preprocessor.kind.name().to_string()),
-            ("bias".to_string(), self.bias_mode.name().to_string()),
-            ("loss".to_string(), self.loss.name().to_string()),
-            ("reg".to_string(), to_json(&self.reg)?),
-            ("reg_convention".to_string(), self.reg_convention.name().to_string()),
-            ("dtype".to_string(), self.precision.name().to_string()),
-            ("training".to_string(), to_json(&self.training)?),
+            ("class_names".to_string(), to_json(&self.parts.class_names)?),
+            ("preprocess".to_string(), self.parts.preprocessor.kind.name().to_string()),
+            ("bias".to_string(), self.parts.bias_mode.name().to_string()),
+            ("loss".to_string(), self.parts.loss.name().to_string()),
+            ("reg".to_string(), to_json(&self.parts.reg)?),
+            ("reg_convention".to_string(), self.parts.reg_convention.name().to_string()),
+            ("dtype".to_string(), self.parts.precision.name().to_string()),
+            ("training".to_string(), to_json(&self.parts.training)?),
         ]);
-        if let Some(names) = &self.feature_names {
+        if let Some(names) = &self.parts.feature_names {
             metadata.insert("feature_names".to_string(), to_json(names)?);
         }
-        if let Some(shape) = &self.image_shape {
+        if let Some(shape) = &self.parts.image_shape {
             metadata.insert("image_shape".to_string(), to_json(shape)?);
         }
         Ok(metadata)
@@ -492,7 +430,7 @@ impl Model {
     /// Refuses inputs with another number of features, or holding a NaN or infinity.
     fn check_inputs(&self, inputs: ArrayView2<f32>) -> Result<()> {
         if inputs.ncols() != self.n_features() {
-            let (n_classes, n_features) = self.weight.dim();
+            let (n_classes, n_features) = self.parts.weight.dim();
             return Err(Error::FeatureMismatch {
                 weights: [n_classes, n_features],
                 inputs: [inputs.nrows(), inputs.ncols()],
