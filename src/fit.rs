@@ -53,7 +53,7 @@ impl Default for FitOptions {
             loss: Loss::Softmax,
             reg: 1e-4,
             reg_convention: RegConvention::Half,
-            preprocess: Preprocess::Standardize,
+            preprocess: Preprocess::Auto,
             bias: Bias::Intercept,
             kernel: Kernel::Auto,
             dtype: Dtype::Auto,
@@ -165,6 +165,8 @@ pub struct Prepared {
     inputs: PreparedInputs,
     train_labels: Vec<usize>,
     validation_labels: Option<Vec<usize>>,
+    /// The preprocessing the options asked for (`auto` is resolved in `preprocessor`).
+    preprocess: Preprocess,
     preprocessor: Preprocessor,
     class_names: Vec<String>,
     feature_names: Option<Vec<String>>,
@@ -198,7 +200,8 @@ impl Prepared {
             return Err(Error::Empty("the training split has no samples".into()));
         }
         let Dataset { inputs, labels, class_names, feature_names, image_shape } = train_set;
-        let preprocessor = Preprocessor::fit(preprocess, inputs.view());
+        let preprocessor =
+            Preprocessor::fit(preprocess.resolve(image_shape.is_some()), inputs.view());
         let (validation_inputs, validation_labels) =
             validation.map(|v| (v.inputs, v.labels)).unzip();
         let inputs = match precision {
@@ -215,6 +218,7 @@ impl Prepared {
             inputs,
             train_labels: labels,
             validation_labels,
+            preprocess,
             preprocessor,
             class_names,
             feature_names,
@@ -248,11 +252,11 @@ impl Prepared {
         progress: &mut dyn FnMut(&Progress),
     ) -> Result<Fitted> {
         let (wanted, prepared) = (options.resolved_dtype(), self.precision());
-        if options.preprocess != self.preprocessor.kind || wanted != prepared {
+        if options.preprocess != self.preprocess || wanted != prepared {
             return Err(Error::InvalidOption(format!(
                 "the options ask for {} preprocessing in {wanted}, the data were prepared with \
                  {} in {prepared}",
-                options.preprocess, self.preprocessor.kind
+                options.preprocess, self.preprocess
             )));
         }
         let started = Instant::now();

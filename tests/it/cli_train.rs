@@ -13,7 +13,9 @@ fn train_on_the_embedded_digits_prints_the_contract() {
     {
         assert!(out[key].is_number(), "{key} in {out}");
     }
-    assert!(out["test_accuracy"].as_f64().unwrap() >= 0.96, "{out}");
+    // A floor, not the value this build reaches: below scikit-learn's lowest accuracy at the
+    // same regularization over 20 random splits (scripts/digits_accuracy_floor.py).
+    assert!(out["test_accuracy"].as_f64().unwrap() >= 0.95, "{out}");
     assert_eq!(out["model"], text(&model));
     assert!(std::fs::read_to_string(&history).unwrap().starts_with("iteration,epoch,loss"));
 

@@ -21,9 +21,11 @@ fn fit_digits(options: &FitOptions) -> Fitted {
     fit(train, validation, &options.clone().check().unwrap(), &mut |_| {}).unwrap()
 }
 
+/// Standardized features: the minibatch optimizers' default learning rates are set for them
+/// (`auto` scales images instead, which suits L-BFGS).
 fn with_optimizer(optimizer: Optimizer, duration: Duration) -> FitOptions {
     let train = TrainOptions { optimizer, duration: Some(duration), ..Default::default() };
-    FitOptions { train, ..Default::default() }
+    FitOptions { train, preprocess: Preprocess::Standardize, ..Default::default() }
 }
 
 #[test]
@@ -108,12 +110,14 @@ fn the_ftol_rule_stops_sooner_than_the_gradient_rule() {
 }
 
 #[test]
-fn defaults_reach_096_on_digits() {
+fn defaults_reach_scikit_learns_accuracy_on_digits() {
     let fitted = fit_digits(&FitOptions::default());
     let test = load(&DataSpec::Digits, &LoadOptions::default()).unwrap().test.unwrap();
     let predicted = fitted.model.predict(test.inputs.view()).unwrap();
     let accuracy = softmax::metrics::accuracy(&predicted, &test.labels);
-    assert!(accuracy >= 0.96, "test accuracy {accuracy}");
+    // scikit-learn at the same regularization: 0.953–0.981 over 20 random stratified splits
+    // (scripts/digits_accuracy_floor.py); the floor is below all of them.
+    assert!(accuracy >= 0.95, "test accuracy {accuracy}");
 }
 
 #[test]
@@ -293,7 +297,7 @@ fn prepared_data_refuses_options_it_was_not_prepared_for() {
     let (train, validation) = digits(0.1);
     let prepared = Prepared::new(train, validation, Preprocess::Scale, Precision::F64).unwrap();
     let cases = [
-        (FitOptions::default(), "standardize preprocessing in float64"),
+        (FitOptions::default(), "auto preprocessing in float64"),
         (
             FitOptions {
                 preprocess: Preprocess::Scale,
@@ -310,4 +314,26 @@ fn prepared_data_refuses_options_it_was_not_prepared_for() {
     let options = FitOptions { preprocess: Preprocess::Scale, ..Default::default() };
     let fitted = prepared.fit(&options.clone().check().unwrap(), &mut |_| {}).unwrap();
     assert_eq!(fitted.model, fit_digits(&options).model);
+}
+
+/// `auto` preprocessing scales images (one known pixel range) and standardizes other data; the
+/// model records the kind it resolved to.
+#[test]
+fn auto_preprocessing_scales_images_and_standardizes_the_rest() {
+    let kind_of = |image: bool| {
+        let (mut train, mut validation) = digits(0.1);
+        if !image {
+            train.image_shape = None;
+            validation.as_mut().unwrap().image_shape = None;
+        }
+        let options = FitOptions::default().check().unwrap();
+        let fitted = fit(train, validation, &options, &mut |_| {}).unwrap();
+        let preprocessor = fitted.model.preprocessor().clone();
+        (preprocessor.kind, preprocessor.scale[0])
+    };
+    // The digits' pixels run from 0 to 16: scale divides every feature by 16.
+    assert_eq!(kind_of(true), (Preprocess::Scale, 16.0));
+    assert_eq!(kind_of(false).0, Preprocess::Standardize);
+    assert_eq!(Preprocess::Auto.resolve(true), Preprocess::Scale);
+    assert_eq!(Preprocess::Center.resolve(true), Preprocess::Center);
 }

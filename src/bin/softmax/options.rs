@@ -23,7 +23,7 @@ pub struct LossArgs {
     /// Regularization convention: half (0.5·reg·ΣW², gradient reg·W) | full (reg·ΣW², gradient 2·reg·W).
     #[arg(long, default_value = "half")]
     pub reg_convention: RegConvention,
-    /// Kernel: naive | vectorized | fused | sparse | auto.
+    /// Kernel: naive | vectorized | fused | gemm | sparse | auto.
     #[arg(long, default_value = "auto")]
     pub kernel: Kernel,
     /// Layout of W and X: canonical (W: C×D, X: N×D) | seed (W: C×D, X: D×N) | cs231n (W: D×C, X: N×D).
@@ -165,7 +165,7 @@ pub struct TrainArgs {
     /// Loss: softmax | svm.
     #[arg(long, default_value = "softmax")]
     pub loss: Loss,
-    /// Kernel: naive | vectorized | fused | sparse | auto.
+    /// Kernel: naive | vectorized | fused | gemm | sparse | auto.
     #[arg(long, default_value = "auto")]
     pub kernel: Kernel,
     /// Iterations (minibatch steps, or L-BFGS iterations; default: 20 epochs, or up to 1,000 for L-BFGS).
@@ -187,8 +187,9 @@ pub struct TrainArgs {
     /// (scipy's ftol; 0 turns it off).
     #[arg(long, default_value_t = softmax::train::DEFAULT_FTOL)]
     pub ftol: f64,
-    /// Preprocessing, fitted on the training split: none | scale | center | standardize.
-    #[arg(long, default_value = "standardize")]
+    /// Preprocessing, fitted on the training split: none | scale | center | standardize | auto
+    /// (scale for images, standardize for other data).
+    #[arg(long, default_value = "auto")]
     pub preprocess: Preprocess,
     /// Bias: intercept (unregularized) | trick (CS231n: a constant-1 feature, regularized).
     #[arg(long, default_value = "intercept")]
@@ -202,7 +203,8 @@ pub struct TrainArgs {
     /// Seed of the initial weights, the minibatches and the validation split.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Worker threads (default: all cores). The same seed and thread count give the same model.
+    /// Worker threads (default: all cores). The same seed gives the same model on any number
+    /// of threads.
     #[arg(long)]
     pub threads: Option<usize>,
     /// No progress bar (it is also off when stderr is not a terminal).
