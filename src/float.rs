@@ -38,7 +38,7 @@ pub trait Float:
     }
 
     /// e^x within a few ulps for e^x a normal number, in plain arithmetic that vectorizes
-    /// ([`exp_polynomial`]).
+    /// (the `exp_polynomial!` macro below).
     fn exp_fast(self) -> Self;
 }
 
