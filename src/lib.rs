@@ -81,3 +81,8 @@ pub use loss::{
     Isa, Kernel, Layout, Loss, LossAndGrad, LossOptions, RegConvention, loss_and_grad,
     loss_and_grad_picked, loss_and_grad_sparse,
 };
+
+/// The README's Rust example, compiled and run as a doctest so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
