@@ -44,7 +44,8 @@ use crate::options::{LossNames, n_classes};
 /// W and X run in the wider of their float types: float32 (and float16) in float32; float64,
 /// integers, booleans and longdouble (rounded) in float64. An array that already has that
 /// dtype, in C order, is read in place without a copy; any other (Fortran order, a strided
-/// slice, another dtype, a list) is converted once. The GIL is released while it computes.
+/// slice, another dtype, a list) is converted once. The GIL is released while it computes: do
+/// not write to W or X from another thread until it returns.
 ///
 /// Raises
 /// ------
