@@ -65,6 +65,20 @@ pub enum Error {
     #[error("inconsistent model: {0}")]
     InconsistentModel(String),
 
+    /// Classes that do not match: a sample of a class the model does not know, or a data set
+    /// whose classes are not the model's.
+    #[error("{0}")]
+    ClassMismatch(String),
+
+    /// A data set whose parts disagree (features of the training and validation sets, class
+    /// or feature names, the image shape), or that has no features.
+    #[error("inconsistent data: {0}")]
+    InconsistentData(String),
+
+    /// Data prepared (preprocessed, converted) otherwise than the options ask.
+    #[error("{0}")]
+    PreparationMismatch(String),
+
     /// An instruction set asked for by name that this CPU (or this build's target) lacks.
     #[error("instruction set {requested} is not available on this CPU: it has {available}")]
     UnsupportedIsa { requested: String, available: String },

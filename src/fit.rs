@@ -141,7 +141,7 @@ pub struct Fitted {
 /// (see [`Prepared::new`]). Pass clones to keep the raw data.
 ///
 /// # Errors
-/// An empty training set, and what training reports.
+/// Data that [`check_data`] refuses, and what training reports.
 pub fn fit(
     train_set: Dataset,
     validation: Option<Dataset>,
@@ -189,16 +189,14 @@ impl Prepared {
     /// as it is.
     ///
     /// # Errors
-    /// [`Error::Empty`] for a training set without samples.
+    /// Those of [`check_data`]: bad data is refused before any work.
     pub fn new(
         train_set: Dataset,
         validation: Option<Dataset>,
         preprocess: Preprocess,
         precision: Precision,
     ) -> Result<Prepared> {
-        if train_set.inputs.nrows() == 0 {
-            return Err(Error::Empty("the training split has no samples".into()));
-        }
+        check_data(&train_set, validation.as_ref())?;
         let Dataset { inputs, labels, class_names, feature_names, image_shape } = train_set;
         let preprocessor =
             Preprocessor::fit(preprocess.resolve(image_shape.is_some()), inputs.view());
@@ -243,9 +241,9 @@ impl Prepared {
     /// it goes. `seconds` counts the training, not the preparation.
     ///
     /// # Errors
-    /// [`Error::InvalidOption`] when the options ask for another preprocessing or dtype than the
-    /// data were prepared with; what training reports; [`Error::Training`] for weights that are
-    /// no longer finite.
+    /// [`Error::PreparationMismatch`] when the options ask for another preprocessing or dtype
+    /// than the data were prepared with; what training reports; [`Error::Training`] for weights
+    /// that are no longer finite.
     pub fn fit(
         &self,
         options: &CheckedFitOptions,
@@ -253,7 +251,7 @@ impl Prepared {
     ) -> Result<Fitted> {
         let (wanted, prepared) = (options.resolved_dtype(), self.precision());
         if options.preprocess != self.preprocess || wanted != prepared {
-            return Err(Error::InvalidOption(format!(
+            return Err(Error::PreparationMismatch(format!(
                 "the options ask for {} preprocessing in {wanted}, the data were prepared with \
                  {} in {prepared}",
                 options.preprocess, self.preprocess
@@ -318,6 +316,8 @@ impl Prepared {
             precision: Precision::of::<F>(),
             training: serde_json::to_value(options).expect("options serialize"),
         })
+        // The data and options were checked (`check_data`, `FitOptions::check`): what can
+        // still be wrong is the trained weights, no longer finite.
         .map_err(|err| Error::Training(format!("{err} (the optimizer diverged)")))?;
         Ok(Fitted {
             model,
@@ -331,4 +331,79 @@ impl Prepared {
             seconds: 0.0,
         })
     }
+}
+
+/// Refuses training and validation sets that training could not use, before any work: no
+/// samples or no features, a label count other than N, a label outside `0..C`, NaN or infinity
+/// in the inputs, duplicate class names, feature names or an image shape that do not fit D, and
+/// a validation set whose features or classes are not the training set's.
+///
+/// # Errors
+/// [`Error::Empty`], [`Error::LabelCount`], [`Error::LabelOutOfRange`], [`Error::NonFinite`] or
+/// [`Error::InconsistentData`], naming the split.
+pub fn check_data(train: &Dataset, validation: Option<&Dataset>) -> Result<()> {
+    let (n_features, class_names) = (train.inputs.ncols(), &train.class_names);
+    if n_features == 0 {
+        return Err(Error::InconsistentData("the training split has no features (D = 0)".into()));
+    }
+    if class_names.is_empty() {
+        return Err(Error::InconsistentData("the data set has no class names (C = 0)".into()));
+    }
+    if let Some((index, name)) =
+        class_names.iter().enumerate().find(|(i, name)| class_names[..*i].contains(name))
+    {
+        return Err(Error::InconsistentData(format!(
+            "class name '{name}' is given twice (class {index} and an earlier one)"
+        )));
+    }
+    if let Some(names) = train.feature_names.as_ref().filter(|names| names.len() != n_features) {
+        return Err(Error::InconsistentData(format!(
+            "{} feature names for {n_features} features",
+            names.len()
+        )));
+    }
+    if let Some(shape) = train.image_shape {
+        let pixels = shape.channels * shape.height * shape.width;
+        if pixels != n_features {
+            return Err(Error::InconsistentData(format!(
+                "an image shape of {pixels} values for {n_features} features"
+            )));
+        }
+    }
+    let splits = std::iter::once(("training", train)).chain(validation.map(|v| ("validation", v)));
+    for (split, data) in splits {
+        let n_samples = data.inputs.nrows();
+        if n_samples == 0 {
+            return Err(Error::Empty(format!("the {split} split has no samples")));
+        }
+        if data.inputs.ncols() != n_features || data.class_names != *class_names {
+            return Err(Error::InconsistentData(format!(
+                "the {split} split has {} features and classes {:?}; the training split has \
+                 {n_features} and {:?}",
+                data.inputs.ncols(),
+                data.class_names,
+                class_names
+            )));
+        }
+        if data.labels.len() != n_samples {
+            return Err(Error::LabelCount { labels: data.labels.len(), samples: n_samples });
+        }
+        let n_classes = class_names.len();
+        if let Some((index, &label)) =
+            data.labels.iter().enumerate().find(|(_, l)| **l >= n_classes)
+        {
+            return Err(Error::LabelOutOfRange { index, label: label as i128, n_classes });
+        }
+        // A fold, which vectorizes; the place is looked up only when there is one.
+        if !data.inputs.fold(true, |finite, x| finite & x.is_finite()) {
+            let ((sample, feature), &value) =
+                data.inputs.indexed_iter().find(|(_, x)| !x.is_finite()).expect("a non-finite");
+            return Err(Error::NonFinite {
+                what: "inputs",
+                location: format!("{split} sample {sample}, feature {feature}"),
+                value: f64::from(value),
+            });
+        }
+    }
+    Ok(())
 }

@@ -91,7 +91,7 @@ fn check_dataset(model: &Model, data: &Dataset) -> Result<()> {
         return Err(Error::LabelCount { labels: data.labels.len(), samples: n_samples });
     }
     if data.class_names != model.class_names() {
-        return Err(Error::InvalidOption(format!(
+        return Err(Error::ClassMismatch(format!(
             "the data's classes {:?} are not the model's {:?}: align them first \
              (Dataset::align_classes)",
             data.class_names,

@@ -6,9 +6,6 @@
 //! every pair on them, in parallel, each borrowing the prepared data read-only, and gathers
 //! [`TuningResults`]: the type `softmax tune --results` writes and `softmax plot tune` reads.
 //! The pair with the best validation accuracy is [`TuningResults::best`].
-//!
-//! A search that evaluates the pairs another way (a path over reg, each fit warm-started from
-//! the last) is [`Grid::search_with`] and a function of the prepared data and the pairs.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -83,21 +80,7 @@ impl Grid {
     /// # Errors
     /// The first error of a pair's training, naming the pair.
     pub fn search(&self, prepared: &Prepared, data: &str) -> Result<(TuningResults, Vec<Fitted>)> {
-        self.search_with(prepared, data, fit_each)
-    }
-
-    /// [`Grid::search`] with the pairs trained by `fit_all`, which returns one fit per pair, in
-    /// their order.
-    ///
-    /// # Errors
-    /// What `fit_all` returns.
-    pub fn search_with(
-        &self,
-        prepared: &Prepared,
-        data: &str,
-        fit_all: impl FnOnce(&Prepared, &[CheckedFitOptions]) -> Result<Vec<Fitted>>,
-    ) -> Result<(TuningResults, Vec<Fitted>)> {
-        let runs = fit_all(prepared, &self.pairs)?;
+        let runs = fit_each(prepared, &self.pairs)?;
         let results = self
             .pairs
             .iter()
@@ -128,7 +111,7 @@ impl Grid {
 ///
 /// # Errors
 /// The first error of a pair's training, naming the pair.
-pub fn fit_each(prepared: &Prepared, pairs: &[CheckedFitOptions]) -> Result<Vec<Fitted>> {
+fn fit_each(prepared: &Prepared, pairs: &[CheckedFitOptions]) -> Result<Vec<Fitted>> {
     pairs
         .par_iter()
         .map(|options| {

@@ -179,7 +179,7 @@ impl Dataset {
     /// set that no sample has need not be among them.
     ///
     /// # Errors
-    /// [`Error::InvalidOption`] naming the first sample whose class is not in `class_names`;
+    /// [`Error::ClassMismatch`] naming the first sample whose class is not in `class_names`;
     /// [`Error::LabelOutOfRange`] for a label beyond this data set's own class names.
     pub fn align_classes(mut self, class_names: &[String]) -> Result<Dataset> {
         let positions: Vec<Option<usize>> = self
@@ -191,7 +191,7 @@ impl Dataset {
             match positions.get(*label) {
                 Some(&Some(position)) => *label = position,
                 Some(None) => {
-                    return Err(Error::InvalidOption(format!(
+                    return Err(Error::ClassMismatch(format!(
                         "sample {sample} is of class '{}', which is not one of the model's {} \
                          classes ({})",
                         self.class_names[*label],

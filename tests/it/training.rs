@@ -308,7 +308,7 @@ fn prepared_data_refuses_options_it_was_not_prepared_for() {
     ];
     for (options, expected) in cases {
         let err = prepared.fit(&options.check().unwrap(), &mut |_| {}).unwrap_err();
-        assert!(matches!(&err, Error::InvalidOption(m) if m.contains(expected)), "{err}");
+        assert!(matches!(&err, Error::PreparationMismatch(m) if m.contains(expected)), "{err}");
         assert!(err.to_string().contains("prepared with scale in float64"), "{err}");
     }
     let options = FitOptions { preprocess: Preprocess::Scale, ..Default::default() };
@@ -336,4 +336,41 @@ fn auto_preprocessing_scales_images_and_standardizes_the_rest() {
     assert_eq!(kind_of(false).0, Preprocess::Standardize);
     assert_eq!(Preprocess::Auto.resolve(true), Preprocess::Scale);
     assert_eq!(Preprocess::Center.resolve(true), Preprocess::Center);
+}
+
+/// Data that training could not use is refused with an error naming the problem, never a
+/// panic: a validation set of other features, labels that do not match the samples, a label
+/// beyond the classes, an infinity, duplicate class names, no features.
+#[test]
+fn fit_refuses_inconsistent_data() {
+    let options = FitOptions::default().check().unwrap();
+    let attempt = |change: &dyn Fn(&mut Dataset, &mut Dataset)| {
+        let (mut train, validation) = digits(0.1);
+        let mut validation = validation.unwrap();
+        change(&mut train, &mut validation);
+        fit(train, Some(validation), &options, &mut |_| {}).unwrap_err()
+    };
+    let err = attempt(&|_, v| v.inputs = v.inputs.slice(ndarray::s![.., ..10]).to_owned());
+    assert!(matches!(&err, Error::InconsistentData(m) if m.contains("validation split has 10")));
+    let err = attempt(&|_, v| {
+        v.labels.pop();
+    });
+    assert!(matches!(err, Error::LabelCount { .. }), "{err}");
+    let err = attempt(&|_, v| v.labels[3] = 10);
+    assert!(matches!(err, Error::LabelOutOfRange { index: 3, label: 10, n_classes: 10 }));
+    let err = attempt(&|t, _| t.inputs[[5, 7]] = f32::INFINITY);
+    assert!(
+        matches!(&err, Error::NonFinite { location, .. } if location == "training sample 5, feature 7")
+    );
+    let err = attempt(&|t, v| {
+        t.class_names[1] = "0".into();
+        v.class_names[1] = "0".into();
+    });
+    assert!(matches!(&err, Error::InconsistentData(m) if m.contains("'0' is given twice")));
+    let err = attempt(&|t, v| {
+        t.inputs = ndarray::Array2::zeros((t.labels.len(), 0));
+        t.image_shape = None;
+        v.image_shape = None;
+    });
+    assert!(matches!(&err, Error::InconsistentData(m) if m.contains("no features")), "{err}");
 }
