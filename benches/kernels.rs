@@ -8,10 +8,9 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use softmax::bench::Shape;
-use softmax::loss::fused;
-use softmax::loss::sparse::{self, SparseRows};
+use softmax::loss::sparse::SparseRows;
 use softmax::synthetic::{random_problem, random_sparse_problem};
-use softmax::{Float, Kernel, Loss, LossOptions, loss_and_grad};
+use softmax::{Float, Kernel, Loss, LossOptions, loss_and_grad, loss_and_grad_sparse};
 
 fn kernels(c: &mut Criterion) {
     for shape in Shape::ALL.iter().copied() {
@@ -66,11 +65,15 @@ fn sparse_vs_fused_in<F: Float>(c: &mut Criterion) {
         F::DTYPE_NAME
     ));
     group.sample_size(10).warm_up_time(Duration::from_secs(1));
+    let fused = LossOptions { kernel: Kernel::Fused, ..Default::default() };
     group.bench_function("fused", |b| {
-        b.iter(|| fused::loss_and_grad(p.weights.view(), p.inputs.view(), &p.labels, Loss::Softmax))
+        b.iter(|| {
+            loss_and_grad(p.weights.view(), p.inputs.view(), &p.labels, &fused).expect("valid")
+        })
     });
+    let sparse = LossOptions::default(); // loss_and_grad_sparse always runs the sparse kernel
     group.bench_function("sparse", |b| {
-        b.iter(|| sparse::loss_and_grad(p.weights.view(), &rows, &p.labels, Loss::Softmax))
+        b.iter(|| loss_and_grad_sparse(p.weights.view(), &rows, &p.labels, &sparse).expect("valid"))
     });
     group.bench_function("to_csr", |b| b.iter(|| SparseRows::from_dense(p.inputs.view())));
     group.finish();

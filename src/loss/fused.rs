@@ -1,8 +1,7 @@
 //! The fused kernel: one pass over the rows of X, in parallel blocks of rows.
 //!
 //! For each row x_i, while it is in cache: the scores f = W x_i (C dot products), the loss
-//! L_i and its derivative g = ∂L_i/∂f ([`row_loss_and_dscores`](super::row::row_loss_and_dscores):
-//! softmax p − 1{j = y_i}, svm the hinge indicators), then the rank-one update dW += g x_iᵀ.
+//! L_i and its derivative g = ∂L_i/∂f (`row::row_loss_and_dscores`: softmax p − 1{j = y_i}, svm the hinge indicators), then the rank-one update dW += g x_iᵀ.
 //! X is read from memory once, and nothing of size N×C is ever stored. The loops are
 //! `dense_loops`; the blocks and their fixed-order reduction,
 //! `blocks`, so the result does not depend on the number of threads.
@@ -17,22 +16,13 @@ use super::row::checked_row_step;
 use super::types::{KernelResult, Loss, LossAndGrad};
 use crate::Float;
 
-/// Mean data loss and its gradient (C×D) for `weights` C×D, `inputs` N×D and N labels, on the
-/// best instruction set of this CPU.
+/// Mean data loss and its gradient (C×D) for `weights` C×D, `inputs` N×D and N labels, with
+/// the inner loops compiled for `isa`.
 ///
-/// Runs on the current rayon thread pool. Non-contiguous views (another layout's transpose)
-/// are copied to row-major order first.
-pub fn loss_and_grad<F: Float>(
-    weights: ArrayView2<F>,
-    inputs: ArrayView2<F>,
-    labels: &[usize],
-    loss: Loss,
-) -> KernelResult<F> {
-    loss_and_grad_on(Isa::detect(), weights, inputs, labels, loss)
-}
-
-/// [`loss_and_grad`] with the inner loops compiled for `isa`.
-pub fn loss_and_grad_on<F: Float>(
+/// The caller checks the problem first ([`super::loss_and_grad`] does): W and X agree on
+/// D ≥ 1, N ≥ 1, and one label in `0..C` per row. Runs on the current rayon thread pool.
+/// Non-contiguous views (another layout's transpose) are copied to row-major order first.
+pub(crate) fn loss_and_grad_on<F: Float>(
     isa: Isa,
     weights: ArrayView2<F>,
     inputs: ArrayView2<F>,
@@ -46,8 +36,8 @@ pub fn loss_and_grad_on<F: Float>(
 
 /// [`loss_and_grad_on`] over the rows `indices` of `inputs` (a minibatch, with its `labels`),
 /// read where they lie instead of copied out first. A non-finite score is reported by its row
-/// in `inputs`.
-pub fn loss_and_grad_picked<F: Float>(
+/// in `inputs`. The caller checks the problem, as for [`loss_and_grad_on`], and the indices.
+pub(crate) fn loss_and_grad_picked<F: Float>(
     isa: Isa,
     weights: ArrayView2<F>,
     inputs: ArrayView2<F>,
@@ -99,15 +89,17 @@ fn block_loss_and_grad<F: Float>(
 }
 
 /// The scores X Wᵀ (N×C) for `weights` C×D and `inputs` N×D, with the fused kernel's inner
-/// loops, in parallel chunks of rows (X is read once, nothing is packed or copied).
-pub fn scores<F: Float>(weights: ArrayView2<F>, inputs: ArrayView2<F>) -> Array2<F> {
+/// loops, in parallel chunks of rows (X is read once, nothing is packed or copied). W and X
+/// agree on D ≥ 1 (the caller checks).
+pub(crate) fn scores<F: Float>(weights: ArrayView2<F>, inputs: ArrayView2<F>) -> Array2<F> {
     let inputs = inputs.as_standard_layout();
     let matrix = inputs.as_slice().expect("inputs are in standard layout");
     scores_of(weights, (matrix, inputs.ncols()), None, inputs.nrows())
 }
 
 /// The scores of the rows `indices` of `inputs` (one row of scores per index), read in place.
-pub fn scores_picked<F: Float>(
+/// W and X agree on D ≥ 1 and the indices are rows of X (the caller checks).
+pub(crate) fn scores_picked<F: Float>(
     weights: ArrayView2<F>,
     inputs: ArrayView2<F>,
     indices: &[usize],
@@ -145,4 +137,30 @@ fn scores_of<F: Float>(
         },
     );
     scores
+}
+
+#[cfg(test)]
+mod tests {
+    use ndarray::Axis;
+
+    use super::{scores, scores_picked};
+    use crate::synthetic::random_problem;
+
+    /// The fused kernel's scores (used for predictions while training) equal X Wᵀ, to 1e-12
+    /// relative to the largest score; picked rows are exactly the rows of the full scores.
+    #[test]
+    fn scores_equal_the_matrix_product() {
+        for &(n, d, c) in &[(1, 1, 2), (13, 17, 3), (1100, 65, 10), (9, 1030, 65), (1100, 513, 4)] {
+            let p = random_problem::<f64>(n, d, c, 0.5, 8);
+            let scores = scores(p.weights.view(), p.inputs.view());
+            let expected = p.inputs.dot(&p.weights.t());
+            let largest = expected.fold(0.0f64, |m, v| m.max(v.abs()));
+            let error = (&scores - &expected).fold(0.0f64, |m, v| m.max(v.abs()));
+            assert!(error < 1e-12 * largest, "N={n} D={d} C={c}: {error:e} of {largest:e}");
+            // Picked rows, repeated and out of order, across more than one chunk of rows.
+            let indices: Vec<usize> = (0..1500).map(|i| (i * 7919) % n).collect();
+            let picked = scores_picked(p.weights.view(), p.inputs.view(), &indices);
+            assert_eq!(picked, scores.select(Axis(0), &indices), "N={n} D={d} C={c}");
+        }
+    }
 }

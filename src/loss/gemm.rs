@@ -23,10 +23,11 @@ const SLAB_ROWS: usize = 256;
 
 /// Mean data loss and its gradient (C×D) for `weights` C×D, `inputs` N×D and N labels.
 ///
-/// Runs on the current rayon thread pool, with the fused kernel's blocks and fixed-order
+/// The caller checks the problem first ([`super::loss_and_grad`] does): W and X agree on
+/// D ≥ 1, N ≥ 1, and one label in `0..C` per row. Runs on the current rayon thread pool, with the fused kernel's blocks and fixed-order
 /// reduction (`blocks`): the result does not depend on the number of threads.
 /// The matrix products choose their own instruction set (`matrixmultiply` detects it).
-pub fn loss_and_grad<F: Float>(
+pub(crate) fn loss_and_grad<F: Float>(
     weights: ArrayView2<F>,
     inputs: ArrayView2<F>,
     labels: &[usize],

@@ -22,6 +22,11 @@
 //! [`vectorized`] (whole-matrix operations), [`fused`] (one parallel pass over the rows),
 //! [`gemm`] (the fused kernel's row blocks through matrix products, for many classes) and
 //! [`sparse`] (the same pass over compressed sparse rows, touching only the nonzeros).
+//! Their modules document the math; their functions are the crate's own, because they trust
+//! the problem to be checked (shapes, labels, N, C, D ≥ 1, finite weights). Call them through
+//! [`loss_and_grad`], [`loss_and_grad_picked`] or [`loss_and_grad_sparse`], which check first
+//! and take the kernel and the instruction set from the `kernel` and `isa` fields of
+//! [`LossOptions`].
 //!
 //! # Modules
 //! Each job has its module, and imports point one way (down this list, never back up):
@@ -405,5 +410,37 @@ fn non_finite_scores_error<F: Float>(row: ArrayView1<F>, sample: usize) -> Error
             value: row[column].as_f64(),
         },
         None => Error::ScoreOverflow { sample, dtype: F::DTYPE_NAME },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::synthetic::random_problem;
+
+    /// `LossOptions::isa` reaches the fused and sparse kernels: with it the library's result is
+    /// the kernel's on that instruction set, bit for bit, and `None` is the best one.
+    #[test]
+    fn loss_options_choose_the_instruction_set() {
+        let p = random_problem::<f32>(300, 70, 6, 0.2, 21);
+        let (w, x) = (p.weights.view(), p.inputs.view());
+        let rows = sparse::SparseRows::from_dense(x).unwrap();
+        for isa in Isa::available() {
+            for kernel in [Kernel::Fused, Kernel::Sparse] {
+                let options = LossOptions { kernel, isa: Some(isa), ..Default::default() };
+                let out = loss_and_grad(w, x, &p.labels, &options).unwrap();
+                let expected = match kernel {
+                    Kernel::Fused => fused::loss_and_grad_on(isa, w, x, &p.labels, Loss::Softmax),
+                    _ => sparse::loss_and_grad_on(isa, w, &rows, &p.labels, Loss::Softmax),
+                }
+                .unwrap();
+                assert_eq!(out, expected, "{kernel} on {isa}");
+            }
+        }
+        let best = LossOptions { isa: Some(Isa::detect()), ..Default::default() };
+        assert_eq!(
+            loss_and_grad(w, x, &p.labels, &LossOptions::default()).unwrap(),
+            loss_and_grad(w, x, &p.labels, &best).unwrap()
+        );
     }
 }

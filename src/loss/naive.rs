@@ -14,8 +14,9 @@ use crate::Float;
 
 /// Mean softmax cross-entropy over the samples and its gradient (C×D), with loops.
 ///
-/// `weights` is C×D, `inputs` N×D, `labels` N entries in `0..C` (checked by the caller).
-pub fn softmax<F: Float>(
+/// `weights` is C×D, `inputs` N×D, `labels` N entries in `0..C`, N ≥ 1 (checked by the caller,
+/// [`super::loss_and_grad`]).
+pub(crate) fn softmax<F: Float>(
     weights: ArrayView2<F>,
     inputs: ArrayView2<F>,
     labels: &[usize],
@@ -66,8 +67,9 @@ pub fn softmax<F: Float>(
 /// Mean multiclass SVM (hinge, margin 1) loss over the samples and its subgradient (C×D),
 /// with loops, as CS231n's `svm_loss_naive`.
 ///
-/// `weights` is C×D, `inputs` N×D, `labels` N entries in `0..C` (checked by the caller).
-pub fn svm<F: Float>(
+/// `weights` is C×D, `inputs` N×D, `labels` N entries in `0..C`, N ≥ 1 (checked by the caller,
+/// [`super::loss_and_grad`]).
+pub(crate) fn svm<F: Float>(
     weights: ArrayView2<F>,
     inputs: ArrayView2<F>,
     labels: &[usize],

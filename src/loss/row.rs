@@ -31,11 +31,12 @@ pub(crate) fn checked_row_step<F: Float>(
     Ok(row_loss_and_dscores(loss, scores, label))
 }
 
-/// For one sample: returns L_i and overwrites its scores f with g = ∂L_i/∂f.
+/// For one sample: returns L_i and overwrites its scores f with g = ∂L_i/∂f. `label` is in
+/// `0..C` (C = `scores.len()`; the caller checks).
 ///
 /// softmax: L_i = log Σ_j e^{f_j − m} − (f_{y_i} − m) with m = max_j f_j, g_j = p_j − 1{j = y_i}.
 /// svm: L_i = Σ_{j≠y_i} max(0, f_j − f_{y_i} + 1), g_j = 1{margin_j > 0}, g_{y_i} = −Σ_j g_j.
-pub fn row_loss_and_dscores<F: Float>(loss: Loss, scores: &mut [F], label: usize) -> F {
+pub(crate) fn row_loss_and_dscores<F: Float>(loss: Loss, scores: &mut [F], label: usize) -> F {
     match loss {
         Loss::Softmax => {
             // In loops that vectorize: lane-wise max and sum, `exp_fast` instead of a libm call

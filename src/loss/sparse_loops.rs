@@ -93,15 +93,15 @@ const fn lanes(vector_bytes: usize) -> usize {
 ///
 /// For every row, in order, in panels of [`PANEL_ROWS`] rows, the loops compute its scores f (C)
 /// and call `step(i, f)` with its row `i` of `inputs`; the step returns the row's loss and leaves
-/// g = ∂L_i/∂f in `f`, or an error that ends the block. With a `grad_t` (D×width, like the padded
-/// Wᵀ), Gᵀ += x_i gᵀ follows. Running the loop ([`Simd::run`]) returns the sum of the steps'
+/// g = ∂L_i/∂f in `f`, or an error that ends the block. Then Gᵀ += x_i gᵀ, in `grad_t` (D×width,
+/// like the padded Wᵀ). Running the loop ([`Simd::run`]) returns the sum of the steps'
 /// losses.
 pub struct SparseRowLoop<'a, F, S> {
     pub weights_t: &'a PaddedTranspose<F>,
     pub inputs: &'a SparseRows<F>,
     pub rows: Range<usize>,
     pub step: S,
-    pub grad_t: Option<&'a mut [F]>,
+    pub grad_t: &'a mut [F],
 }
 
 impl<F: Float, E, S: FnMut(usize, &mut [F]) -> Result<F, E>> Simd for SparseRowLoop<'_, F, S> {
@@ -140,7 +140,7 @@ where
     F: Float,
     S: FnMut(usize, &mut [F]) -> Result<F, E>,
 {
-    let SparseRowLoop { weights_t, inputs, rows, mut step, mut grad_t } = block;
+    let SparseRowLoop { weights_t, inputs, rows, mut step, grad_t } = block;
     let (weights_t, n_classes, width) =
         (weights_t.values.as_slice(), weights_t.n_classes, weights_t.width);
     assert_eq!(width % L, 0, "Wᵀ is padded to whole lane arrays");
@@ -156,11 +156,9 @@ where
         for (i, row_scores) in panel.clone().zip(scores.chunks_exact_mut(width)) {
             loss_sum += step(i, &mut row_scores[..n_classes])?;
         }
-        if let Some(grad_t) = grad_t.as_deref_mut() {
-            for (i, dscores) in panel.clone().zip(scores.chunks_exact(width)) {
-                let (columns, values) = inputs.row(i);
-                row_update::<F, L, A>(grad_t, width, columns, values, dscores);
-            }
+        for (i, dscores) in panel.clone().zip(scores.chunks_exact(width)) {
+            let (columns, values) = inputs.row(i);
+            row_update::<F, L, A>(grad_t, width, columns, values, dscores);
         }
     }
     Ok(loss_sum)

@@ -11,8 +11,9 @@ use super::row::check_scores;
 use super::types::{KernelResult, Loss, LossAndGrad};
 use crate::Float;
 
-/// Mean data loss and its gradient (C×D) for `weights` C×D, `inputs` N×D and N labels.
-pub fn loss_and_grad<F: Float>(
+/// Mean data loss and its gradient (C×D) for `weights` C×D, `inputs` N×D and N labels (in
+/// `0..C`, one per row, N ≥ 1: checked by the caller, [`super::loss_and_grad`]).
+pub(crate) fn loss_and_grad<F: Float>(
     weights: ArrayView2<F>,
     inputs: ArrayView2<F>,
     labels: &[usize],

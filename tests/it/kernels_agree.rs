@@ -4,7 +4,6 @@
 
 use crate::common::{relative_difference, relative_scalar_difference};
 use ndarray::Array2;
-use softmax::loss::{fused, naive, sparse};
 use softmax::synthetic::random_problem;
 use softmax::{
     Error, Float, Isa, Kernel, Layout, Loss, LossAndGrad, LossOptions, RegConvention,
@@ -172,7 +171,8 @@ fn fused_agrees_with_naive_on_every_instruction_set() {
     }
 }
 
-/// The fused kernel on `isa` against the naive kernel: loss and gradient within `tolerance`.
+/// The fused kernel on `isa` against the naive kernel (no regularization): loss and gradient
+/// within `tolerance`.
 fn check_isa<F: Float>(
     p: &softmax::synthetic::Problem<F>,
     isa: Isa,
@@ -181,42 +181,16 @@ fn check_isa<F: Float>(
     what: &str,
 ) {
     let (w, x) = (p.weights.view(), p.inputs.view());
-    let reference = match loss {
-        Loss::Softmax => naive::softmax(w, x, &p.labels),
-        Loss::Svm => naive::svm(w, x, &p.labels),
-    }
-    .unwrap();
-    let out = fused::loss_and_grad_on(isa, w, x, &p.labels, loss).unwrap();
+    let run = |kernel, isa| {
+        let options = LossOptions { loss, kernel, isa, ..Default::default() };
+        loss_and_grad(w, x, &p.labels, &options).unwrap()
+    };
+    let reference = run(Kernel::Naive, None);
+    let out = run(Kernel::Fused, Some(isa));
     let loss_error = relative_scalar_difference(out.loss.as_f64(), reference.loss.as_f64());
     assert!(loss_error < tolerance, "{what}: loss differs by {loss_error:e}");
     let grad_error = relative_difference(out.grad.view(), reference.grad.view());
     assert!(grad_error < tolerance, "{what}: gradient differs by {grad_error:e}");
-}
-
-/// `LossOptions::isa` reaches the fused and sparse kernels: with it the library's result is the
-/// kernel's on that instruction set, bit for bit, and `None` is the best one.
-#[test]
-fn loss_options_choose_the_instruction_set() {
-    let p = random_problem::<f32>(300, 70, 6, 0.2, 21);
-    let (w, x) = (p.weights.view(), p.inputs.view());
-    let rows = sparse::SparseRows::from_dense(x).unwrap();
-    for isa in Isa::available() {
-        for kernel in [Kernel::Fused, Kernel::Sparse] {
-            let options = LossOptions { kernel, isa: Some(isa), ..Default::default() };
-            let out = loss_and_grad(w, x, &p.labels, &options).unwrap();
-            let expected = match kernel {
-                Kernel::Fused => fused::loss_and_grad_on(isa, w, x, &p.labels, Loss::Softmax),
-                _ => sparse::loss_and_grad_on(isa, w, &rows, &p.labels, Loss::Softmax),
-            }
-            .unwrap();
-            assert_eq!(out, expected, "{kernel} on {isa}");
-        }
-    }
-    let best = LossOptions { isa: Some(Isa::detect()), ..Default::default() };
-    assert_eq!(
-        loss_and_grad(w, x, &p.labels, &LossOptions::default()).unwrap(),
-        loss_and_grad(w, x, &p.labels, &best).unwrap()
-    );
 }
 
 /// An instruction set is had only from detection: a name the CPU lacks is refused, listing
@@ -235,21 +209,6 @@ fn instruction_sets_the_cpu_lacks_are_refused() {
         }
     }
     assert!(Isa::named("baseline").is_ok());
-}
-
-/// The fused kernel's scores (used for predictions while training) equal X Wᵀ.
-#[test]
-fn fused_scores_equal_the_matrix_product() {
-    for &(n, d, c) in &[(1, 1, 2), (13, 17, 3), (1100, 65, 10), (9, 1030, 65), (1100, 513, 4)] {
-        let p = random_problem::<f64>(n, d, c, 0.5, 8);
-        let scores = fused::scores(p.weights.view(), p.inputs.view());
-        let expected = p.inputs.dot(&p.weights.t());
-        assert!(relative_difference(scores.view(), expected.view()) < 1e-12, "N={n} D={d} C={c}");
-        // Picked rows, repeated and out of order, across more than one chunk of rows.
-        let indices: Vec<usize> = (0..1500).map(|i| (i * 7919) % n).collect();
-        let picked = fused::scores_picked(p.weights.view(), p.inputs.view(), &indices);
-        assert_eq!(picked, scores.select(ndarray::Axis(0), &indices), "N={n} D={d} C={c}");
-    }
 }
 
 /// A minibatch read in place (rows picked by index, repeats allowed) gives exactly what the

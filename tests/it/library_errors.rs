@@ -1,8 +1,12 @@
 //! Bad input gives a typed error naming the problem, from every kernel, never a panic.
 
 use ndarray::{Array2, array};
+use softmax::loss::sparse::SparseRows;
 use softmax::synthetic::random_problem;
-use softmax::{Error, Kernel, Layout, Loss, LossOptions, loss_and_grad};
+use softmax::{
+    Error, Kernel, Layout, Loss, LossOptions, loss_and_grad, loss_and_grad_picked,
+    loss_and_grad_sparse,
+};
 
 const KERNELS: [Kernel; 5] =
     [Kernel::Naive, Kernel::Vectorized, Kernel::Fused, Kernel::Gemm, Kernel::Sparse];
@@ -64,6 +68,49 @@ fn empty_problems() {
         let labels = vec![0; x.nrows()];
         let err = loss_and_grad(w.view(), x.view(), &labels, &LossOptions::default()).unwrap_err();
         assert!(matches!(err, Error::Empty(_)) && err.to_string().contains(what), "{err}");
+    }
+}
+
+/// What the kernels would index out of bounds, divide by zero or half-read is refused up front
+/// by every checked entry point that reaches the fused, gemm and sparse kernels: a D that W
+/// and X disagree on, D = 0, a label ≥ C and fewer labels than rows.
+#[test]
+fn checked_entry_points_refuse_what_the_kernels_cannot_take() {
+    let w = array![[0.5, -1.0], [2.0, 0.25], [1.0, 1.0]]; // C = 3, D = 2
+    let x = array![[1.0, 2.0], [3.0, -1.0], [0.5, 0.5]]; // N = 3
+    /// W, X, the labels and the error expected.
+    type Case = (Array2<f64>, Array2<f64>, &'static [usize], fn(&Error) -> bool);
+    let cases: [Case; 4] = [
+        (w.clone(), Array2::ones((3, 5)), &[0, 1, 2], |e| {
+            matches!(e, Error::FeatureMismatch { weights_features: 2, inputs_features: 5, .. })
+        }),
+        (
+            Array2::zeros((3, 0)),
+            Array2::zeros((3, 0)),
+            &[0, 1, 2],
+            |e| matches!(e, Error::Empty(what) if what.contains("D = 0")),
+        ),
+        (w.clone(), x.clone(), &[0, 3, 1], |e| {
+            matches!(e, Error::LabelOutOfRange { index: 1, label: 3, n_classes: 3 })
+        }),
+        (w, x, &[0, 1], |e| matches!(e, Error::LabelCount { labels: 2, samples: 3 })),
+    ];
+    for (case, (weights, inputs, labels, expected)) in cases.iter().enumerate() {
+        let (weights, inputs) = (weights.view(), inputs.view());
+        for loss in Loss::ALL.iter().copied() {
+            for kernel in [Kernel::Fused, Kernel::Gemm, Kernel::Sparse] {
+                let options = LossOptions { loss, kernel, ..Default::default() };
+                let err = loss_and_grad(weights, inputs, labels, &options).unwrap_err();
+                assert!(expected(&err), "case {case}, {kernel} {loss}: {err:?}");
+                let picked = loss_and_grad_picked(weights, inputs, &[0, 1, 2], labels, &options);
+                let err = picked.unwrap_err();
+                assert!(expected(&err), "case {case}, {kernel} {loss} on picked rows: {err:?}");
+            }
+            let rows = SparseRows::from_dense(inputs).unwrap();
+            let options = LossOptions { loss, ..Default::default() };
+            let err = loss_and_grad_sparse(weights, &rows, labels, &options).unwrap_err();
+            assert!(expected(&err), "case {case}, loss_and_grad_sparse {loss}: {err:?}");
+        }
     }
 }
 

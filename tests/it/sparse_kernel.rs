@@ -1,13 +1,15 @@
-//! The sparse kernel and its CSR rows: the naive kernel's numbers (f64 to 1e-10, f32 to 1e-4,
-//! relative) on every instruction set the CPU has, the same bits for any thread count, non-finite
-//! inputs located, and a CSR that gives back the dense matrix it was built from.
+//! The sparse kernel (through the checked API) and its CSR rows: the naive kernel's numbers (f64
+//! to 1e-10, f32 to 1e-4, relative) on every instruction set the CPU has, the same bits for any
+//! thread count, non-finite inputs located, and a CSR that gives back the dense matrix it was
+//! built from.
 
 use crate::common::{relative_difference, relative_scalar_difference};
 use ndarray::{Array2, ArrayView2, array};
-use softmax::loss::sparse::{self, SparseRows};
-use softmax::loss::{Isa, NonFiniteScores, naive};
+use softmax::loss::sparse::SparseRows;
 use softmax::synthetic::{Problem, random_sparse_problem};
-use softmax::{Error, Float, Loss, LossAndGrad};
+use softmax::{
+    Error, Float, Isa, Kernel, Loss, LossAndGrad, LossOptions, loss_and_grad, loss_and_grad_sparse,
+};
 
 /// (N, D, C, density): one row group or less, several blocks, empty matrices and full ones,
 /// D not a multiple of 16, C from 1 to 12 and past one lane tile (17, 40).
@@ -44,17 +46,16 @@ fn problem<F: Float>((n, d, c, density): (usize, usize, usize, f64), seed: u64) 
     p
 }
 
+/// The naive kernel's loss and gradient (no regularization): the reference.
 fn naive<F: Float>(p: &Problem<F>, loss: Loss) -> LossAndGrad<F> {
-    match loss {
-        Loss::Softmax => naive::softmax(p.weights.view(), p.inputs.view(), &p.labels),
-        Loss::Svm => naive::svm(p.weights.view(), p.inputs.view(), &p.labels),
-    }
-    .unwrap()
+    let options = LossOptions { loss, kernel: Kernel::Naive, ..Default::default() };
+    loss_and_grad(p.weights.view(), p.inputs.view(), &p.labels, &options).unwrap()
 }
 
 fn check_against_naive<F: Float>(p: &Problem<F>, isa: Isa, loss: Loss, tolerance: f64) {
     let rows = SparseRows::from_dense(p.inputs.view()).unwrap();
-    let out = sparse::loss_and_grad_on(isa, p.weights.view(), &rows, &p.labels, loss).unwrap();
+    let options = LossOptions { loss, isa: Some(isa), ..Default::default() };
+    let out = loss_and_grad_sparse(p.weights.view(), &rows, &p.labels, &options).unwrap();
     let reference = naive(p, loss);
     let ((n, d), c) = (p.inputs.dim(), p.weights.nrows());
     let what = format!("{isa} {loss} {} N={n} D={d} C={c} nnz={}", F::DTYPE_NAME, rows.nnz());
@@ -108,9 +109,15 @@ fn sparse_is_identical_across_thread_counts() {
                 Loss::ALL
                     .iter()
                     .map(|&loss| {
-                        let out = sparse::loss_and_grad(p.weights.view(), &rows, &p.labels, loss);
-                        let out32 =
-                            sparse::loss_and_grad(p32.weights.view(), &rows32, &p32.labels, loss);
+                        let options = LossOptions { loss, ..Default::default() };
+                        let out =
+                            loss_and_grad_sparse(p.weights.view(), &rows, &p.labels, &options);
+                        let out32 = loss_and_grad_sparse(
+                            p32.weights.view(),
+                            &rows32,
+                            &p32.labels,
+                            &options,
+                        );
                         (out.unwrap(), out32.unwrap())
                     })
                     .collect::<Vec<_>>()
@@ -120,8 +127,9 @@ fn sparse_is_identical_across_thread_counts() {
     }
 }
 
-/// A NaN or infinity in a row makes that row's scores non-finite: the kernel names its sample,
-/// in the first block, a later one and the last row, on every instruction set.
+/// A NaN or infinity in a row makes that row's scores non-finite: the kernel names its sample
+/// (and the error its feature), in the first block, a later one and the last row, on every
+/// instruction set.
 #[test]
 fn non_finite_inputs_report_their_sample() {
     let p = problem::<f64>((1000, 30, 4, 0.2), 9);
@@ -132,27 +140,17 @@ fn non_finite_inputs_report_their_sample() {
             let rows = SparseRows::from_dense(inputs.view()).unwrap();
             for isa in Isa::available() {
                 for loss in Loss::ALL.iter().copied() {
-                    let result =
-                        sparse::loss_and_grad_on(isa, p.weights.view(), &rows, &p.labels, loss);
+                    let options = LossOptions { loss, isa: Some(isa), ..Default::default() };
+                    let result = loss_and_grad_sparse(p.weights.view(), &rows, &p.labels, &options);
+                    let place = format!("sample {sample}, feature {feature}");
                     assert!(
-                        matches!(result, Err(NonFiniteScores { sample: s }) if s == sample),
-                        "{isa} {loss} {bad} at sample {sample}: {result:?}"
+                        matches!(&result, Err(Error::NonFinite { what: "inputs", location, .. })
+                            if *location == place),
+                        "{isa} {loss} {bad} at {place}: {result:?}"
                     );
                 }
             }
         }
-    }
-}
-
-/// The scores equal X Wᵀ computed densely, for every shape.
-#[test]
-fn sparse_scores_equal_the_matrix_product() {
-    for (case, &shape) in SHAPES.iter().enumerate() {
-        let p = problem::<f64>(shape, case as u64);
-        let rows = SparseRows::from_dense(p.inputs.view()).unwrap();
-        let scores = sparse::scores(p.weights.view(), &rows);
-        let expected = p.inputs.dot(&p.weights.t());
-        assert!(relative_difference(scores.view(), expected.view()) < 1e-12, "{shape:?}");
     }
 }
 
