@@ -3,11 +3,11 @@
 //! checks a user needs named: dimensionality, dtype, truncation, negative labels.
 
 use std::fs::File;
-use std::io::{BufReader, Seek};
+use std::io::{BufReader, Read};
 use std::path::Path;
 
 use ndarray::{Array2, ArrayView2, ShapeBuilder};
-use npyz::{DType, NpyFile, Order, TypeChar, WriterBuilder};
+use npyz::{DType, NpyFile, NpyHeader, Order, TypeChar, TypeStr, WriterBuilder};
 
 use crate::atomic::write_atomically;
 use crate::{Error, Float, Result};
@@ -66,7 +66,7 @@ pub fn read_matrix(path: &Path) -> Result<Matrix> {
         (TypeChar::Float, 8) => Ok(Matrix::F64(file.into_matrix(path, shape)?)),
         _ => Err(Error::file(
             path,
-            format!("unsupported dtype '{}' for a matrix: expected float32 or float64", file.descr),
+            format!("unsupported dtype {} for a matrix: expected float32 or float64", file.descr),
         )),
     }
 }
@@ -93,7 +93,7 @@ pub fn read_labels(path: &Path) -> Result<Vec<usize>> {
         (TypeChar::Uint, 8) => file.into_values::<u64>(path)?,
         _ => {
             let message =
-                format!("unsupported dtype '{}' for labels: expected an integer type", file.descr);
+                format!("unsupported dtype {} for labels: expected an integer type", file.descr);
             return Err(Error::file(path, message));
         }
     };
@@ -163,31 +163,19 @@ impl OpenNpy {
 fn open(path: &Path) -> Result<OpenNpy> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let file_size = file.metadata().map_err(|e| Error::io(path, e))?.len();
-    let npy = NpyFile::new(BufReader::new(file))
-        .map_err(|e| Error::file(path, format!("not a NumPy .npy file ({e})")))?;
-    let header = npy.header().clone();
-    let mut reader = npy.into_inner();
-    let header_size = reader.stream_position().map_err(|e| Error::io(path, e))?;
-    let type_str = match header.dtype() {
-        DType::Plain(type_str) => type_str,
-        other => {
-            let message = format!(
-                "unsupported structured dtype {}: expected a plain numeric type",
-                other.descr()
-            );
-            return Err(Error::file(path, message));
-        }
-    };
-    let descr = header.dtype().descr();
+    let mut reader = BufReader::new(file);
+    let (header, header_size) =
+        read_header(&mut reader, file_size).map_err(|message| Error::file(path, message))?;
+    let (type_str, descr) = plain_type(&header).map_err(|message| Error::file(path, message))?;
     let item_size = type_str.size_field();
     let shape: Vec<usize> = header.shape().iter().map(|&d| d as usize).collect();
-    let declared = header.shape().iter().try_fold(item_size, |bytes, &d| bytes.checked_mul(d));
+    let declared = data_bytes(&header, &type_str);
     let available = file_size.saturating_sub(header_size);
     match declared {
         Some(declared) if declared == available => {}
         Some(declared) if declared > available => {
             let message = format!(
-                "truncated: the header declares shape {} of '{descr}' ({declared} bytes of data) \
+                "truncated: the header declares shape {} of {descr} ({declared} bytes of data) \
                  but the file holds only {available}",
                 shape_text(&shape)
             );
@@ -195,7 +183,7 @@ fn open(path: &Path) -> Result<OpenNpy> {
         }
         Some(declared) => {
             let message = format!(
-                "{} bytes after the data that the header declares (shape {} of '{descr}'): \
+                "{} bytes after the data that the header declares (shape {} of {descr}): \
                  not a single .npy array",
                 available - declared,
                 shape_text(&shape)
@@ -205,13 +193,116 @@ fn open(path: &Path) -> Result<OpenNpy> {
         None => return Err(Error::file(path, "the header declares an impossibly large shape")),
     }
     Ok(OpenNpy {
-        npy: NpyFile::with_header(header.clone(), reader),
         fortran_order: header.order() == Order::Fortran,
         type_char: type_str.type_char(),
+        npy: NpyFile::with_header(header, reader),
         item_size,
         descr,
         shape,
     })
+}
+
+/// The magic string that starts every `.npy` file.
+const MAGIC: &[u8; 6] = b"\x93NUMPY";
+
+/// Reads the header of the `.npy` data that `reader` holds (`available` bytes in all), leaving
+/// `reader` at the data; returns the header and its size in bytes.
+///
+/// The header is the magic, a version (major, minor), the length of the header's text (a
+/// little-endian u16 in version 1, u32 in versions 2 and 3) and the text. That length is
+/// checked against `available` before npyz parses the header, since npyz allocates the length
+/// it reads (up to 4 GiB) before reading the text; and the text's nesting is checked (see
+/// [`MAX_HEADER_DEPTH`]).
+///
+/// # Errors
+/// A message (without the file's name): data that is not `.npy`, a header longer than the
+/// data, or one that nests brackets too deep.
+pub(crate) fn read_header(
+    reader: &mut impl Read,
+    available: u64,
+) -> std::result::Result<(NpyHeader, u64), String> {
+    let not_npy = |why: &dyn std::fmt::Display| format!("not a NumPy .npy file ({why})");
+    let mut prefix = Vec::with_capacity(12);
+    reader.by_ref().take(10).read_to_end(&mut prefix).map_err(|e| not_npy(&e))?;
+    if prefix.starts_with(MAGIC) && matches!(prefix.get(6), Some(2 | 3)) {
+        reader.by_ref().take(2).read_to_end(&mut prefix).map_err(|e| not_npy(&e))?;
+    }
+    let length = match prefix.get(6..).filter(|_| prefix.starts_with(MAGIC)) {
+        Some(&[1, _, a, b]) => Some(u64::from(u16::from_le_bytes([a, b]))),
+        Some(&[2 | 3, _, a, b, c, d]) => Some(u64::from(u32::from_le_bytes([a, b, c, d]))),
+        _ => None,
+    };
+    let Some(length) = length else {
+        // Not the magic, not a known version, or too short: npyz names the problem.
+        let error = NpyHeader::from_reader(prefix.as_slice()).err();
+        return Err(not_npy(&error.map_or("an unreadable header".into(), |e| e.to_string())));
+    };
+    let header_size = prefix.len() as u64 + length;
+    if header_size > available {
+        let why = format!(
+            "the header declares {length} bytes of text, but the file holds only {}",
+            available.saturating_sub(prefix.len() as u64)
+        );
+        return Err(not_npy(&why));
+    }
+    let mut text = Vec::new(); // at most `available` bytes: checked above
+    reader.take(length).read_to_end(&mut text).map_err(|e| not_npy(&e))?;
+    let depth = nesting_depth(&text);
+    if depth > MAX_HEADER_DEPTH {
+        let why = format!(
+            "the header nests brackets {depth} deep: a NumPy header nests at most \
+             {MAX_HEADER_DEPTH}"
+        );
+        return Err(not_npy(&why));
+    }
+    let header = NpyHeader::from_reader(prefix.chain(text.as_slice())).map_err(|e| not_npy(&e))?;
+    Ok((header, header_size))
+}
+
+/// The deepest nesting of brackets (`{}`, `[]`, `()`) a header's text may have. NumPy writes
+/// a flat dict with the shape as a tuple (depth 2); a structured dtype with sub-array fields
+/// nests 4 deep, one nested structure 6. npyz's parser (`py_literal`, a PEG grammar) tries
+/// every alternative again at each level of an unclosed bracket, so its time grows about
+/// 4-fold per level: a 118-byte header of 10 unclosed braces took over 10 s (found by the
+/// `npy` fuzz target).
+const MAX_HEADER_DEPTH: usize = 6;
+
+/// The deepest nesting of brackets in `text`, counting every bracket, in strings too (a
+/// structured dtype's field names, which no loader accepts anyway, could hold some).
+fn nesting_depth(text: &[u8]) -> usize {
+    let mut depth = 0_usize;
+    let mut deepest = 0;
+    for &byte in text {
+        match byte {
+            b'{' | b'[' | b'(' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b'}' | b']' | b')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// The element type of a header with a plain (non-structured) dtype, and the dtype as the
+/// header writes it, quoted (`'<f8'`).
+///
+/// # Errors
+/// A message naming a structured dtype.
+pub(crate) fn plain_type(header: &NpyHeader) -> std::result::Result<(TypeStr, String), String> {
+    match header.dtype() {
+        DType::Plain(type_str) => Ok((type_str, header.dtype().descr())),
+        other => Err(format!(
+            "unsupported structured dtype {}: expected a plain numeric type",
+            other.descr()
+        )),
+    }
+}
+
+/// The bytes of data a header declares (elements × item size), `None` beyond `u64`.
+pub(crate) fn data_bytes(header: &NpyHeader, type_str: &TypeStr) -> Option<u64> {
+    header.shape().iter().try_fold(type_str.size_field(), |bytes, &d| bytes.checked_mul(d))
 }
 
 /// A shape as NumPy prints it: `(6, 5)`, `(6,)`.

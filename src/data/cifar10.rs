@@ -12,6 +12,7 @@
 //! records (1,000 by default), train = the ones before, test = `test_batch` (or its first
 //! [`LoadOptions::cifar_test`] records).
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use ndarray::Array2;
@@ -109,10 +110,9 @@ fn read_class_names(dir: &Path) -> Result<Vec<String>> {
     if names.is_empty() {
         return Err(Error::file(path, "no class names: expected one per line"));
     }
-    for (index, name) in names.iter().enumerate() {
-        if names[..index].contains(name) {
-            return Err(Error::file(&path, format!("class name '{name}' appears twice")));
-        }
+    let mut seen = HashSet::with_capacity(names.len());
+    if let Some(name) = names.iter().find(|&name| !seen.insert(name)) {
+        return Err(Error::file(&path, format!("class name '{name}' appears twice")));
     }
     Ok(names)
 }

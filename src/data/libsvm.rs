@@ -14,9 +14,17 @@ use std::path::Path;
 
 use ndarray::Array2;
 
-use super::files::{self, grouped};
+use super::files::{self, grouped, plural};
 use super::{Dataset, LoadOptions, Splits, labels};
 use crate::{Error, Result};
+
+/// The most values the dense matrix of a training file may hold per byte of its text. Its
+/// width is a number in the file (the largest index), so a few bytes could otherwise ask for
+/// terabytes. An `index:value` takes at least 4 bytes with its space, so a file whose lines
+/// list at least one feature in 4,096 stays within the limit.
+const DENSE_VALUES_PER_BYTE: usize = 1024;
+/// The limit for small files, whatever their size: 2^20 values (4 MiB).
+const MIN_DENSE_LIMIT: usize = 1 << 20;
 
 /// Train and validation from an svmlight / libsvm file.
 pub(super) fn load(path: &Path, options: &LoadOptions) -> Result<Splits> {
@@ -24,6 +32,22 @@ pub(super) fn load(path: &Path, options: &LoadOptions) -> Result<Splits> {
     let sparse = parse(path, &text, true)?;
     let n_features =
         sparse.max_index.map_or(0, |(index, _)| (index - sparse.base).saturating_add(1));
+    let n_samples = sparse.row_ends.len();
+    let limit = text.len().saturating_mul(DENSE_VALUES_PER_BYTE).max(MIN_DENSE_LIMIT);
+    if n_samples.checked_mul(n_features).is_none_or(|size| size > limit)
+        && let Some((index, line)) = sparse.max_index
+    {
+        let message = format!(
+            "line {line}: feature index {index} makes the dense matrix {} samples × {} \
+             features, more than the {} values allowed for {} of text ({DENSE_VALUES_PER_BYTE} \
+             per byte): is the index right?",
+            grouped(n_samples),
+            grouped(n_features),
+            grouped(limit),
+            plural(text.len(), "byte")
+        );
+        return Err(Error::file(path, message));
+    }
     let inputs = sparse.to_dense(path, n_features)?;
     let (class_names, labels) = labels::index_classes(&sparse.labels);
     let data = Dataset { inputs, labels, class_names, feature_names: None, image_shape: None };

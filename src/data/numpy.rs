@@ -16,7 +16,7 @@ use std::path::Path;
 
 use ndarray::{Array2, ArrayD, ArrayViewD, IxDyn, ShapeBuilder};
 use npyz::npz::NpzArchive;
-use npyz::{DType, NpyFile, NpyHeader, Order, TypeChar};
+use npyz::{NpyFile, NpyHeader, Order, TypeChar};
 use num_traits::AsPrimitive;
 
 use super::files::grouped;
@@ -30,6 +30,9 @@ const LABEL_NAMES: [&str; 2] = ["y", "labels"];
 /// Keras' names (`keras.datasets.*.load_data` archives).
 const KERAS_TRAIN: (&str, &str) = ("x_train", "y_train");
 const KERAS_TEST: (&str, &str) = ("x_test", "y_test");
+/// The most a member of an archive may expand: deflate's limit (a 258-byte match coded in 2
+/// bits, about 1,032:1). NumPy writes members stored (1:1) or deflated.
+const MAX_EXPANSION: u64 = 1032;
 /// Channel counts that mark the channel axis of a 4-D image array.
 const CHANNEL_COUNTS: [usize; 3] = [1, 3, 4];
 
@@ -50,7 +53,7 @@ macro_rules! with_elements {
                 $then
             })+
             _ => Err(entry.error($path, format!(
-                "unsupported dtype '{}': expected an integer or float type",
+                "unsupported dtype {}: expected an integer or float type",
                 entry.header.dtype().descr()
             ))),
         }
@@ -123,8 +126,10 @@ pub(super) fn load_npz(path: &Path, options: &LoadOptions) -> Result<Splits> {
             }
         }
     };
-    let train = read_pair(path, &mut archive, train_names)?;
-    let test = test_names.map(|names| read_pair(path, &mut archive, names)).transpose()?;
+    let archive_size = std::fs::metadata(path).map_err(|e| Error::io(path, e))?.len();
+    let train = read_pair(path, &mut archive, archive_size, train_names)?;
+    let test =
+        test_names.map(|names| read_pair(path, &mut archive, archive_size, names)).transpose()?;
     if let Some(test) = &test
         && test.sample_shape != train.sample_shape
     {
@@ -164,9 +169,10 @@ struct Pair {
 fn read_pair<R: std::io::Read + std::io::Seek>(
     path: &Path,
     archive: &mut NpzArchive<R>,
+    archive_size: u64,
     (inputs_name, labels_name): (&str, &str),
 ) -> Result<Pair> {
-    let inputs = Entry::read(path, archive, inputs_name)?;
+    let inputs = Entry::read(path, archive, archive_size, inputs_name)?;
     let sample_shape = inputs.shape.get(1..).unwrap_or_default().to_vec();
     if !(1..=3).contains(&sample_shape.len()) {
         let message = format!(
@@ -182,7 +188,7 @@ fn read_pair<R: std::io::Read + std::io::Seek>(
         to_f32(path, &what, array.view())
     })?;
     let inputs = matrix(path, &what, &inputs.shape, values)?;
-    let labels_entry = Entry::read(path, archive, labels_name)?;
+    let labels_entry = Entry::read(path, archive, archive_size, labels_name)?;
     let labels = match labels_entry.shape[..] {
         [_] | [_, 1] => with_elements!(labels_entry, path, |array| {
             to_labels(path, labels_name, array.view())
@@ -289,63 +295,83 @@ fn matrix(path: &Path, what: &str, shape: &[usize], values: Vec<f32>) -> Result<
         .map_err(|e| Error::file(path, format!("{what}values do not fit the shape {shape:?}: {e}")))
 }
 
-/// An array of an archive: its header, checked against its data, and the bytes holding both.
+/// An array of an archive: its header, checked against its data, and the data.
 struct Entry {
     name: String,
     header: NpyHeader,
     shape: Vec<usize>,
     type_char: TypeChar,
     item_size: u64,
-    bytes: Vec<u8>,
-    /// Where the data starts in `bytes`, after the header.
-    data_start: usize,
+    data: Vec<u8>,
 }
 
 impl Entry {
+    /// Reads array `name` of the archive, which is `archive_size` bytes long.
+    ///
+    /// Nothing is allocated beyond what the archive can hold: a member may declare at most
+    /// [`MAX_EXPANSION`] times its compressed size, which must lie within the archive; its
+    /// header must declare exactly the data that its size leaves after the header; and the
+    /// data is read as it arrives, never more than the header declares.
     fn read<R: std::io::Read + std::io::Seek>(
         path: &Path,
         archive: &mut NpzArchive<R>,
+        archive_size: u64,
         name: &str,
     ) -> Result<Entry> {
         let fail = |why: String| Error::file(path, format!("array '{name}': {why}"));
-        let mut bytes = Vec::new();
-        archive
-            .zip_archive()
-            .by_name(&npyz::npz::file_name_from_array_name(name))
-            .map_err(|e| fail(e.to_string()))?
-            .read_to_end(&mut bytes)
-            .map_err(|e| fail(e.to_string()))?;
-        let npy = NpyFile::new(&bytes[..]).map_err(|e| fail(format!("not a .npy array ({e})")))?;
-        let header = npy.header().clone();
-        let data = npy.into_inner();
-        let DType::Plain(type_str) = header.dtype() else {
-            return Err(fail(format!("unsupported structured dtype {}", header.dtype().descr())));
-        };
-        let declared =
-            header.shape().iter().try_fold(type_str.size_field(), |n, &d| n.checked_mul(d));
-        if declared != Some(data.len() as u64) {
+        let member_name = npyz::npz::file_name_from_array_name(name);
+        let member =
+            archive.zip_archive().by_name(&member_name).map_err(|e| fail(e.to_string()))?;
+        let (size, compressed) = (member.size(), member.compressed_size());
+        if compressed > archive_size {
             return Err(fail(format!(
-                "the header declares shape {:?} of '{}' but {} bytes of data follow",
-                header.shape(),
-                header.dtype().descr(),
-                grouped(data.len())
+                "the archive declares {compressed} compressed bytes for it, but holds only \
+                 {archive_size}"
             )));
         }
-        let data_start = bytes.len() - data.len();
+        if size > compressed.saturating_mul(MAX_EXPANSION) {
+            return Err(fail(format!(
+                "the archive declares {size} bytes for it, compressed into {compressed}: more \
+                 than the {MAX_EXPANSION}:1 that deflate can reach"
+            )));
+        }
+        // One byte more than declared, to notice a longer member (and so that a member of the
+        // declared size is read to its end, where its checksum is checked).
+        let mut member = member.take(size.saturating_add(1));
+        let (header, header_size) = npy::read_header(&mut member, size).map_err(&fail)?;
+        let (type_str, descr) = npy::plain_type(&header).map_err(&fail)?;
+        let available = size - header_size; // `read_header` checked that the header fits
+        let declared = npy::data_bytes(&header, &type_str);
+        if declared != Some(available) {
+            return Err(fail(format!(
+                "the header declares shape {:?} of {descr} but {available} bytes of data follow",
+                header.shape()
+            )));
+        }
+        let mut data = Vec::new();
+        member.read_to_end(&mut data).map_err(|e| fail(e.to_string()))?;
+        if data.len() as u64 > available {
+            return Err(fail(format!("it holds more than the {size} bytes the archive declares")));
+        }
+        if (data.len() as u64) < available {
+            return Err(fail(format!(
+                "it ends after {} of the {available} bytes of data its header declares",
+                data.len()
+            )));
+        }
         Ok(Entry {
             name: name.to_string(),
             shape: header.shape().iter().map(|&d| d as usize).collect(),
             type_char: type_str.type_char(),
             item_size: type_str.size_field(),
             header,
-            bytes,
-            data_start,
+            data,
         })
     }
 
     /// The elements as `T` (the entry's own type), in the array's shape.
     fn decode<T: npyz::Deserialize>(&self, path: &Path) -> Result<ArrayD<T>> {
-        let values = NpyFile::with_header(self.header.clone(), &self.bytes[self.data_start..])
+        let values = NpyFile::with_header(self.header.clone(), &self.data[..])
             .into_vec::<T>()
             .map_err(|e| self.error(path, e.to_string()))?;
         let shape = IxDyn(&self.shape).set_f(self.header.order() == Order::Fortran);

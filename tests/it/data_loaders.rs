@@ -768,3 +768,189 @@ fn the_held_out_split_is_test_else_validation_else_train() {
     let train_only = load(&csv, &LoadOptions { val_fraction: 0.0, ..Default::default() }).unwrap();
     assert_eq!(train_only.held_out(), (SplitName::Train, &train_only.train));
 }
+
+// ---- headers that declare huge shapes: refused before anything is allocated ----
+//
+// Each file below is a few hundred bytes at most but declares about 10^12 elements (terabytes
+// as floats). Allocating for what it declares would abort the test process (allocation
+// failure), so each test passing shows that the loader refused the file from its size alone.
+
+/// 10^12: the elements each of these files declares.
+const HUGE: u64 = 1_000_000_000_000;
+
+/// A version-1 `.npy` file: `header` (the dict's text) and `data`.
+fn npy_raw(header: &str, data: &[u8]) -> Vec<u8> {
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((header.len() as u16).to_le_bytes());
+    bytes.extend(header.as_bytes());
+    bytes.extend(data);
+    bytes
+}
+
+/// A version-1 `.npy` file declaring `shape` (Python tuple text) of `descr`, then `data`.
+fn npy_bytes(descr: &str, shape: &str, data: &[u8]) -> Vec<u8> {
+    npy_raw(&format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}\n"), data)
+}
+
+#[test]
+fn npy_headers_declaring_huge_shapes_are_refused_before_allocating() {
+    let (_dir, path) = temp_file("huge.npy", &npy_bytes("<f8", "(1000000, 1000000)", &[0; 64]));
+    let parts = ["truncated", "shape (1000000, 1000000)", "8000000000000 bytes", "only 64"];
+    assert_file_error(npy::read_matrix(&path), "huge.npy", &parts);
+    let spec = DataSpec::Npy { inputs: path, labels: fixture("digits_y.npy") };
+    assert_file_error(load(&spec, &no_validation()), "huge.npy", &parts);
+
+    let labels = npy_bytes("<i8", &format!("({HUGE},)"), &[0; 8]);
+    let (_dir, path) = temp_file("huge_y.npy", &labels);
+    assert_file_error(npy::read_labels(&path), "huge_y.npy", &["truncated", "(1000000000000,)"]);
+
+    // 2^96 elements: the byte count itself does not fit in 64 bits.
+    let shape = "(4294967296, 4294967296, 4294967296)";
+    let (_dir, path) = temp_file("overflow.npy", &npy_bytes("<f4", shape, &[0; 16]));
+    assert_file_error(npy::read_matrix(&path), "overflow.npy", &["impossibly large shape"]);
+
+    // A version-2 header whose text would be 4 GiB long (npyz allocates that length first).
+    let (_dir, path) = temp_file("long_header.npy", b"\x93NUMPY\x02\x00\xff\xff\xff\xff{'descr'");
+    let parts = ["not a NumPy .npy file", "4294967295 bytes of text", "holds only 8"];
+    assert_file_error(npy::read_matrix(&path), "long_header.npy", &parts);
+}
+
+/// Writes an `.npz` of raw members (file name, bytes), each stored or deflated.
+fn write_zip(path: &Path, members: &[(&str, &[u8])], deflated: bool) {
+    use npyz::zip::{CompressionMethod, ZipWriter, write::FileOptions};
+    let method = if deflated { CompressionMethod::Deflated } else { CompressionMethod::Stored };
+    let mut zip = ZipWriter::new(fs::File::create(path).unwrap());
+    for &(name, bytes) in members {
+        zip.start_file(name, FileOptions::default().compression_method(method)).unwrap();
+        zip.write_all(bytes).unwrap();
+    }
+    zip.finish().unwrap();
+}
+
+#[test]
+fn npz_members_declaring_huge_shapes_or_sizes_are_refused_before_allocating() {
+    let dir = TempDir::new().unwrap();
+    let labels = npy_bytes("|u1", "(2,)", &[0, 1]);
+    let huge = npy_bytes("<f8", "(1000000, 1000000)", &[0; 16]);
+    for deflated in [false, true] {
+        let path = dir.path().join("huge_shape.npz");
+        write_zip(&path, &[("x.npy", &huge), ("y.npy", &labels)], deflated);
+        let result = load(&DataSpec::Npz(path), &no_validation());
+        let parts = ["array 'x'", "shape [1000000, 1000000] of '<f8'", "16 bytes of data follow"];
+        assert_file_error(result, "huge_shape.npz", &parts);
+    }
+
+    // A deflated member whose directory entry claims nearly 4 GiB uncompressed: more than
+    // deflate can expand its few compressed bytes, refused before it is decompressed.
+    let path = dir.path().join("huge_size.npz");
+    let inputs = npy_bytes("|u1", "(2, 1)", &[7, 9]);
+    write_zip(&path, &[("x.npy", &inputs), ("y.npy", &labels)], true);
+    let mut bytes = fs::read(&path).unwrap();
+    let central = bytes.windows(4).position(|window| window == b"PK\x01\x02").unwrap();
+    bytes[central + 24..central + 28].copy_from_slice(&0xFFFF_FFF0_u32.to_le_bytes());
+    fs::write(&path, bytes).unwrap();
+    let result = load(&DataSpec::Npz(path), &no_validation());
+    let parts = ["array 'x'", "declares 4294967280 bytes for it", "1032:1"];
+    assert_file_error(result, "huge_size.npz", &parts);
+}
+
+#[test]
+fn idx_headers_declaring_huge_counts_are_refused_before_allocating() {
+    // 1,000,000 images of 1,000×1,000 pixels: 10^12 bytes, 4 TB as float32.
+    let huge_images = |bytes: &mut Vec<u8>| {
+        for (word, value) in [(1, 1_000_000_u32), (2, 1000), (3, 1000)] {
+            bytes[4 * word..4 * word + 4].copy_from_slice(&value.to_be_bytes());
+        }
+    };
+    let parts = ["file ends inside image 0", "235,200 bytes, images are 1,000,000"];
+    let dir = mnist_with("train-images-idx3-ubyte", huge_images);
+    let result = load(&DataSpec::Mnist(dir.path().to_path_buf()), &no_validation());
+    assert_file_error(result, "train-images-idx3-ubyte.gz", &parts);
+    // The same header uncompressed (the plain file wins over the .gz).
+    let dir = copy_dir("mnist");
+    let path = dir.path().join("train-images-idx3-ubyte.gz");
+    let mut plain = gunzip(&fs::read(path).unwrap());
+    huge_images(&mut plain);
+    fs::write(dir.path().join("train-images-idx3-ubyte"), plain).unwrap();
+    let result = load(&DataSpec::Mnist(dir.path().to_path_buf()), &no_validation());
+    assert_file_error(result, "train-images-idx3-ubyte", &parts);
+
+    let dir = mnist_with("train-labels-idx1-ubyte", |bytes| {
+        bytes[4..8].copy_from_slice(&4_000_000_000_u32.to_be_bytes());
+    });
+    let result = load(&DataSpec::Mnist(dir.path().to_path_buf()), &no_validation());
+    let parts = ["file ends after 300 labels", "the header declares 4,000,000,000"];
+    assert_file_error(result, "train-labels-idx1-ubyte.gz", &parts);
+}
+
+#[test]
+fn cifar10_huge_record_counts_are_refused_before_allocating() {
+    let dir = fixture("cifar10");
+    let options = LoadOptions { cifar_test: Some(HUGE as usize), ..cifar_options() };
+    let result = load(&DataSpec::Cifar10(dir.clone()), &options);
+    let parts = ["1,000,000,000,000 asked for the test set", "holds 20 records"];
+    assert_file_error(result, "test_batch.bin", &parts);
+    let options = LoadOptions { cifar_validation: HUGE as usize, ..cifar_options() };
+    let result = load(&DataSpec::Cifar10(dir), &options);
+    let parts = ["cannot hold out 1,000,000,000,000 records", "hold only 100 records"];
+    assert_file_error(result, "cifar10", &parts);
+}
+
+#[test]
+fn libsvm_indices_asking_for_a_huge_dense_matrix_are_refused_before_allocating() {
+    let (_dir, path) = temp_file("huge.svm", format!("1 1:1\n2 {HUGE}:1\n").as_bytes());
+    let result = load(&DataSpec::Libsvm(path), &no_validation());
+    let parts = [
+        "line 2: feature index 1000000000000",
+        "2 samples × 1,000,000,000,000 features",
+        "more than the 1,048,576 values allowed",
+    ];
+    assert_file_error(result, "huge.svm", &parts);
+    // An index whose dense matrix would overflow usize.
+    let (_dir, path) = temp_file("overflow.svm", b"1 1:1\n2 18446744073709551615:1\n3 2:1\n");
+    let result = load(&DataSpec::Libsvm(path), &no_validation());
+    assert_file_error(result, "overflow.svm", &["line 2: feature index 18446744073709551615"]);
+}
+
+/// A safetensors file: the 8-byte little-endian header length, the JSON header, the data.
+fn safetensors_bytes(header: &str, data: &[u8]) -> Vec<u8> {
+    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+    bytes.extend(header.as_bytes());
+    bytes.extend(data);
+    bytes
+}
+
+#[test]
+fn model_files_declaring_huge_tensors_or_headers_are_refused_before_allocating() {
+    use softmax::model::{FORMAT, Model};
+    let header = format!(
+        r#"{{"__metadata__":{{"format":"{FORMAT}"}},"weight":{{"dtype":"F64","shape":[1000000,1000000],"data_offsets":[0,16]}}}}"#
+    );
+    let (_dir, path) = temp_file("huge.safetensors", &safetensors_bytes(&header, &[0; 16]));
+    assert_file_error(Model::load(&path), "huge.safetensors", &["not a safetensors model file"]);
+    // A header length of 2^40 bytes in an 8-byte file.
+    let (_dir, path) = temp_file("long.safetensors", &(1_u64 << 40).to_le_bytes());
+    assert_file_error(Model::load(&path), "long.safetensors", &["not a safetensors model file"]);
+}
+
+#[test]
+fn npy_headers_nesting_brackets_deeply_are_refused_quickly() {
+    // Found by the `npy` fuzz target: npyz's header parser takes time exponential in the depth
+    // of unclosed brackets (over 10 s for this 118-byte header of ten braces).
+    let braces = "{".repeat(10);
+    let header = format!("{braces}'descr': '<f8', 'fortran_order': False, 'shape': (0, 5), }}");
+    let bytes = npy_raw(&header, &[]);
+    let (_dir, path) = temp_file("nested.npy", &bytes);
+    let started = std::time::Instant::now();
+    let parts = ["not a NumPy .npy file", "nests brackets 11 deep", "at most 6"];
+    assert_file_error(npy::read_matrix(&path), "nested.npy", &parts);
+    assert!(started.elapsed().as_secs_f64() < 1.0, "took {:?}", started.elapsed());
+    // The same nesting in an archive's member.
+    let path = path.with_extension("npz");
+    write_zip(&path, &[("x.npy", &bytes), ("y.npy", &npy_bytes("|u1", "(1,)", &[0]))], true);
+    assert_file_error(load(&DataSpec::Npz(path), &no_validation()), "nested.npz", &parts);
+    // A structured dtype with a sub-array field nests 4 deep: refused for what it is.
+    let header = "{'descr': [('a', '<f8', (2,))], 'fortran_order': False, 'shape': (1,), }\n";
+    let (_dir, path) = temp_file("structured.npy", &npy_raw(header, &[0; 16]));
+    assert_file_error(npy::read_matrix(&path), "structured.npy", &["unsupported structured dtype"]);
+}
