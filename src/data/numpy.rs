@@ -311,7 +311,7 @@ impl Entry {
     /// Nothing is allocated beyond what the archive can hold: a member may declare at most
     /// [`MAX_EXPANSION`] times its compressed size, which must lie within the archive; its
     /// header must declare exactly the data that its size leaves after the header; and the
-    /// data is read as it arrives, never more than the header declares.
+    /// data is read as it arrives, at most one byte past what the header declares.
     fn read<R: std::io::Read + std::io::Seek>(
         path: &Path,
         archive: &mut NpzArchive<R>,
