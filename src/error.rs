@@ -95,6 +95,10 @@ pub enum Error {
     #[error("training failed: {0}")]
     Training(String),
 
+    /// The progress callback asked training to stop ([`std::ops::ControlFlow::Break`]).
+    #[error("training was interrupted")]
+    Interrupted,
+
     /// A file that exists but cannot be used: not the format it claims, truncated, wrong
     /// dtype or dimensionality.
     #[error("{}: {message}", path.display())]

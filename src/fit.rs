@@ -5,6 +5,7 @@
 //! [`fit`] takes. [`fit`] is [`Prepared::new`] (preprocess the data once) then [`Prepared::fit`]
 //! (train on it); a grid search ([`crate::tune`]) prepares once and fits many times.
 
+use std::ops::ControlFlow;
 use std::time::Instant;
 
 use ndarray::Array2;
@@ -140,13 +141,17 @@ pub struct Fitted {
 /// Both data sets are taken, not borrowed, so that their raw inputs do not outlive their use
 /// (see [`Prepared::new`]). Pass clones to keep the raw data.
 ///
+/// `progress` is called as [`train`] calls it; when it returns [`ControlFlow::Break`] training
+/// stops at once with [`Error::Interrupted`].
+///
 /// # Errors
-/// Data that [`check_data`] refuses, and what training reports.
+/// Data that [`check_data`] refuses, and what training reports ([`Error::Interrupted`]
+/// included).
 pub fn fit(
     train_set: Dataset,
     validation: Option<Dataset>,
     options: &CheckedFitOptions,
-    progress: &mut dyn FnMut(&Progress),
+    progress: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
 ) -> Result<Fitted> {
     let started = Instant::now();
     let prepared =
@@ -238,16 +243,16 @@ impl Prepared {
     }
 
     /// Trains a model on the prepared training set, checking accuracy on the validation set as
-    /// it goes. `seconds` counts the training, not the preparation.
+    /// it goes. `seconds` counts the training, not the preparation. `progress` as for [`fit`].
     ///
     /// # Errors
     /// [`Error::PreparationMismatch`] when the options ask for another preprocessing or dtype
-    /// than the data were prepared with; what training reports; [`Error::Training`] for weights
-    /// that are no longer finite.
+    /// than the data were prepared with; what training reports ([`Error::Interrupted`] when
+    /// `progress` breaks); [`Error::Training`] for weights that are no longer finite.
     pub fn fit(
         &self,
         options: &CheckedFitOptions,
-        progress: &mut dyn FnMut(&Progress),
+        progress: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
     ) -> Result<Fitted> {
         let (wanted, prepared) = (options.resolved_dtype(), self.precision());
         if options.preprocess != self.preprocess || wanted != prepared {
@@ -276,7 +281,7 @@ impl Prepared {
         inputs: &Array2<F>,
         validation: Option<&Array2<F>>,
         options: &CheckedFitOptions,
-        progress: &mut dyn FnMut(&Progress),
+        progress: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
     ) -> Result<Fitted> {
         let labels = &self.train_labels;
         let objective = Objective {

@@ -20,12 +20,15 @@
 //! once; [`plot`] and [`report`] draw it.
 //!
 //! ```
+//! use std::ops::ControlFlow;
+//!
 //! use softmax::data::{DataSpec, LoadOptions, load};
 //! use softmax::fit::{FitOptions, fit};
 //!
 //! let splits = load(&DataSpec::Digits, &LoadOptions::default())?; // the embedded 8×8 digits
 //! let options = FitOptions::default().check()?; // every option checked once, here
-//! let fitted = fit(splits.train, splits.validation, &options, &mut |_| {})?;
+//! // The progress callback sees every iteration; `ControlFlow::Break(())` stops training.
+//! let fitted = fit(splits.train, splits.validation, &options, &mut |_| ControlFlow::Continue(()))?;
 //! let test = splits.test.as_ref().expect("digits has a test split");
 //! let predicted = fitted.model.predict(test.inputs.view())?;
 //! assert!(softmax::metrics::accuracy(&predicted, &test.labels) > 0.95);

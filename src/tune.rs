@@ -7,6 +7,7 @@
 //! [`TuningResults`]: the type `softmax tune --results` writes and `softmax plot tune` reads.
 //! The pair with the best validation accuracy is [`TuningResults::best`].
 
+use std::ops::ControlFlow;
 use std::path::Path;
 use std::str::FromStr;
 
@@ -115,7 +116,7 @@ fn fit_each(prepared: &Prepared, pairs: &[CheckedFitOptions]) -> Result<Vec<Fitt
     pairs
         .par_iter()
         .map(|options| {
-            prepared.fit(options, &mut |_| {}).map_err(|err| {
+            prepared.fit(options, &mut |_| ControlFlow::Continue(())).map_err(|err| {
                 let (lr, reg) = (options.train.learning_rate(), options.reg);
                 Error::Training(format!("training with lr {lr}, reg {reg}: {err}"))
             })

@@ -18,7 +18,9 @@
 //! use softmax::plot::{Picture, WeightsPicture};
 //! # let model = softmax::fit::fit(
 //! #     softmax::data::load(&softmax::data::DataSpec::Digits, &Default::default())?.train,
-//! #     None, &softmax::fit::FitOptions::default().check()?, &mut |_| {})?.model;
+//! #     None, &softmax::fit::FitOptions::default().check()?,
+//! #     &mut |_| std::ops::ControlFlow::Continue(()),
+//! # )?.model;
 //! let picture = WeightsPicture::new(&model); // digits: ten 8×8 templates
 //! let png = picture.render(std::path::Path::new("templates.png"))?;
 //! assert_eq!(&png[1..4], b"PNG");

@@ -6,6 +6,8 @@
 //! [`CHECKPOINT_TRAIN_ROWS`] rows) and the validation accuracy; the weights with the
 //! best validation accuracy are kept, and `patience` checkpoints without improvement stop the run.
 
+use std::ops::ControlFlow;
+
 use ndarray::{Array2, Zip};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -15,7 +17,7 @@ use super::{
     Checkpoint, Duration, History, Labeled, Objective, Optimizer, Progress, Step, TrainOptions,
     Trained, accuracy,
 };
-use crate::{Float, Result};
+use crate::{Error, Float, Result};
 
 /// Momentum of the momentum and Nesterov updates.
 const MOMENTUM: f64 = 0.9;
@@ -34,7 +36,7 @@ pub(super) fn train<F: Float>(
     mut weights: Array2<F>,
     validation: Option<Labeled<F>>,
     options: &TrainOptions,
-    progress: &mut dyn FnMut(&Progress),
+    progress: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
 ) -> Result<Trained<F>> {
     let n_samples = objective.inputs.nrows();
     // A batch larger than the training set is clipped to it, as scikit-learn does.
@@ -96,7 +98,11 @@ pub(super) fn train<F: Float>(
                 }
             }
         }
-        progress(&Progress { iteration, total_iterations, loss: out.loss.as_f64(), val_accuracy });
+        let report =
+            Progress { iteration, total_iterations, loss: out.loss.as_f64(), val_accuracy };
+        if progress(&report).is_break() {
+            return Err(Error::Interrupted);
+        }
         if is_checkpoint && options.patience.is_some_and(|patience| since_best >= patience) {
             stop_reason = format!(
                 "early stop at iteration {iteration}: no better validation accuracy in {since_best} checkpoints"

@@ -6,7 +6,8 @@
 //! argmin asks for the cost and the gradient separately, often at the same point; one
 //! loss+gradient pass serves both through a one-entry cache.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::ops::ControlFlow;
 use std::sync::{Arc, Mutex};
 
 use argmin::core::observers::{Observe, ObserverMode};
@@ -43,13 +44,15 @@ fn memory_pairs(n_parameters: usize) -> usize {
 
 type Params = Vec<f64>;
 type LbfgsState = IterState<Params, Params, (), (), (), f64>;
+/// The progress callback of [`super::train`].
+type OnProgress<'p> = &'p mut dyn FnMut(&Progress) -> ControlFlow<()>;
 
 pub(super) fn train<F: Float>(
     objective: &Objective<F>,
     initial: Array2<F>,
     validation: Option<Labeled<F>>,
     options: &TrainOptions,
-    progress: &mut dyn FnMut(&Progress),
+    progress: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
 ) -> Result<Trained<F>> {
     let max_iterations = match options.duration {
         None => DEFAULT_MAX_ITERATIONS,
@@ -57,12 +60,14 @@ pub(super) fn train<F: Float>(
     };
     let shape = initial.dim();
     let steps = Arc::new(Mutex::new(Vec::<Step>::new()));
+    let (passes, failure) = (Cell::new(0), RefCell::new(None));
     let problem = Problem {
         objective,
         sparse_inputs: objective.sparse_inputs()?,
         shape,
         cache: RefCell::new(None),
-        passes: RefCell::new(0),
+        passes: &passes,
+        failure: &failure,
         progress: RefCell::new(progress),
         steps: Arc::clone(&steps),
         max_iterations,
@@ -77,11 +82,13 @@ pub(super) fn train<F: Float>(
     let result = Executor::new(problem, solver)
         .configure(|state| state.param(start).max_iters(max_iterations as u64))
         .add_observer(StepRecorder(Arc::clone(&steps)), ObserverMode::Always)
-        .run()
-        .map_err(|e| match e.downcast::<Error>() {
-            Ok(ours) => ours,
-            Err(other) => solver_error(other),
-        })?;
+        .run();
+    // argmin turns an error inside a line search into a stop ("Line search terminated with
+    // ...") and drops the problem: an error of ours is returned from where it was recorded.
+    if let Some(err) = failure.take() {
+        return Err(err);
+    }
+    let result = result.map_err(solver_error)?;
 
     let state = result.state();
     let (params, cost) = match state.get_best_param() {
@@ -103,7 +110,7 @@ pub(super) fn train<F: Float>(
         Some(reason) => format!("{} after {iterations} iterations", reason.text()),
         None => format!("stopped after {iterations} iterations"),
     };
-    let passes = *result.problem().problem.as_ref().expect("the problem").passes.borrow() as f64;
+    let passes = passes.get() as f64;
     let mut history =
         History { steps: steps.lock().expect("not poisoned").clone(), checkpoints: Vec::new() };
     let training = Labeled { inputs: objective.inputs, labels: objective.labels };
@@ -120,7 +127,8 @@ fn solver_error(err: argmin::core::Error) -> Error {
     Error::Training(format!("L-BFGS failed: {err}"))
 }
 
-/// The objective as argmin sees it: a function of the flattened weights, in f64.
+/// The objective as argmin sees it: a function of the flattened weights, in f64. What must
+/// outlive it (argmin may drop it on an error) is borrowed from the run.
 struct Problem<'o, 'd, 'p, F> {
     objective: &'o Objective<'d, F>,
     /// The training inputs as sparse rows, when the sparse kernel runs the passes.
@@ -128,14 +136,18 @@ struct Problem<'o, 'd, 'p, F> {
     shape: (usize, usize),
     /// The last point evaluated, its cost and gradient.
     cache: RefCell<Option<(Params, f64, Params)>>,
-    passes: RefCell<usize>,
-    progress: RefCell<&'p mut dyn FnMut(&Progress)>,
+    /// Loss+gradient passes so far.
+    passes: &'p Cell<usize>,
+    /// The first error of ours (a kernel's, or [`Error::Interrupted`]), which argmin would lose.
+    failure: &'p RefCell<Option<Error>>,
+    progress: RefCell<OnProgress<'p>>,
     steps: Arc<Mutex<Vec<Step>>>,
     max_iterations: usize,
 }
 
 impl<F: Float> Problem<'_, '_, '_, F> {
-    /// Cost and gradient at `params`, from the cache or one loss+gradient pass.
+    /// Cost and gradient at `params`, from the cache or one loss+gradient pass, after which the
+    /// progress callback is called; [`Error::Interrupted`] when it breaks.
     fn evaluate(&self, params: &Params) -> std::result::Result<(f64, Params), argmin::core::Error> {
         if let Some((point, cost, grad)) = self.cache.borrow().as_ref()
             && point == params
@@ -146,22 +158,28 @@ impl<F: Float> Problem<'_, '_, '_, F> {
             Array2::from_shape_vec(self.shape, params.iter().map(|&w| F::of(w)).collect())
                 .expect("C×(D+1) parameters");
         let out = match &self.sparse_inputs {
-            Some(inputs) => self.objective.evaluate_sparse(weights.view(), inputs)?,
-            None => self.objective.evaluate(weights.view())?,
-        };
+            Some(inputs) => self.objective.evaluate_sparse(weights.view(), inputs),
+            None => self.objective.evaluate(weights.view()),
+        }
+        .map_err(|err| self.fail(err))?;
         let (cost, grad): (f64, Params) =
             (out.loss.as_f64(), out.grad.iter().map(|g| g.as_f64()).collect());
-        *self.passes.borrow_mut() += 1;
+        self.passes.set(self.passes.get() + 1);
         *self.cache.borrow_mut() = Some((params.clone(), cost, grad.clone()));
         let iteration = self.steps.lock().expect("not poisoned").len().saturating_sub(1);
         let total_iterations = self.max_iterations;
-        (self.progress.borrow_mut())(&Progress {
-            iteration,
-            total_iterations,
-            loss: cost,
-            val_accuracy: None,
-        });
+        let report = Progress { iteration, total_iterations, loss: cost, val_accuracy: None };
+        if (self.progress.borrow_mut())(&report).is_break() {
+            return Err(self.fail(Error::Interrupted));
+        }
         Ok((cost, grad))
+    }
+
+    /// Records `err` (unless an earlier one was) and returns it for argmin, in words.
+    fn fail(&self, err: Error) -> argmin::core::Error {
+        let message = err.to_string();
+        self.failure.borrow_mut().get_or_insert(err);
+        argmin::core::Error::msg(message)
     }
 }
 

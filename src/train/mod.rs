@@ -13,6 +13,8 @@ pub mod objective;
 pub use history::{Checkpoint, History, Step};
 pub use objective::Objective;
 
+use std::ops::ControlFlow;
+
 use ndarray::{Array2, ArrayView2};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -210,17 +212,20 @@ pub struct Trained<F> {
 }
 
 /// Minimizes `objective` over W (`n_classes`×(D+1)), checking accuracy on `validation` (and on
-/// the training set) at every checkpoint; `progress` is called after every iteration.
+/// the training set) at every checkpoint; `progress` is called after every iteration (for
+/// L-BFGS, after every evaluation of the objective), and training stops at once when it returns
+/// [`ControlFlow::Break`].
 ///
 /// # Errors
 /// A negative or non-finite `objective.reg` (the objective is built by the caller, unchecked),
-/// an empty training set, and what the loss kernels and the optimizer report.
+/// an empty training set, what the loss kernels and the optimizer report, and
+/// [`Error::Interrupted`] when `progress` breaks.
 pub fn train<F: Float>(
     objective: &Objective<F>,
     n_classes: usize,
     validation: Option<Labeled<F>>,
     options: &CheckedTrainOptions,
-    progress: &mut dyn FnMut(&Progress),
+    progress: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
 ) -> Result<Trained<F>> {
     crate::loss::check_reg(objective.reg)?;
     if objective.inputs.nrows() == 0 {

@@ -2,6 +2,8 @@
 //! runs are reproducible bit for bit, early stopping keeps the best model, and bad options are
 //! refused before any work.
 
+use std::ops::ControlFlow;
+
 use crate::common::fixture;
 use softmax::data::{DataSpec, Dataset, LoadOptions, load};
 use softmax::fit::{FitOptions, Fitted, fit};
@@ -18,7 +20,8 @@ fn digits(val_fraction: f64) -> (Dataset, Option<Dataset>) {
 
 fn fit_digits(options: &FitOptions) -> Fitted {
     let (train, validation) = digits(0.1);
-    fit(train, validation, &options.clone().check().unwrap(), &mut |_| {}).unwrap()
+    fit(train, validation, &options.clone().check().unwrap(), &mut |_| ControlFlow::Continue(()))
+        .unwrap()
 }
 
 /// Standardized features: the minibatch optimizers' default learning rates are set for them
@@ -77,7 +80,9 @@ fn fit_against_scikit_learn(ftol: f64) -> (Fitted, f64) {
         train: TrainOptions { ftol, ..Default::default() },
         ..Default::default()
     };
-    let fitted = fit(splits.train, None, &options.check().unwrap(), &mut |_| {}).unwrap();
+    let fitted =
+        fit(splits.train, None, &options.check().unwrap(), &mut |_| ControlFlow::Continue(()))
+            .unwrap();
     let expected = reference["sklearn_objective"].as_f64().unwrap();
     let relative = (fitted.objective - expected).abs() / expected;
     (fitted, relative)
@@ -255,7 +260,9 @@ fn lbfgs_on_sparse_inputs_uses_the_sparse_kernel_and_the_same_optimum() {
 
     let checked = TrainOptions::default().check().unwrap();
     let optimum = |kernel| {
-        let trained = train(&on_sparse(kernel), 4, None, &checked, &mut |_| {}).unwrap();
+        let trained =
+            train(&on_sparse(kernel), 4, None, &checked, &mut |_| ControlFlow::Continue(()))
+                .unwrap();
         on_sparse(Kernel::Naive).evaluate(trained.weights.view()).unwrap().loss
     };
     let (with_sparse, with_fused) = (optimum(Kernel::Auto), optimum(Kernel::Fused));
@@ -307,12 +314,16 @@ fn prepared_data_refuses_options_it_was_not_prepared_for() {
         ),
     ];
     for (options, expected) in cases {
-        let err = prepared.fit(&options.check().unwrap(), &mut |_| {}).unwrap_err();
+        let err = prepared
+            .fit(&options.check().unwrap(), &mut |_| ControlFlow::Continue(()))
+            .unwrap_err();
         assert!(matches!(&err, Error::PreparationMismatch(m) if m.contains(expected)), "{err}");
         assert!(err.to_string().contains("prepared with scale in float64"), "{err}");
     }
     let options = FitOptions { preprocess: Preprocess::Scale, ..Default::default() };
-    let fitted = prepared.fit(&options.clone().check().unwrap(), &mut |_| {}).unwrap();
+    let fitted = prepared
+        .fit(&options.clone().check().unwrap(), &mut |_| ControlFlow::Continue(()))
+        .unwrap();
     assert_eq!(fitted.model, fit_digits(&options).model);
 }
 
@@ -327,7 +338,7 @@ fn auto_preprocessing_scales_images_and_standardizes_the_rest() {
             validation.as_mut().unwrap().image_shape = None;
         }
         let options = FitOptions::default().check().unwrap();
-        let fitted = fit(train, validation, &options, &mut |_| {}).unwrap();
+        let fitted = fit(train, validation, &options, &mut |_| ControlFlow::Continue(())).unwrap();
         let preprocessor = fitted.model.preprocessor().clone();
         (preprocessor.kind, preprocessor.scale[0])
     };
@@ -348,7 +359,7 @@ fn fit_refuses_inconsistent_data() {
         let (mut train, validation) = digits(0.1);
         let mut validation = validation.unwrap();
         change(&mut train, &mut validation);
-        fit(train, Some(validation), &options, &mut |_| {}).unwrap_err()
+        fit(train, Some(validation), &options, &mut |_| ControlFlow::Continue(())).unwrap_err()
     };
     let err = attempt(&|_, v| v.inputs = v.inputs.slice(ndarray::s![.., ..10]).to_owned());
     assert!(matches!(&err, Error::InconsistentData(m) if m.contains("validation split has 10")));
@@ -373,4 +384,26 @@ fn fit_refuses_inconsistent_data() {
         v.image_shape = None;
     });
     assert!(matches!(&err, Error::InconsistentData(m) if m.contains("no features")), "{err}");
+}
+
+/// A progress callback that returns `Break` stops training at once: `fit` returns
+/// [`Error::Interrupted`] (and no model) after exactly as many calls as it took, for a
+/// minibatch optimizer and for L-BFGS.
+#[test]
+fn a_progress_callback_that_breaks_stops_training() {
+    for optimizer in [Optimizer::Sgd, Optimizer::Lbfgs] {
+        let (train, validation) = digits(0.1);
+        let options = with_optimizer(optimizer, Duration::Iterations(50)).check().unwrap();
+        let mut iterations = Vec::new();
+        let result = fit(train, validation, &options, &mut |progress| {
+            iterations.push(progress.iteration);
+            if iterations.len() == 3 { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+        });
+        assert!(matches!(result, Err(Error::Interrupted)), "{optimizer}");
+        assert_eq!(iterations.len(), 3, "{optimizer}: called {iterations:?}");
+        if optimizer == Optimizer::Sgd {
+            assert_eq!(iterations, [1, 2, 3]);
+        }
+    }
+    assert_eq!(Error::Interrupted.to_string(), "training was interrupted");
 }

@@ -2,6 +2,7 @@
 //! words when a person is reading.
 
 use std::io::IsTerminal;
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
@@ -60,7 +61,10 @@ pub fn run(args: Args) -> Result<()> {
     };
     let Splits { train, validation, test, .. } = splits;
     let bar = Bar::new(args.train.quiet, "training");
-    let fitted = fit(train, validation, &options, &mut |p| bar.update(p));
+    let fitted = fit(train, validation, &options, &mut |p| {
+        bar.update(p);
+        ControlFlow::Continue(())
+    });
     bar.finish();
     let fitted = fitted.with_context(|| format!("training on {}", about.description))?;
     if let Some(path) = &args.model {
