@@ -310,9 +310,18 @@ impl Model {
     /// On error, an existing file at `path` is left untouched.
     pub fn save(&self, path: &Path) -> Result<()> {
         let bytes = self
-            .to_bytes()
+            .encoded()
             .map_err(|message| Error::file(path, format!("cannot save the model: {message}")))?;
         write_atomically(path, |out| out.write_all(&bytes))
+    }
+
+    /// The bytes [`Model::save`] writes: a model file in memory (for pickling, or a database).
+    ///
+    /// # Errors
+    /// [`Error::InconsistentModel`] for a value too large for float32 in a float32 model.
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        self.encoded()
+            .map_err(|message| Error::InconsistentModel(format!("cannot encode it: {message}")))
     }
 
     /// Reads a model written by [`Model::save`].
@@ -324,17 +333,26 @@ impl Model {
     /// ([`Error::InconsistentModel`]). Every error names the file.
     pub fn load(path: &Path) -> Result<Model> {
         let bytes = fs::read(path).map_err(|e| Error::io(path, e))?;
-        let parts = Model::parts_of(&bytes).map_err(|message| Error::file(path, message))?;
+        Model::from_bytes(&bytes, path)
+    }
+
+    /// The model in `bytes`, a model file's content ([`Model::to_bytes`]); errors name
+    /// `source` as the file they came from.
+    ///
+    /// # Errors
+    /// Those of [`Model::load`] but I/O.
+    pub fn from_bytes(bytes: &[u8], source: &Path) -> Result<Model> {
+        let parts = Model::parts_of(bytes).map_err(|message| Error::file(source, message))?;
         Model::new(parts).map_err(|err| match err {
             Error::InconsistentModel(message) => {
-                Error::InconsistentModel(format!("{}: {message}", path.display()))
+                Error::InconsistentModel(format!("{}: {message}", source.display()))
             }
             other => other,
         })
     }
 
     /// The file's bytes: the four tensors in the model's dtype and the metadata.
-    fn to_bytes(&self) -> std::result::Result<Vec<u8>, String> {
+    fn encoded(&self) -> std::result::Result<Vec<u8>, String> {
         let dtype = self.parts.precision.tensor_dtype();
         let (n_classes, n_features) = self.parts.weight.dim();
         let tensors = [

@@ -25,9 +25,18 @@ where
     T: Send,
     F: FnOnce() -> softmax::Result<T> + Send,
 {
+    py.detach(|| catch_panic(compute))
+}
+
+/// Runs `compute` (on any thread, with or without the GIL): its error becomes a Python
+/// exception ([`to_py`]) and a panic a `RuntimeError`.
+pub fn catch_panic<T, F>(compute: F) -> PyResult<T>
+where
+    F: FnOnce() -> softmax::Result<T>,
+{
     // AssertUnwindSafe: after a panic nothing `compute` touched is used again; its inputs are
     // read-only views and its outputs are dropped.
-    match py.detach(|| catch_unwind(AssertUnwindSafe(compute))) {
+    match catch_unwind(AssertUnwindSafe(compute)) {
         Ok(result) => result.map_err(to_py),
         Err(payload) => Err(PyRuntimeError::new_err(format!(
             "internal error in the softmax library (please report it): {}",

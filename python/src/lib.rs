@@ -5,13 +5,16 @@
 //! - [`arrays`]: NumPy arrays in, read in place when they already fit, converted once otherwise;
 //! - [`options`]: option names (`"softmax"`, `"half"`, ...) and counts to the library's types;
 //! - [`errors`]: the library's errors as Python exceptions, and the GIL-free, panic-proof call;
-//! - [`loss`], [`gradcheck`], [`explain`]: the three functions.
+//! - [`loss`], [`gradcheck`], [`explain`]: the learners' three functions;
+//! - [`fit`], [`model`]: training and the trained model, for `softmax.SoftmaxClassifier`.
 
 mod arrays;
 mod errors;
 mod explain;
+mod fit;
 mod gradcheck;
 mod loss;
+mod model;
 mod options;
 
 use pyo3::prelude::*;
@@ -24,9 +27,13 @@ mod _softmax {
     #[pymodule_export]
     use crate::explain::explain;
     #[pymodule_export]
+    use crate::fit::{FitResult, fit};
+    #[pymodule_export]
     use crate::gradcheck::{Check, GradCheckReport, grad_check};
     #[pymodule_export]
     use crate::loss::loss_and_grad;
+    #[pymodule_export]
+    use crate::model::Model;
 
     #[pymodule_init]
     fn init(module: &Bound<'_, PyModule>) -> PyResult<()> {

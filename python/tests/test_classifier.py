@@ -1,0 +1,258 @@
+"""softmax.SoftmaxClassifier: scikit-learn's conventions and checks, parity with
+LogisticRegression, weights, model files, and Ctrl-C."""
+
+import json
+import os
+import pickle
+import signal
+import subprocess
+import threading
+import time
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine, make_classification
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+import softmax
+from softmax import SoftmaxClassifier
+
+
+def standardized(X):
+    return StandardScaler().fit_transform(X)
+
+
+def datasets():
+    """(name, X, y): binary and multinomial, small and well-conditioned once standardized."""
+    cancer = load_breast_cancer()
+    wine = load_wine()
+    iris = load_iris()
+    X_blobs, y_blobs = make_classification(
+        n_samples=600, n_features=12, n_informative=6, n_classes=4, random_state=3
+    )
+    digits = load_digits()
+    return [
+        ("breast_cancer (binary)", standardized(cancer.data), cancer.target),
+        ("wine (3 classes)", standardized(wine.data), wine.target),
+        ("iris (3 classes, string labels)", iris.data, iris.target_names[iris.target]),
+        ("make_classification (4 classes)", X_blobs, y_blobs),
+        ("digits (10 classes)", digits.data / 16, digits.target),
+    ]
+
+
+def relative_difference(ours, theirs):
+    return np.abs(ours - theirs).max() / np.abs(theirs).max()
+
+
+@pytest.mark.parametrize("name, X, y", datasets(), ids=[d[0] for d in datasets()])
+@pytest.mark.parametrize("bias", ["intercept", "none"])
+def test_equals_logistic_regression_at_the_same_C(name, X, y, bias):
+    """At C = 1/(reg*N), coef_ and intercept_ equal LogisticRegression's (lbfgs, tol=1e-10) to
+    1e-4 relative, and the predictions are identical."""
+    reg = 1e-2
+    C = 1 / (reg * len(y))
+    fit_intercept = bias == "intercept"
+    theirs = LogisticRegression(C=C, tol=1e-10, max_iter=10_000, fit_intercept=fit_intercept)
+    theirs.fit(X, y)
+    ours = SoftmaxClassifier(reg=reg, bias=bias, tol=1e-9, ftol=0).fit(X, y)
+    assert ours.coef_.shape == theirs.coef_.shape
+    assert ours.intercept_.shape == theirs.intercept_.shape
+    assert relative_difference(ours.coef_, theirs.coef_) < 1e-4
+    if fit_intercept:
+        assert relative_difference(ours.intercept_, theirs.intercept_) < 1e-4
+    else:
+        assert np.all(ours.intercept_ == 0)
+    np.testing.assert_array_equal(ours.classes_, theirs.classes_)
+    np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
+    np.testing.assert_allclose(ours.predict_proba(X), theirs.predict_proba(X), atol=1e-5)
+    np.testing.assert_allclose(ours.decision_function(X), theirs.decision_function(X), atol=1e-4)
+
+
+def test_sample_weights_equal_repeated_samples():
+    """A weight of k is k copies of the sample: the same coefficients as fitting on the
+    repeated rows, at the same reg (the mean is Σ s_i L_i / Σ s_i)."""
+    X, y = make_classification(n_samples=120, n_features=6, n_informative=4, n_classes=3, random_state=0)
+    weights = np.random.default_rng(0).integers(0, 4, size=len(y))
+    weighted = SoftmaxClassifier(reg=1e-2, tol=1e-10).fit(X, y, sample_weight=weights)
+    repeated = SoftmaxClassifier(reg=1e-2, tol=1e-10).fit(np.repeat(X, weights, axis=0), np.repeat(y, weights))
+    np.testing.assert_allclose(weighted.coef_, repeated.coef_, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(weighted.intercept_, repeated.intercept_, rtol=1e-6, atol=1e-8)
+
+
+def test_sample_weights_equal_logistic_regression():
+    """With weights, scikit-learn's C is 1/(reg * sum(sample_weight))."""
+    X, y = make_classification(n_samples=300, n_features=8, n_informative=5, n_classes=3, random_state=1)
+    weights = np.random.default_rng(1).uniform(0.2, 3.0, size=len(y))
+    reg = 1e-2
+    theirs = LogisticRegression(C=1 / (reg * weights.sum()), tol=1e-10, max_iter=10_000)
+    theirs.fit(X, y, sample_weight=weights)
+    ours = SoftmaxClassifier(reg=reg, tol=1e-9, ftol=0).fit(X, y, sample_weight=weights)
+    assert relative_difference(ours.coef_, theirs.coef_) < 1e-4
+    assert relative_difference(ours.intercept_, theirs.intercept_) < 1e-4
+
+
+@pytest.mark.parametrize("class_weight", ["balanced", {0: 3.0, 2: 0.5}])
+def test_class_weights_equal_logistic_regression(class_weight):
+    X, y = make_classification(
+        n_samples=400, n_features=6, n_informative=4, n_classes=3, weights=[0.7, 0.2, 0.1], random_state=2
+    )
+    reg = 1e-2
+    ours = SoftmaxClassifier(reg=reg, tol=1e-9, ftol=0, class_weight=class_weight).fit(X, y)
+    # scikit-learn's C is 1/(reg * the sum of the effective weights).
+    if class_weight == "balanced":
+        per_class = len(y) / (3 * np.bincount(y))
+    else:
+        per_class = np.array([class_weight.get(c, 1.0) for c in range(3)])
+    total = per_class[y].sum()
+    theirs = LogisticRegression(C=1 / (reg * total), tol=1e-10, max_iter=10_000, class_weight=class_weight)
+    theirs.fit(X, y)
+    assert relative_difference(ours.coef_, theirs.coef_) < 1e-4
+    unweighted = SoftmaxClassifier(reg=reg, tol=1e-9, ftol=0).fit(X, y)
+    assert relative_difference(ours.coef_, unweighted.coef_) > 1e-2
+
+
+def test_string_labels_and_dataframe_feature_names():
+    pd = pytest.importorskip("pandas")
+    iris = load_iris()
+    frame = pd.DataFrame(iris.data, columns=iris.feature_names)
+    labels = iris.target_names[iris.target]
+    clf = SoftmaxClassifier(reg=1e-3).fit(frame, labels)
+    assert list(clf.classes_) == ["setosa", "versicolor", "virginica"]
+    assert list(clf.feature_names_in_) == iris.feature_names
+    assert clf.n_features_in_ == 4
+    assert set(clf.predict(frame)) <= set(labels)
+    assert clf.score(frame, labels) > 0.95
+    assert clf.n_iter_.shape == (1,) and clf.n_iter_[0] > 0
+
+
+def test_clone_pickle_grid_search_and_pipeline():
+    X, y = load_digits(return_X_y=True)
+    pipeline = make_pipeline(StandardScaler(), SoftmaxClassifier())
+    search = GridSearchCV(pipeline, {"softmaxclassifier__reg": [1e-1, 1e-2]}, cv=3).fit(X, y)
+    assert search.best_score_ > 0.9
+    assert search.best_params_ == {"softmaxclassifier__reg": 1e-2}
+    fitted = search.best_estimator_
+    restored = pickle.loads(pickle.dumps(fitted))
+    np.testing.assert_array_equal(restored.predict_proba(X), fitted.predict_proba(X))
+    clf = fitted[-1]
+    fresh = clone(clf)
+    assert fresh.get_params() == clf.get_params()
+    assert not hasattr(fresh, "coef_")
+    fresh.set_params(reg=0.5, loss="svm")
+    assert fresh.get_params()["reg"] == 0.5 and fresh.loss == "svm"
+
+
+def test_save_and_load_round_trip(tmp_path):
+    X, y = load_wine(return_X_y=True)
+    clf = SoftmaxClassifier(reg=1e-3, preprocess="standardize").fit(X, y)
+    path = tmp_path / "wine.safetensors"
+    clf.save(path)
+    loaded = softmax.load(path)
+    np.testing.assert_array_equal(loaded.classes_, clf.classes_)
+    np.testing.assert_array_equal(loaded.coef_, clf.coef_)
+    np.testing.assert_array_equal(loaded.intercept_, clf.intercept_)
+    np.testing.assert_array_equal(loaded.predict(X), clf.predict(X))
+    # random_state=None trains with seed 0, which the file records.
+    assert loaded.get_params() == {**clf.get_params(), "random_state": 0}
+
+
+def test_the_command_line_reads_what_save_writes_and_back(tmp_path, softmax_binary):
+    """One format: a model of the command line loads as an estimator that predicts what
+    `softmax predict` prints, and a model the estimator saves is read by `softmax predict`."""
+    model = tmp_path / "digits.safetensors"
+    subprocess.run(
+        [softmax_binary, "train", "--model", model, "--quiet"], check=True, capture_output=True
+    )
+    digits = load_digits()
+    inputs = tmp_path / "inputs.npy"
+    np.save(inputs, digits.data[:200].astype(np.float32))
+
+    def cli_predictions(path):
+        out = tmp_path / "labels.npy"
+        subprocess.run(
+            [softmax_binary, "predict", "--model", path, "--inputs", inputs, "--out", out],
+            check=True,
+            capture_output=True,
+        )
+        return np.load(out)
+
+    loaded = softmax.load(model)
+    np.testing.assert_array_equal(loaded.classes_, np.arange(10))
+    np.testing.assert_array_equal(loaded.predict(digits.data[:200]), cli_predictions(model))
+
+    X, y = make_classification(n_samples=200, n_features=64, n_informative=10, n_classes=5, random_state=4)
+    clf = SoftmaxClassifier(reg=1e-3).fit(X, y)
+    saved = tmp_path / "ours.safetensors"
+    clf.save(saved)
+    np.save(inputs, X.astype(np.float32))
+    np.testing.assert_array_equal(clf.classes_[cli_predictions(saved)], clf.predict(X))
+
+
+def run_with_sigint_after(seconds, call):
+    """Call `call()` with a SIGINT sent to this process after `seconds`; return what it raised
+    and how long after the signal it returned."""
+    sent = {}
+
+    def interrupt():
+        sent["at"] = time.monotonic()
+        os.kill(os.getpid(), signal.SIGINT)
+
+    timer = threading.Timer(seconds, interrupt)
+    timer.start()
+    try:
+        call()
+    except KeyboardInterrupt as err:
+        return err, time.monotonic() - sent["at"]
+    finally:
+        timer.cancel()
+    return None, None
+
+
+def test_ctrl_c_stops_fit_within_a_second():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((20_000, 200))
+    y = rng.integers(0, 10, size=20_000)
+    clf = SoftmaxClassifier(optimizer="sgd", epochs=100_000)
+    started = time.monotonic()
+    raised, after = run_with_sigint_after(0.5, lambda: clf.fit(X, y))
+    assert isinstance(raised, KeyboardInterrupt), f"fit returned after {time.monotonic() - started:.1f} s"
+    assert after < 1.0
+    assert not hasattr(clf, "coef_") and not hasattr(clf, "model_")
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda X, y: (np.where(np.arange(X.size).reshape(X.shape) == 5, np.nan, X), y),
+         "inputs contain NaN at training sample 1, feature 1: every value must be finite"),
+        (lambda X, y: (X, np.zeros_like(y)), "only one class"),
+        (lambda X, y: (X, y[:-1]), "labels for"),
+    ],
+    ids=["nan", "one class", "label count"],
+)
+def test_bad_data_gets_the_command_lines_message(change, message):
+    X, y = load_iris(return_X_y=True)
+    X, y = change(X, y)
+    with pytest.raises(ValueError, match=message):
+        SoftmaxClassifier().fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"reg": -1.0}, "invalid option: reg must be finite and >= 0, got -1"),
+        ({"loss": "hinge"}, "unknown loss 'hinge'"),
+        ({"optimizer": "newton"}, "unknown optimizer 'newton'"),
+        ({"batch_size": 0}, "the batch size must be at least 1"),
+        ({"max_iter": 5, "epochs": 5}, "give max_iter or epochs, not both"),
+        ({"n_threads": 0}, "n_threads must be at least 1"),
+    ],
+)
+def test_bad_options_get_the_command_lines_message(params, message):
+    X, y = load_iris(return_X_y=True)
+    with pytest.raises(ValueError, match=message):
+        SoftmaxClassifier(**params).fit(X, y)
