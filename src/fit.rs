@@ -339,7 +339,8 @@ impl Prepared {
 }
 
 /// Refuses training and validation sets that training could not use, before any work: no
-/// samples or no features, a label count other than N, a label outside `0..C`, NaN or infinity
+/// samples or no features, a label count other than N, a label outside `0..C`, a training split
+/// of one class, NaN or infinity
 /// in the inputs, duplicate class names, feature names or an image shape that do not fit D, and
 /// a validation set whose features or classes are not the training set's.
 ///
@@ -398,6 +399,13 @@ pub fn check_data(train: &Dataset, validation: Option<&Dataset>) -> Result<()> {
             data.labels.iter().enumerate().find(|(_, l)| **l >= n_classes)
         {
             return Err(Error::LabelOutOfRange { index, label: label as i128, n_classes });
+        }
+        if split == "training" && data.labels.iter().all(|&label| label == data.labels[0]) {
+            return Err(Error::InconsistentData(format!(
+                "the training split has only one class ('{}'): a classifier needs samples of at \
+                 least 2 classes",
+                class_names[data.labels[0]]
+            )));
         }
         // A fold, which vectorizes; the place is looked up only when there is one.
         if !data.inputs.fold(true, |finite, x| finite & x.is_finite()) {

@@ -14,7 +14,7 @@
 //!
 //! The bias is handled after it ([`Bias`]): the transformed inputs get a constant-1 column, whose
 //! weights are the intercept (unregularized) or, with the CS231n bias trick, one more weight
-//! regularized like the rest.
+//! regularized like the rest; with no bias they are held at 0.
 
 use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Zip, s};
 
@@ -69,6 +69,9 @@ named_enum! {
         Intercept = "intercept",
         /// CS231n's bias trick: a constant-1 feature whose weights are regularized like the rest.
         Trick = "trick",
+        /// No bias: scores = W x' (scikit-learn's `fit_intercept=False` when the preprocessing
+        /// has no offset). Training holds the bias column's weights at 0.
+        None = "none",
     }
 }
 

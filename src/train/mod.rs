@@ -22,6 +22,7 @@ use rand_distr::{Distribution, StandardNormal};
 use serde::Serialize;
 
 use crate::names::named_enum;
+use crate::preprocess::Bias;
 use crate::{Error, Float, Result};
 
 named_enum! {
@@ -231,7 +232,11 @@ pub fn train<F: Float>(
     if objective.inputs.nrows() == 0 {
         return Err(Error::Empty("the training set has no samples".into()));
     }
-    let initial = initial_weights(n_classes, objective.inputs.ncols(), options);
+    let mut initial = initial_weights(n_classes, objective.inputs.ncols(), options);
+    if objective.bias == Bias::None {
+        // No bias: its column starts at 0 and, its gradient being 0, stays there.
+        initial.column_mut(objective.inputs.ncols() - 1).fill(F::zero());
+    }
     match options.optimizer {
         Optimizer::Lbfgs => lbfgs::train(objective, initial, validation, options, progress),
         _ => first_order::train(objective, initial, validation, options, progress),

@@ -2,7 +2,9 @@
 //!
 //! Inputs carry a constant-1 last column (see [`crate::preprocess`]), so W is C×(D+1) and its
 //! last column is the bias. With [`Bias::Intercept`] that column is left out of the penalty (as
-//! scikit-learn leaves out `intercept_`); with [`Bias::Trick`] it is penalized like the rest.
+//! scikit-learn leaves out `intercept_`); with [`Bias::Trick`] it is penalized like the rest;
+//! with [`Bias::None`] its gradient is 0, so that weights that start at 0 there (as
+//! [`train`](super::train) starts them) stay 0 under every optimizer.
 
 use ndarray::{Array2, ArrayView2, Axis, s};
 use rayon::prelude::*;
@@ -84,8 +86,12 @@ impl<F: Float> Objective<'_, F> {
         LossOptions { loss: self.loss, kernel: self.kernel, ..Default::default() }
     }
 
-    /// Adds the L2 penalty over the regularized columns of `weights` to a data loss.
+    /// Adds the L2 penalty over the regularized columns of `weights` to a data loss, and with
+    /// [`Bias::None`] zeroes the bias column's gradient.
     fn with_penalty(&self, weights: ArrayView2<F>, mut out: LossAndGrad<F>) -> LossAndGrad<F> {
+        if self.bias == Bias::None {
+            out.grad.column_mut(weights.ncols() - 1).fill(F::zero());
+        }
         let penalized = self.penalized_columns(weights.ncols());
         let penalized_weights = weights.slice(s![.., ..penalized]);
         out.loss += self.reg_convention.penalty(self.reg, penalized_weights);
@@ -97,7 +103,7 @@ impl<F: Float> Objective<'_, F> {
     /// How many leading columns of W are regularized: all, or all but the bias.
     fn penalized_columns(&self, n_columns: usize) -> usize {
         match self.bias {
-            Bias::Intercept => n_columns - 1,
+            Bias::Intercept | Bias::None => n_columns - 1,
             Bias::Trick => n_columns,
         }
     }

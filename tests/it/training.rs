@@ -407,3 +407,45 @@ fn a_progress_callback_that_breaks_stops_training() {
     }
     assert_eq!(Error::Interrupted.to_string(), "training was interrupted");
 }
+
+/// `Bias::None` fits no bias: the model's b is exactly 0, and the weights are the optimum of the
+/// objective without a bias column, whose gradient (computed by `loss_and_grad` on the raw inputs,
+/// not by the trainer) vanishes there. A training split of one class is refused, naming it.
+#[test]
+fn no_bias_fits_the_objective_without_one() {
+    let (train, _) = digits(0.0);
+    let inputs = train.inputs.mapv(|x| f64::from(x) / 16.0);
+    let labels = train.labels.clone();
+    let options = FitOptions {
+        bias: softmax::preprocess::Bias::None,
+        preprocess: Preprocess::None,
+        reg: 1e-3,
+        train: TrainOptions { tolerance: 1e-9, ftol: 0.0, ..Default::default() },
+        ..Default::default()
+    };
+    let scaled = Dataset { inputs: inputs.mapv(|x| x as f32), ..train };
+    let fitted =
+        fit(scaled, None, &options.check().unwrap(), &mut |_| ControlFlow::Continue(())).unwrap();
+    assert!(fitted.model.bias().iter().all(|&b| b == 0.0), "{}", fitted.model.bias());
+    let loss_options = softmax::LossOptions { reg: 1e-3, ..Default::default() };
+    let inputs = inputs.mapv(|x| f64::from(x as f32));
+    let at_optimum =
+        softmax::loss_and_grad(fitted.model.weight().view(), inputs.view(), &labels, &loss_options)
+            .unwrap();
+    let gradient_norm = at_optimum.grad.iter().map(|g| g * g).sum::<f64>().sqrt();
+    assert!(gradient_norm < 1e-7, "gradient norm {gradient_norm:e} at the fitted weights");
+    assert!((at_optimum.loss - fitted.objective).abs() < 1e-12 * fitted.objective);
+}
+
+#[test]
+fn a_training_split_of_one_class_is_refused() {
+    let (mut train, _) = digits(0.0);
+    train.labels.iter_mut().for_each(|label| *label = 3);
+    let options = FitOptions::default().check().unwrap();
+    let err = fit(train, None, &options, &mut |_| ControlFlow::Continue(())).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "inconsistent data: the training split has only one class ('3'): a classifier needs \
+         samples of at least 2 classes"
+    );
+}

@@ -191,7 +191,7 @@ pub struct TrainArgs {
     /// (scale for images, standardize for other data).
     #[arg(long, default_value = "auto")]
     pub preprocess: Preprocess,
-    /// Bias: intercept (unregularized) | trick (CS231n: a constant-1 feature, regularized).
+    /// Bias: intercept (unregularized) | trick (CS231n: a constant-1 feature, regularized) | none.
     #[arg(long, default_value = "intercept")]
     pub bias: Bias,
     /// Floating-point type: auto (f64 for lbfgs, f32 otherwise) | f32 | f64.
