@@ -12,6 +12,7 @@ import time
 import numpy as np
 import pytest
 from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine, make_classification
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV
@@ -256,3 +257,22 @@ def test_bad_options_get_the_command_lines_message(params, message):
     X, y = load_iris(return_X_y=True)
     with pytest.raises(ValueError, match=message):
         SoftmaxClassifier(**params).fit(X, y)
+
+
+def test_the_thread_count_does_not_change_the_model():
+    X, y = load_digits(return_X_y=True)
+    one = SoftmaxClassifier(n_threads=1, optimizer="adam", epochs=3, random_state=7).fit(X / 16, y)
+    two = SoftmaxClassifier(n_threads=2, optimizer="adam", epochs=3, random_state=7).fit(X / 16, y)
+    np.testing.assert_array_equal(one.coef_, two.coef_)
+    other_seed = SoftmaxClassifier(n_threads=2, optimizer="adam", epochs=3, random_state=8).fit(X / 16, y)
+    assert not np.array_equal(one.coef_, other_seed.coef_)
+
+
+def test_verbose_prints_the_loss(capsys):
+    X, y = load_iris(return_X_y=True)
+    with pytest.warns(ConvergenceWarning, match="L-BFGS did not converge"):
+        SoftmaxClassifier(verbose=1, max_iter=3).fit(X, y)
+    lines = capsys.readouterr().out.splitlines()
+    # The first line is the objective at the start, W = 0.001 * randn: about ln 3.
+    first = lines[0].split()
+    assert first[:2] == ["iteration", "0/3:"] and abs(float(first[-1]) - np.log(3)) < 1e-2
