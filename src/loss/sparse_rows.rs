@@ -7,8 +7,10 @@ use crate::{Error, Float, Result};
 /// The rows of an N×D matrix in compressed sparse row (CSR) form: each row's nonzero values
 /// with their column indices, in increasing column order.
 ///
-/// Built with [`SparseRows::from_dense`]; the fields are private so the indices are always in
-/// range. A NaN counts as nonzero (it is kept, so the kernels report it); −0.0 is a zero.
+/// Built with [`SparseRows::from_dense`] or, from another library's CSR arrays (SciPy's
+/// `csr_matrix`), [`SparseRows::from_csr`]; the fields are private so the indices are always in
+/// range and increasing within a row. A NaN counts as nonzero (it is kept, so the kernels report
+/// it); −0.0 is a zero. Zeros given explicitly to [`SparseRows::from_csr`] are kept.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SparseRows<F> {
     n_columns: usize,
@@ -59,6 +61,112 @@ impl<F: Float> SparseRows<F> {
         columns.truncate(nnz);
         values.truncate(nnz);
         Ok(SparseRows { n_columns, row_starts, columns, values })
+    }
+
+    /// The N×`n_columns` matrix whose row i holds the values `values[row_starts[i]..
+    /// row_starts[i + 1]]` in the columns of the same range of `columns`: SciPy's
+    /// `csr_matrix((values, columns, row_starts))` in canonical form.
+    ///
+    /// # Errors
+    /// [`Error::InconsistentData`] for offsets that do not start at 0, decrease or do not end
+    /// at the number of values, a column count other than the value count, a column index out
+    /// of range or not increasing within its row (unsorted or repeated: SciPy's
+    /// `sum_duplicates()` fixes both); [`Error::TooManyFeatures`] beyond `u32::MAX + 1` columns.
+    pub fn from_csr(
+        n_columns: usize,
+        row_starts: Vec<usize>,
+        columns: Vec<u32>,
+        values: Vec<F>,
+    ) -> Result<Self> {
+        if n_columns > u32::MAX as usize + 1 {
+            return Err(Error::TooManyFeatures {
+                kernel: "sparse",
+                n_features: n_columns,
+                max: u32::MAX as u64 + 1,
+            });
+        }
+        let bad = |message: String| Err(Error::InconsistentData(format!("CSR matrix: {message}")));
+        if columns.len() != values.len() {
+            return bad(format!("{} column indices for {} values", columns.len(), values.len()));
+        }
+        if row_starts.first() != Some(&0) || row_starts.last() != Some(&values.len()) {
+            return bad(format!(
+                "row offsets must run from 0 to the number of values ({}), got {:?} to {:?}",
+                values.len(),
+                row_starts.first(),
+                row_starts.last()
+            ));
+        }
+        if let Some(row) = row_starts.windows(2).position(|pair| pair[0] > pair[1]) {
+            return bad(format!("row offsets decrease at row {row}"));
+        }
+        for row in 0..row_starts.len() - 1 {
+            let row_columns = &columns[row_starts[row]..row_starts[row + 1]];
+            if let Some(&column) = row_columns.iter().find(|&&k| k as usize >= n_columns) {
+                return bad(format!("row {row} has column {column}, out of range for {n_columns}"));
+            }
+            if row_columns.windows(2).any(|pair| pair[0] >= pair[1]) {
+                return bad(format!(
+                    "row {row}'s column indices are not increasing (unsorted or repeated)"
+                ));
+            }
+        }
+        Ok(SparseRows { n_columns, row_starts, columns, values })
+    }
+
+    /// The rows `indices` (in that order, repeats allowed) as a matrix of their own.
+    ///
+    /// # Panics
+    /// On an index that is not a row (callers check them).
+    pub fn select_rows(&self, indices: &[usize]) -> SparseRows<F> {
+        let mut picked = SparseRows {
+            n_columns: self.n_columns,
+            row_starts: Vec::with_capacity(indices.len() + 1),
+            columns: Vec::new(),
+            values: Vec::new(),
+        };
+        picked.row_starts.push(0);
+        for &i in indices {
+            let (columns, values) = self.row(i);
+            picked.columns.extend_from_slice(columns);
+            picked.values.extend_from_slice(values);
+            picked.row_starts.push(picked.values.len());
+        }
+        picked
+    }
+
+    /// The trainer's inputs from these rows, in `G`: every value divided by its column's
+    /// `scale` (D entries, > 0), then a last column D of ones (the bias column): N×(D+1).
+    ///
+    /// # Errors
+    /// [`Error::TooManyFeatures`] when D + 1 columns are too many for `u32` indices.
+    pub fn scaled_with_bias<G: Float>(&self, scale: &[f64]) -> Result<SparseRows<G>> {
+        let n_columns = self.n_columns + 1;
+        if n_columns > u32::MAX as usize + 1 {
+            return Err(Error::TooManyFeatures {
+                kernel: "sparse",
+                n_features: n_columns,
+                max: u32::MAX as u64 + 1,
+            });
+        }
+        let mut out = SparseRows {
+            n_columns,
+            row_starts: Vec::with_capacity(self.row_starts.len()),
+            columns: Vec::with_capacity(self.nnz() + self.nrows()),
+            values: Vec::with_capacity(self.nnz() + self.nrows()),
+        };
+        out.row_starts.push(0);
+        for i in 0..self.nrows() {
+            let (columns, values) = self.row(i);
+            out.columns.extend_from_slice(columns);
+            out.columns.push(self.n_columns as u32); // ≤ u32::MAX: checked above
+            let scaled =
+                columns.iter().zip(values).map(|(&k, &x)| G::of(x.as_f64() / scale[k as usize]));
+            out.values.extend(scaled);
+            out.values.push(G::one());
+            out.row_starts.push(out.values.len());
+        }
+        Ok(out)
     }
 
     /// The dense N×D matrix (zeros where nothing is stored).

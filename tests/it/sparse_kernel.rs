@@ -208,3 +208,42 @@ fn too_many_columns_are_refused() {
         "{err}"
     );
 }
+
+/// CSR arrays as SciPy holds them (offsets, increasing columns, values) give the matrix
+/// `from_dense` gives; rows picked from it are the dense rows; the trainer's scaled rows with the
+/// bias column are the dense computation's; malformed arrays are refused with their fault.
+#[test]
+fn csr_arrays_selected_rows_and_scaled_rows_match_the_dense_matrix() {
+    let dense = array![[0.0, 2.0, 0.0, -1.0], [0.0, 0.0, 0.0, 0.0], [3.0, 0.0, 0.5, 0.0]];
+    let from_arrays =
+        SparseRows::from_csr(4, vec![0, 2, 2, 4], vec![1, 3, 0, 2], vec![2.0, -1.0, 3.0, 0.5])
+            .unwrap();
+    assert_eq!(from_arrays, SparseRows::from_dense(dense.view()).unwrap());
+    let picked = from_arrays.select_rows(&[2, 0, 2]);
+    assert_eq!(
+        picked.to_dense(),
+        array![[3.0, 0.0, 0.5, 0.0], [0.0, 2.0, 0.0, -1.0], [3.0, 0.0, 0.5, 0.0]]
+    );
+    let scaled: SparseRows<f32> = from_arrays.scaled_with_bias(&[2.0, 4.0, 0.5, 1.0]).unwrap();
+    let expected =
+        array![[0.0f32, 0.5, 0.0, -1.0, 1.0], [0.0, 0.0, 0.0, 0.0, 1.0], [1.5, 0.0, 1.0, 0.0, 1.0]];
+    assert_eq!(scaled.to_dense(), expected);
+
+    let refused =
+        |starts: Vec<usize>, columns: Vec<u32>, values: Vec<f64>| match SparseRows::from_csr(
+            4, starts, columns, values,
+        ) {
+            Err(Error::InconsistentData(message)) => message,
+            other => panic!("expected a refusal, got {other:?}"),
+        };
+    let message = refused(vec![0, 2], vec![1], vec![1.0, 2.0]);
+    assert!(message.contains("1 column indices for 2 values"), "{message}");
+    let message = refused(vec![1, 2], vec![1, 2], vec![1.0, 2.0]);
+    assert!(message.contains("row offsets must run from 0"), "{message}");
+    let message = refused(vec![0, 2, 1, 2], vec![1, 2], vec![1.0, 2.0]);
+    assert!(message.contains("row offsets decrease at row 1"), "{message}");
+    let message = refused(vec![0, 2], vec![1, 4], vec![1.0, 2.0]);
+    assert!(message.contains("row 0 has column 4, out of range for 4"), "{message}");
+    let message = refused(vec![0, 2], vec![2, 2], vec![1.0, 2.0]);
+    assert!(message.contains("not increasing"), "{message}");
+}
