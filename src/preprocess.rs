@@ -18,8 +18,9 @@
 
 use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Zip, s};
 
-use crate::Float;
+use crate::loss::sparse::SparseRows;
 use crate::names::named_enum;
+use crate::{Error, Float, Result};
 
 named_enum! {
     "preprocessing",
@@ -120,6 +121,36 @@ impl Preprocessor {
             }
         };
         Preprocessor { kind, offset, scale }
+    }
+
+    /// Fits `kind` on sparse training inputs without densifying them: `none`, or `scale` (and
+    /// `auto`, which is `scale` here) by the largest absolute stored value. The kinds with an
+    /// offset (`center`, `standardize`) would turn every zero into a nonzero, so they are
+    /// refused.
+    ///
+    /// # Errors
+    /// [`Error::InvalidOption`] for `center` and `standardize`.
+    pub fn fit_sparse(kind: Preprocess, inputs: &SparseRows<f64>) -> Result<Preprocessor> {
+        let n_features = inputs.ncols();
+        let scale = match kind {
+            Preprocess::None => 1.0,
+            Preprocess::Scale | Preprocess::Auto => {
+                let max = inputs.values().iter().fold(0.0f64, |m, &x| m.max(x.abs()));
+                if max > 0.0 { max } else { 1.0 }
+            }
+            Preprocess::Center | Preprocess::Standardize => {
+                return Err(Error::InvalidOption(format!(
+                    "preprocess '{kind}' subtracts a mean, which would make sparse inputs dense: \
+                     use 'none' or 'scale' (or pass dense inputs)"
+                )));
+            }
+        };
+        let kind = if kind == Preprocess::Auto { Preprocess::Scale } else { kind };
+        Ok(Preprocessor {
+            kind,
+            offset: Array1::zeros(n_features),
+            scale: Array1::from_elem(n_features, scale),
+        })
     }
 
     /// The number of features it expects.

@@ -202,6 +202,11 @@ impl<F: Float> SparseRows<F> {
         if entries == 0 { 0.0 } else { self.nnz() as f64 / entries as f64 }
     }
 
+    /// The stored values, row after row.
+    pub fn values(&self) -> &[F] {
+        &self.values
+    }
+
     /// Row `i` as a dense vector (for messages about it).
     pub fn dense_row(&self, i: usize) -> Array1<F> {
         let mut row = Array1::zeros(self.n_columns);
