@@ -42,6 +42,11 @@ pub enum Error {
     )]
     LabelOutOfRange { index: usize, label: i128, n_classes: usize },
 
+    /// Sample weights that a weighted loss cannot use: not one per sample, NaN, infinite or
+    /// negative, or summing to 0.
+    #[error("invalid sample weights: {0}")]
+    SampleWeights(String),
+
     /// NaN or infinity in weights or inputs.
     #[error("{what} contain {value} at {location}: every value must be finite")]
     NonFinite { what: &'static str, location: String, value: f64 },

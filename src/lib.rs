@@ -81,8 +81,8 @@ pub mod tune;
 pub use error::{Error, Result};
 pub use float::Float;
 pub use loss::{
-    Isa, Kernel, Layout, Loss, LossAndGrad, LossOptions, RegConvention, loss_and_grad,
-    loss_and_grad_picked, loss_and_grad_sparse,
+    Isa, Kernel, Layout, Loss, LossAndGrad, LossOptions, RegConvention, SampleWeights,
+    loss_and_grad, loss_and_grad_picked, loss_and_grad_sparse, loss_and_grad_weighted,
 };
 
 /// The README's Rust example, compiled and run as a doctest so that it stays true.

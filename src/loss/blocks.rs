@@ -13,6 +13,7 @@ use ndarray::Array2;
 use rayon::prelude::*;
 
 use super::dense_loops::{GROUP, Rows};
+use super::targets::Targets;
 use super::types::{KernelResult, LossAndGrad, NonFiniteScores};
 use crate::Float;
 
@@ -57,25 +58,25 @@ pub(super) fn sum_blocks<F: Float, P: Send, E: Send>(
 }
 
 /// Mean loss and gradient (of shape `grad_shape`) over the rows of `matrix` (row-major,
-/// `n_features` wide), or over its rows `picked`, with `labels`, by [`sum_blocks`]: `block`
-/// returns one block's summed loss and gradient from its rows and their labels, or the index
-/// (within the block) of a row whose scores are not finite, reported as its sample (its row in
-/// `matrix`).
+/// `n_features` wide), or over its rows `picked`, with their `targets`, by [`sum_blocks`]:
+/// `block` returns one block's summed (weighted) loss and gradient from its rows and their
+/// targets, or the index (within the block) of a row whose scores are not finite, reported as
+/// its sample (its row in `matrix`). The sums are divided by the targets' normalizer.
 pub(super) fn dense_mean<F: Float>(
     (matrix, n_features): (&[F], usize),
     picked: Option<&[usize]>,
-    labels: &[usize],
+    targets: Targets<F>,
     grad_shape: (usize, usize),
-    block: impl Fn(Rows<F>, &[usize]) -> Result<LossAndGrad<F>, usize> + Sync,
+    block: impl Fn(Rows<F>, Targets<F>) -> Result<LossAndGrad<F>, usize> + Sync,
 ) -> KernelResult<F> {
-    let n_samples = labels.len();
+    let n_samples = targets.labels().len();
     let (loss, grad) = sum_blocks(
         n_samples,
         Array2::zeros(grad_shape),
         |rows| {
             let inputs = Rows::of((matrix, n_features), picked, rows.clone());
             let LossAndGrad { loss, grad } =
-                block(inputs, &labels[rows.clone()]).map_err(|row| {
+                block(inputs, targets.slice(rows.clone())).map_err(|row| {
                     let position = rows.start + row;
                     NonFiniteScores { sample: picked.map_or(position, |indices| indices[position]) }
                 })?;
@@ -83,6 +84,6 @@ pub(super) fn dense_mean<F: Float>(
         },
         |total, partial| *total += partial,
     )?;
-    let n = F::of(n_samples as f64);
+    let n = targets.normalizer();
     Ok(LossAndGrad { loss: loss / n, grad: grad / n })
 }

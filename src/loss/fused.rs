@@ -1,7 +1,9 @@
 //! The fused kernel: one pass over the rows of X, in parallel blocks of rows.
 //!
 //! For each row x_i, while it is in cache: the scores f = W x_i (C dot products), the loss
-//! L_i and its derivative g = ∂L_i/∂f (`row::row_loss_and_dscores`: softmax p − 1{j = y_i}, svm the hinge indicators), then the rank-one update dW += g x_iᵀ.
+//! L_i and its derivative g = ∂L_i/∂f (`row::row_loss_and_dscores`: softmax p − 1{j = y_i},
+//! svm the hinge indicators; both times s_i with sample weights, `targets::Targets::step`), then
+//! the rank-one update dW += g x_iᵀ.
 //! X is read from memory once, and nothing of size N×C is ever stored. The loops are
 //! `dense_loops`; the blocks and their fixed-order reduction,
 //! `blocks`, so the result does not depend on the number of threads.
@@ -12,29 +14,29 @@ use rayon::prelude::*;
 use super::blocks::dense_mean;
 use super::dense_loops::{RowLoop, Rows, grad_row_stride};
 use super::isa::{Isa, dispatch};
-use super::row::checked_row_step;
+use super::targets::Targets;
 use super::types::{KernelResult, Loss, LossAndGrad};
 use crate::Float;
 
-/// Mean data loss and its gradient (C×D) for `weights` C×D, `inputs` N×D and N labels, with
-/// the inner loops compiled for `isa`.
+/// Mean data loss and its gradient (C×D) for `weights` C×D, `inputs` N×D and N targets (labels
+/// and optional weights: the weighted mean), with the inner loops compiled for `isa`.
 ///
 /// The caller checks the problem first ([`super::loss_and_grad`] does): W and X agree on
-/// D ≥ 1, N ≥ 1, and one label in `0..C` per row. Runs on the current rayon thread pool.
+/// D ≥ 1, N ≥ 1, and one label in `0..C` (and one weight, if any) per row. Runs on the current rayon thread pool.
 /// Non-contiguous views (another layout's transpose) are copied to row-major order first.
 pub(crate) fn loss_and_grad_on<F: Float>(
     isa: Isa,
     weights: ArrayView2<F>,
     inputs: ArrayView2<F>,
-    labels: &[usize],
+    targets: Targets<F>,
     loss: Loss,
 ) -> KernelResult<F> {
     let inputs = inputs.as_standard_layout();
     let matrix = inputs.as_slice().expect("inputs are in standard layout");
-    pass(isa, weights, (matrix, inputs.ncols()), None, labels, loss)
+    pass(isa, weights, (matrix, inputs.ncols()), None, targets, loss)
 }
 
-/// [`loss_and_grad_on`] over the rows `indices` of `inputs` (a minibatch, with its `labels`),
+/// [`loss_and_grad_on`] over the rows `indices` of `inputs` (a minibatch, with its `targets`),
 /// read where they lie instead of copied out first. A non-finite score is reported by its row
 /// in `inputs`. The caller checks the problem, as for [`loss_and_grad_on`], and the indices.
 pub(crate) fn loss_and_grad_picked<F: Float>(
@@ -42,12 +44,12 @@ pub(crate) fn loss_and_grad_picked<F: Float>(
     weights: ArrayView2<F>,
     inputs: ArrayView2<F>,
     indices: &[usize],
-    labels: &[usize],
+    targets: Targets<F>,
     loss: Loss,
 ) -> KernelResult<F> {
     let inputs = inputs.as_standard_layout();
     let matrix = inputs.as_slice().expect("inputs are in standard layout");
-    pass(isa, weights, (matrix, inputs.ncols()), Some(indices), labels, loss)
+    pass(isa, weights, (matrix, inputs.ncols()), Some(indices), targets, loss)
 }
 
 /// One pass over the rows of `matrix` (row-major, `n_features` wide), or over its rows `picked`,
@@ -57,12 +59,12 @@ fn pass<F: Float>(
     weights: ArrayView2<F>,
     inputs: (&[F], usize),
     picked: Option<&[usize]>,
-    labels: &[usize],
+    targets: Targets<F>,
     loss: Loss,
 ) -> KernelResult<F> {
     let weights = weights.as_standard_layout();
-    dense_mean(inputs, picked, labels, weights.dim(), |rows, block_labels| {
-        block_loss_and_grad(isa, weights.view(), rows, block_labels, loss)
+    dense_mean(inputs, picked, targets, weights.dim(), |rows, block_targets| {
+        block_loss_and_grad(isa, weights.view(), rows, block_targets, loss)
     })
 }
 
@@ -72,7 +74,7 @@ fn block_loss_and_grad<F: Float>(
     isa: Isa,
     weights: ArrayView2<F>,
     rows: Rows<F>,
-    labels: &[usize],
+    targets: Targets<F>,
     loss: Loss,
 ) -> Result<LossAndGrad<F>, usize> {
     let (n_classes, n_features) = weights.dim();
@@ -81,7 +83,7 @@ fn block_loss_and_grad<F: Float>(
         weights: weights.as_slice().expect("weights are in standard layout"),
         inputs: rows,
         n_features,
-        step: |i, scores: &mut [F]| checked_row_step(loss, scores, labels[i], i),
+        step: |i, scores: &mut [F]| targets.step(loss, scores, i),
         grad: Some(grad.as_slice_mut().expect("a new array is in standard layout")),
     };
     let loss = dispatch(isa, block).map_err(|bad| bad.sample)?;

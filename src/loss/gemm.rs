@@ -13,7 +13,7 @@ use ndarray::{Array2, ArrayView2};
 
 use super::blocks::dense_mean;
 use super::dense_loops::Rows;
-use super::row::checked_row_step;
+use super::targets::Targets;
 use super::types::{KernelResult, Loss, LossAndGrad};
 use crate::Float;
 
@@ -21,26 +21,27 @@ use crate::Float;
 /// (SLAB_ROWS×C) stay in cache.
 const SLAB_ROWS: usize = 256;
 
-/// Mean data loss and its gradient (C×D) for `weights` C×D, `inputs` N×D and N labels.
+/// Mean data loss and its gradient (C×D) for `weights` C×D, `inputs` N×D and N targets (labels
+/// and optional weights: the weighted mean).
 ///
 /// The caller checks the problem first ([`super::loss_and_grad`] does): W and X agree on
-/// D ≥ 1, N ≥ 1, and one label in `0..C` per row. Runs on the current rayon thread pool, with the fused kernel's blocks and fixed-order
+/// D ≥ 1, N ≥ 1, and one label in `0..C` (and one weight, if any) per row. Runs on the current rayon thread pool, with the fused kernel's blocks and fixed-order
 /// reduction (`blocks`): the result does not depend on the number of threads.
 /// The matrix products choose their own instruction set (`matrixmultiply` detects it).
 pub(crate) fn loss_and_grad<F: Float>(
     weights: ArrayView2<F>,
     inputs: ArrayView2<F>,
-    labels: &[usize],
+    targets: Targets<F>,
     loss: Loss,
 ) -> KernelResult<F> {
     let inputs = inputs.as_standard_layout();
     let matrix = inputs.as_slice().expect("inputs are in standard layout");
     let n_features = inputs.ncols();
-    dense_mean((matrix, n_features), None, labels, weights.dim(), |rows, block_labels| {
+    dense_mean((matrix, n_features), None, targets, weights.dim(), |rows, block_targets| {
         let Rows::Contiguous(rows) = rows else { unreachable!("no rows are picked") };
-        let rows = ArrayView2::from_shape((block_labels.len(), n_features), rows)
+        let rows = ArrayView2::from_shape((block_targets.labels().len(), n_features), rows)
             .expect("a block is whole rows");
-        block_loss_and_grad(weights, rows, block_labels, loss)
+        block_loss_and_grad(weights, rows, block_targets, loss)
     })
 }
 
@@ -49,7 +50,7 @@ pub(crate) fn loss_and_grad<F: Float>(
 fn block_loss_and_grad<F: Float>(
     weights: ArrayView2<F>,
     rows: ArrayView2<F>,
-    labels: &[usize],
+    targets: Targets<F>,
     loss: Loss,
 ) -> Result<LossAndGrad<F>, usize> {
     let n_classes = weights.nrows();
@@ -64,7 +65,7 @@ fn block_loss_and_grad<F: Float>(
         for (i, mut row_scores) in slab_scores.outer_iter_mut().enumerate() {
             let row_scores = row_scores.as_slice_mut().expect("score rows are contiguous");
             let row = first + i;
-            loss_sum += checked_row_step(loss, row_scores, labels[row], row).map_err(|_| row)?;
+            loss_sum += targets.step(loss, row_scores, row).map_err(|_| row)?;
         }
         general_mat_mul(F::one(), &slab_scores.t(), &slab, F::one(), &mut grad);
     }

@@ -16,6 +16,10 @@
 //! two [`RegConvention`]s: `half` = ½·reg·ΣW² (gradient reg·W) or `full` = reg·ΣW² (gradient 2·reg·W).
 //! `docs/softmax-gradient.md` derives all of this step by step.
 //!
+//! With sample weights s_i ≥ 0 ([`loss_and_grad_weighted`]) the data loss is the weighted mean
+//! `L = Σ_i s_i L_i / Σ_i s_i`, with gradient `Σ_i s_i ∂L_i/∂W / Σ_i s_i`: a weight of k counts
+//! as k copies of the sample, and weights all 1 give the unweighted loss.
+//!
 //! # Kernels
 //! Five implementations give the same numbers through one signature, [`loss_and_grad`]:
 //! [`naive`] (loops that mirror the CS231n code line by line: the specification),
@@ -24,9 +28,9 @@
 //! [`sparse`] (the same pass over compressed sparse rows, touching only the nonzeros).
 //! Their modules document the math; their functions are the crate's own, because they trust
 //! the problem to be checked (shapes, labels, N, C, D ≥ 1, finite weights). Call them through
-//! [`loss_and_grad`], [`loss_and_grad_picked`] or [`loss_and_grad_sparse`], which check first
-//! and take the kernel and the instruction set from the `kernel` and `isa` fields of
-//! [`LossOptions`].
+//! [`loss_and_grad`], [`loss_and_grad_weighted`], [`loss_and_grad_picked`] or
+//! [`loss_and_grad_sparse`], which check first and take the kernel and the instruction set from
+//! the `kernel` and `isa` fields of [`LossOptions`].
 //!
 //! # Modules
 //! Each job has its module, and imports point one way (down this list, never back up):
@@ -37,10 +41,12 @@
 //! sparse ──► blocks, sparse_loops, sparse_rows, isa, row
 //! naive, vectorized ──► row (check_scores)      blocks ──► dense_loops (GROUP, Rows)
 //! dense_loops ──► isa                           sparse_loops ──► isa, sparse_rows
-//! all of them ──► types; isa, types, sparse_rows ──► nothing in loss/
+//! all of them ──► targets ──► row; all ──► types; isa, types, sparse_rows ──► nothing in loss/
 //! ```
 //!
 //! - [`row`]: one sample's math, L_i and ∂L_i/∂f from its scores;
+//! - `targets`: the samples' labels, optional weights ([`SampleWeights`]) and the normalizer
+//!   of the mean, and the weighted row step every fast kernel applies;
 //! - `blocks`: the row-block partition and the fixed-order parallel reduction;
 //! - [`isa`]: the instruction sets ([`Isa`], only ever detected) and the one dispatch to loops
 //!   compiled for each;
@@ -57,13 +63,17 @@ pub mod row;
 pub mod sparse;
 mod sparse_loops;
 mod sparse_rows;
+mod targets;
 mod types;
 pub mod vectorized;
 
 use ndarray::{Array2, ArrayView1, ArrayView2, Axis};
 
 pub use isa::Isa;
+pub use targets::SampleWeights;
 pub use types::{KernelResult, Loss, LossAndGrad, NonFiniteScores};
+
+use targets::{Targets, check_weight_count};
 
 use crate::names::named_enum;
 use crate::{Error, Float, Result};
@@ -260,20 +270,76 @@ pub fn loss_and_grad<F: Float>(
     labels: &[usize],
     options: &LossOptions,
 ) -> Result<LossAndGrad<F>> {
+    dense_loss_and_grad(weights, inputs, Targets::unweighted(labels), options)
+}
+
+/// [`loss_and_grad`] with one weight s_i ≥ 0 per sample: the data loss is the weighted mean
+/// Σ_i s_i L_i / Σ_i s_i (a weight of k counts as k copies of the sample), its gradient
+/// Σ_i s_i ∂L_i/∂W / Σ_i s_i, plus the penalty as always. Any layout and kernel.
+///
+/// ```
+/// use ndarray::array;
+/// use softmax::{LossOptions, loss_and_grad, loss_and_grad_weighted};
+///
+/// let weights = array![[0.5f64, -1.0], [0.0, 2.0]]; // C = 2, D = 2
+/// let inputs = array![[1.0, 2.0], [3.0, -1.0]]; // N = 2
+/// let options = LossOptions::default();
+/// let weighted =
+///     loss_and_grad_weighted(weights.view(), inputs.view(), &[0, 1], &[2.0, 1.0], &options)?;
+/// // A weight of 2 is two copies of the sample.
+/// let copies = array![[1.0, 2.0], [1.0, 2.0], [3.0, -1.0]];
+/// let copied = loss_and_grad(weights.view(), copies.view(), &[0, 0, 1], &options)?;
+/// assert!((weighted.loss - copied.loss).abs() < 1e-12);
+/// # Ok::<(), softmax::Error>(())
+/// ```
+///
+/// # Errors
+/// Those of [`loss_and_grad`], and [`Error::SampleWeights`] for a weight count other than N,
+/// a NaN, infinite or negative weight, or weights that sum to 0.
+pub fn loss_and_grad_weighted<F: Float>(
+    weights: ArrayView2<F>,
+    inputs: ArrayView2<F>,
+    labels: &[usize],
+    sample_weights: &[F],
+    options: &LossOptions,
+) -> Result<LossAndGrad<F>> {
+    let sample_weights = SampleWeights::new(sample_weights)?;
+    loss_and_grad_with(weights, inputs, labels, Some(sample_weights), options)
+}
+
+/// [`loss_and_grad`], weighted by checked `sample_weights` when there are any (as
+/// [`loss_and_grad_weighted`]).
+pub(crate) fn loss_and_grad_with<F: Float>(
+    weights: ArrayView2<F>,
+    inputs: ArrayView2<F>,
+    labels: &[usize],
+    sample_weights: Option<SampleWeights<F>>,
+    options: &LossOptions,
+) -> Result<LossAndGrad<F>> {
+    dense_loss_and_grad(weights, inputs, Targets::of(labels, sample_weights), options)
+}
+
+/// The dense entry points' checks, the kernel, and the penalty.
+fn dense_loss_and_grad<F: Float>(
+    weights: ArrayView2<F>,
+    inputs: ArrayView2<F>,
+    targets: Targets<F>,
+    options: &LossOptions,
+) -> Result<LossAndGrad<F>> {
     check_reg(options.reg)?;
     let (w, x) = options.layout.to_canonical(weights, inputs);
-    check_problem(w, x.dim(), x.nrows(), labels, options.layout)?;
+    check_problem(w, x.dim(), x.nrows(), targets, options.layout)?;
     let kernel_output = match (options.kernel.resolve_for(w.nrows(), w.ncols()), options.loss) {
-        (Kernel::Naive, Loss::Softmax) => naive::softmax(w, x, labels),
-        (Kernel::Naive, Loss::Svm) => naive::svm(w, x, labels),
-        (Kernel::Vectorized, loss) => vectorized::loss_and_grad(w, x, labels, loss),
+        (Kernel::Naive, Loss::Softmax) => naive::softmax(w, x, targets),
+        (Kernel::Naive, Loss::Svm) => naive::svm(w, x, targets),
+        (Kernel::Vectorized, loss) => vectorized::loss_and_grad(w, x, targets, loss),
         (Kernel::Fused | Kernel::Auto, loss) => {
-            fused::loss_and_grad_on(options.isa(), w, x, labels, loss)
+            fused::loss_and_grad_on(options.isa(), w, x, targets, loss)
         }
-        (Kernel::Gemm, loss) => gemm::loss_and_grad(w, x, labels, loss),
+        (Kernel::Gemm, loss) => gemm::loss_and_grad(w, x, targets, loss),
         (Kernel::Sparse, loss) => {
             let rows = sparse::SparseRows::from_dense(x)?;
-            sparse::loss_and_grad_on(options.isa(), w, &rows, labels, loss)
+            sparse::loss_and_grad_on(options.isa(), w, &rows, targets, loss)
         }
     };
     let LossAndGrad { mut loss, mut grad } =
@@ -295,24 +361,56 @@ pub fn loss_and_grad_picked<F: Float>(
     labels: &[usize],
     options: &LossOptions,
 ) -> Result<LossAndGrad<F>> {
+    loss_and_grad_picked_with(weights, inputs, indices, labels, None, options)
+}
+
+/// [`loss_and_grad_picked`], weighted by `sample_weights` (one per row of `inputs`, not per
+/// index) when there are any. A minibatch B's data loss is then Σ_{i∈B} s_i L_i / (|B|·s̄),
+/// with s̄ the mean weight of all the rows: its expectation over batches drawn uniformly (with
+/// replacement) is the weighted mean loss of all the rows, and a batch whose weights sum to 0
+/// has loss 0 rather than no loss.
+///
+/// # Errors
+/// Those of [`loss_and_grad_picked`], and a weight count other than the rows of `inputs`.
+pub(crate) fn loss_and_grad_picked_with<F: Float>(
+    weights: ArrayView2<F>,
+    inputs: ArrayView2<F>,
+    indices: &[usize],
+    labels: &[usize],
+    sample_weights: Option<SampleWeights<F>>,
+    options: &LossOptions,
+) -> Result<LossAndGrad<F>> {
     let (w, x) = options.layout.to_canonical(weights, inputs);
     if let Some((position, &index)) = indices.iter().enumerate().find(|(_, i)| **i >= x.nrows()) {
         return Err(Error::IndexOutOfRange { index, position, n_rows: x.nrows() });
     }
+    // The batch's weights, and its normalizer |B|·s̄.
+    let batch_weights: Option<(Vec<F>, f64)> = match sample_weights {
+        None => None,
+        Some(all) => {
+            check_weight_count(all.values().len(), x.nrows())?;
+            let batch = indices.iter().map(|&row| all.values()[row]).collect();
+            Some((batch, indices.len() as f64 * all.mean()))
+        }
+    };
+    let targets = match &batch_weights {
+        Some((batch, normalizer)) => Targets::weighted(labels, batch, *normalizer),
+        None => Targets::unweighted(labels),
+    };
     let kernel = options.kernel.resolve_for(w.nrows(), w.ncols());
     if kernel != Kernel::Fused || options.layout != Layout::Canonical {
         let batch = x.select(Axis(0), indices);
         let canonical = LossOptions { layout: Layout::Canonical, ..options.clone() };
-        let out = loss_and_grad(w, batch.view(), labels, &canonical)?;
+        let out = dense_loss_and_grad(w, batch.view(), targets, &canonical)?;
         return Ok(LossAndGrad {
             loss: out.loss,
             grad: options.layout.grad_from_canonical(out.grad),
         });
     }
     check_reg(options.reg)?;
-    check_problem(w, x.dim(), indices.len(), labels, options.layout)?;
+    check_problem(w, x.dim(), indices.len(), targets, options.layout)?;
     let LossAndGrad { mut loss, mut grad } =
-        fused::loss_and_grad_picked(options.isa(), w, x, indices, labels, options.loss)
+        fused::loss_and_grad_picked(options.isa(), w, x, indices, targets, options.loss)
             .map_err(|bad| non_finite_scores_error(x.row(bad.sample), bad.sample))?;
     options.reg_convention.add_to(options.reg, w, &mut loss, &mut grad);
     Ok(LossAndGrad { loss, grad })
@@ -329,11 +427,24 @@ pub fn loss_and_grad_sparse<F: Float>(
     labels: &[usize],
     options: &LossOptions,
 ) -> Result<LossAndGrad<F>> {
+    loss_and_grad_sparse_with(weights, inputs, labels, None, options)
+}
+
+/// [`loss_and_grad_sparse`], weighted by `sample_weights` when there are any (as
+/// [`loss_and_grad_weighted`]).
+pub(crate) fn loss_and_grad_sparse_with<F: Float>(
+    weights: ArrayView2<F>,
+    inputs: &sparse::SparseRows<F>,
+    labels: &[usize],
+    sample_weights: Option<SampleWeights<F>>,
+    options: &LossOptions,
+) -> Result<LossAndGrad<F>> {
     check_reg(options.reg)?;
     let shape = (inputs.nrows(), inputs.ncols());
-    check_problem(weights, shape, inputs.nrows(), labels, Layout::Canonical)?;
+    let targets = Targets::of(labels, sample_weights);
+    check_problem(weights, shape, inputs.nrows(), targets, Layout::Canonical)?;
     let LossAndGrad { mut loss, mut grad } =
-        sparse::loss_and_grad_on(options.isa(), weights, inputs, labels, options.loss).map_err(
+        sparse::loss_and_grad_on(options.isa(), weights, inputs, targets, options.loss).map_err(
             |bad| non_finite_scores_error(inputs.dense_row(bad.sample).view(), bad.sample),
         )?;
     options.reg_convention.add_to(options.reg, weights, &mut loss, &mut grad);
@@ -348,15 +459,16 @@ pub fn check_reg(reg: f64) -> Result<()> {
     }
 }
 
-/// Checks canonical `w` (C×D), `x` (its rows have D features) and the `labels` of the
-/// `n_samples` rows a kernel will read, before it runs.
+/// Checks canonical `w` (C×D), `x` (its rows have D features) and the `targets` (labels and
+/// weights) of the `n_samples` rows a kernel will read, before it runs.
 fn check_problem<F: Float>(
     w: ArrayView2<F>,
     x_shape: (usize, usize),
     n_samples: usize,
-    labels: &[usize],
+    targets: Targets<F>,
     layout: Layout,
 ) -> Result<()> {
+    let labels = targets.labels();
     let (n_classes, n_features) = w.dim();
     let input_features = x_shape.1;
     if n_features != input_features {
@@ -385,6 +497,9 @@ fn check_problem<F: Float>(
     }
     if labels.len() != n_samples {
         return Err(Error::LabelCount { labels: labels.len(), samples: n_samples });
+    }
+    if let Some(weights) = targets.weights() {
+        check_weight_count(weights.len(), n_samples)?;
     }
     if let Some((index, &label)) = labels.iter().enumerate().find(|(_, l)| **l >= n_classes) {
         return Err(Error::LabelOutOfRange { index, label: label as i128, n_classes });
@@ -429,9 +544,10 @@ mod tests {
             for kernel in [Kernel::Fused, Kernel::Sparse] {
                 let options = LossOptions { kernel, isa: Some(isa), ..Default::default() };
                 let out = loss_and_grad(w, x, &p.labels, &options).unwrap();
+                let targets = Targets::unweighted(&p.labels);
                 let expected = match kernel {
-                    Kernel::Fused => fused::loss_and_grad_on(isa, w, x, &p.labels, Loss::Softmax),
-                    _ => sparse::loss_and_grad_on(isa, w, &rows, &p.labels, Loss::Softmax),
+                    Kernel::Fused => fused::loss_and_grad_on(isa, w, x, targets, Loss::Softmax),
+                    _ => sparse::loss_and_grad_on(isa, w, &rows, targets, Loss::Softmax),
                 }
                 .unwrap();
                 assert_eq!(out, expected, "{kernel} on {isa}");
@@ -442,5 +558,88 @@ mod tests {
             loss_and_grad(w, x, &p.labels, &LossOptions::default()).unwrap(),
             loss_and_grad(w, x, &p.labels, &best).unwrap()
         );
+    }
+
+    /// A minibatch of every row once (in any order) is the whole weighted data set: its loss,
+    /// Σ_i s_i L_i / (N·s̄), is the weighted mean; so are compressed sparse rows. A batch with
+    /// repeated rows gives Σ_{i∈B} s_i L_i / (|B|·s̄), from one-row losses. Every kernel and
+    /// layout, f64, to 1e-12.
+    #[test]
+    fn weighted_minibatches_and_sparse_rows_are_the_weighted_mean() {
+        let p = random_problem::<f64>(230, 12, 5, 0.4, 3);
+        let sample_weights: Vec<f64> = (0..230).map(|i| ((i * 37) % 5) as f64 * 0.75).collect();
+        let all = SampleWeights::new(&sample_weights).unwrap();
+        let mean_weight = sample_weights.iter().sum::<f64>() / 230.0;
+        let everyone: Vec<usize> = (0..230).rev().collect();
+        let batch: Vec<usize> = (0..150).map(|i| (i * 7919) % 230).collect();
+        let close = |a: &LossAndGrad<f64>, b: &LossAndGrad<f64>, what: &str| {
+            assert!((a.loss - b.loss).abs() <= 1e-12 * b.loss.abs(), "{what}: loss");
+            let scale = b.grad.fold(0f64, |m, g| m.max(g.abs()));
+            let error = (&a.grad - &b.grad).fold(0f64, |m, g| m.max(g.abs()));
+            assert!(error <= 1e-12 * scale, "{what}: gradient differs by {error:e}");
+        };
+        for kernel in
+            [Kernel::Naive, Kernel::Vectorized, Kernel::Fused, Kernel::Gemm, Kernel::Sparse]
+        {
+            for loss in Loss::ALL.iter().copied() {
+                let options = LossOptions { loss, kernel, ..Default::default() };
+                let (w, x) = (p.weights.view(), p.inputs.view());
+                let whole =
+                    loss_and_grad_weighted(w, x, &p.labels, &sample_weights, &options).unwrap();
+                let labels_of =
+                    |rows: &[usize]| rows.iter().map(|&i| p.labels[i]).collect::<Vec<_>>();
+                let picked = |rows: &[usize], layout: Layout| {
+                    let (w, x) = match layout {
+                        Layout::Seed => {
+                            (p.weights.clone(), p.inputs.t().as_standard_layout().into_owned())
+                        }
+                        _ => (p.weights.clone(), p.inputs.clone()),
+                    };
+                    let options = LossOptions { layout, ..options.clone() };
+                    let labels = labels_of(rows);
+                    loss_and_grad_picked_with(
+                        w.view(),
+                        x.view(),
+                        rows,
+                        &labels,
+                        Some(all),
+                        &options,
+                    )
+                    .unwrap()
+                };
+                for layout in [Layout::Canonical, Layout::Seed] {
+                    let what = format!("{kernel} {loss} {layout}");
+                    close(&picked(&everyone, layout), &whole, &format!("{what}: every row"));
+                    // Σ_{i∈B} s_i L_i / (|B|·s̄) from one-row losses (each its own mean).
+                    let mut expected =
+                        LossAndGrad { loss: 0.0, grad: Array2::zeros(p.weights.dim()) };
+                    for &row in &batch {
+                        let one = loss_and_grad(
+                            w,
+                            x.slice(ndarray::s![row..row + 1, ..]),
+                            &p.labels[row..row + 1],
+                            &options,
+                        )
+                        .unwrap();
+                        expected.loss += sample_weights[row] * one.loss;
+                        expected.grad.scaled_add(sample_weights[row], &one.grad);
+                    }
+                    let normalizer = batch.len() as f64 * mean_weight;
+                    expected.loss /= normalizer;
+                    expected.grad /= normalizer;
+                    close(&picked(&batch, layout), &expected, &format!("{what}: a batch"));
+                }
+                let rows = sparse::SparseRows::from_dense(x).unwrap();
+                let on_rows =
+                    loss_and_grad_sparse_with(w, &rows, &p.labels, Some(all), &options).unwrap();
+                close(&on_rows, &whole, &format!("{kernel} {loss}: sparse rows"));
+            }
+        }
+        // The weights of another data set are refused, not read out of range.
+        let (w, x) = (p.weights.view(), p.inputs.view());
+        let short = SampleWeights::new(&sample_weights[..10]).unwrap();
+        let err =
+            loss_and_grad_picked_with(w, x, &[0, 20], &[0, 1], Some(short), &Default::default());
+        assert!(matches!(err, Err(Error::SampleWeights(m)) if m.contains("10 weights for 230")));
     }
 }

@@ -5,22 +5,28 @@
 //! never optimize them. The seed's X is D×N (samples as columns, `X[:, i]`); ours is N×D, so
 //! its `X[:, i]` is our `inputs.row(i)`. The regularization (the seed's last two lines) is added
 //! by [`loss_and_grad`](super::loss_and_grad) for every kernel, in either convention.
+//!
+//! Sample weights (not in the seed) are spelled out too: sample i's loss and gradient are
+//! multiplied by its weight s_i (1 without weights), and the sums are divided by the targets'
+//! normalizer (N, or Σ s_i) instead of N.
 
 use ndarray::{Array2, ArrayView2};
 
 use super::row::check_scores;
+use super::targets::Targets;
 use super::types::{KernelResult, LossAndGrad};
 use crate::Float;
 
 /// Mean softmax cross-entropy over the samples and its gradient (C×D), with loops.
 ///
-/// `weights` is C×D, `inputs` N×D, `labels` N entries in `0..C`, N ≥ 1 (checked by the caller,
-/// [`super::loss_and_grad`]).
+/// `weights` is C×D, `inputs` N×D, `targets` N labels in `0..C` (and N weights, if any), N ≥ 1
+/// (checked by the caller, [`super::loss_and_grad`]).
 pub(crate) fn softmax<F: Float>(
     weights: ArrayView2<F>,
     inputs: ArrayView2<F>,
-    labels: &[usize],
+    targets: Targets<F>,
 ) -> KernelResult<F> {
+    let labels = targets.labels();
     // Get shapes
     let num_classes = weights.nrows(); // C
     let num_train = inputs.nrows(); // N
@@ -31,6 +37,7 @@ pub(crate) fn softmax<F: Float>(
 
     for i in 0..num_train {
         let x_i = inputs.row(i); // the seed's X[:, i], in R^D
+        let s_i = targets.weight(i); // the sample's weight, 1 without weights
 
         // Compute vector of scores: f_i = W x_i, in R^C.
         let mut f_i = weights.dot(&x_i);
@@ -42,38 +49,40 @@ pub(crate) fn softmax<F: Float>(
         let log_c = f_i.fold(F::neg_infinity(), |max, &f| max.max(f));
         f_i.mapv_inplace(|f| f - log_c);
 
-        // Compute loss (and add to it, divided later):
+        // Compute loss (and add s_i times it, divided later):
         // L_i = -f(x_i)_{y_i} + log Σ_j e^{f(x_i)_j}
         let mut sum_i = F::zero();
         for &f_i_j in f_i.iter() {
             sum_i += f_i_j.exp();
         }
-        loss += -f_i[labels[i]] + sum_i.ln();
+        loss += s_i * (-f_i[labels[i]] + sum_i.ln());
 
-        // Compute gradient: dW_j = 1/N Σ_i (p(y_i = j | x_i) − 1{y_i = j}) x_i.
+        // Compute gradient: dW_j = 1/N Σ_i s_i (p(y_i = j | x_i) − 1{y_i = j}) x_i.
         // Here we add the contribution of sample i to the inner sum, for every class j.
         for j in 0..num_classes {
             let p = f_i[j].exp() / sum_i; // the softmax probability of class j
             let indicator = if j == labels[i] { F::one() } else { F::zero() }; // (j == y[i])
-            dw.row_mut(j).scaled_add(p - indicator, &x_i); // dW[j, :] += (p - (j == y[i])) * X[:, i]
+            // dW[j, :] += s_i * (p - (j == y[i])) * X[:, i]
+            dw.row_mut(j).scaled_add(s_i * (p - indicator), &x_i);
         }
     }
 
-    // Compute average
-    let n = F::of(num_train as f64);
+    // Compute average: divide by N (Σ_i s_i with weights)
+    let n = targets.normalizer();
     Ok(LossAndGrad { loss: loss / n, grad: dw / n })
 }
 
 /// Mean multiclass SVM (hinge, margin 1) loss over the samples and its subgradient (C×D),
 /// with loops, as CS231n's `svm_loss_naive`.
 ///
-/// `weights` is C×D, `inputs` N×D, `labels` N entries in `0..C`, N ≥ 1 (checked by the caller,
-/// [`super::loss_and_grad`]).
+/// `weights` is C×D, `inputs` N×D, `targets` N labels in `0..C` (and N weights, if any), N ≥ 1
+/// (checked by the caller, [`super::loss_and_grad`]).
 pub(crate) fn svm<F: Float>(
     weights: ArrayView2<F>,
     inputs: ArrayView2<F>,
-    labels: &[usize],
+    targets: Targets<F>,
 ) -> KernelResult<F> {
+    let labels = targets.labels();
     let num_classes = weights.nrows(); // C
     let num_train = inputs.nrows(); // N
     let delta = F::one(); // the margin the correct class must win by
@@ -83,6 +92,7 @@ pub(crate) fn svm<F: Float>(
 
     for i in 0..num_train {
         let x_i = inputs.row(i);
+        let s_i = targets.weight(i); // the sample's weight, 1 without weights
         let scores = weights.dot(&x_i); // f = W x_i, in R^C
         check_scores(&scores, i)?;
         let correct_class_score = scores[labels[i]];
@@ -93,13 +103,13 @@ pub(crate) fn svm<F: Float>(
             // L_i gains max(0, f_j - f_{y_i} + Δ): class j scores within Δ of the correct one.
             let margin = scores[j] - correct_class_score + delta;
             if margin > F::zero() {
-                loss += margin;
-                dw.row_mut(j).scaled_add(F::one(), &x_i); // ∂margin/∂W_j = x_i
-                dw.row_mut(labels[i]).scaled_add(-F::one(), &x_i); // ∂margin/∂W_{y_i} = -x_i
+                loss += s_i * margin;
+                dw.row_mut(j).scaled_add(s_i, &x_i); // ∂margin/∂W_j = x_i (times s_i)
+                dw.row_mut(labels[i]).scaled_add(-s_i, &x_i); // ∂margin/∂W_{y_i} = -x_i
             }
         }
     }
 
-    let n = F::of(num_train as f64);
+    let n = targets.normalizer(); // N, or Σ_i s_i
     Ok(LossAndGrad { loss: loss / n, grad: dw / n })
 }

@@ -13,24 +13,25 @@ use ndarray::{Array2, ArrayView2};
 
 use super::blocks::sum_blocks;
 use super::isa::{Isa, dispatch};
-use super::row::checked_row_step;
 use super::sparse_loops::{LineAligned, PaddedTranspose, SparseRowLoop};
 pub use super::sparse_rows::SparseRows;
+use super::targets::Targets;
 use super::types::{KernelResult, Loss, LossAndGrad};
 use crate::Float;
 
-/// Mean data loss and its gradient (C×D) for `weights` C×D, sparse `inputs` N×D and N labels,
-/// with the inner loops compiled for `isa`: the fused kernel's contract (no regularization).
+/// Mean data loss and its gradient (C×D) for `weights` C×D, sparse `inputs` N×D and N targets
+/// (labels and optional weights: the weighted mean), with the inner loops compiled for `isa`:
+/// the fused kernel's contract (no regularization).
 ///
 /// As for the other kernels, the caller checks the problem first ([`super::loss_and_grad`] and
 /// [`super::loss_and_grad_sparse`] do): W and X agree on D ≥ 1, N ≥ 1, and one label in `0..C`
-/// per row. Runs on the current rayon thread pool; the result does not depend on the number of
+/// (and one weight, if any) per row. Runs on the current rayon thread pool; the result does not depend on the number of
 /// threads.
 pub(crate) fn loss_and_grad_on<F: Float>(
     isa: Isa,
     weights: ArrayView2<F>,
     inputs: &SparseRows<F>,
-    labels: &[usize],
+    targets: Targets<F>,
     loss: Loss,
 ) -> KernelResult<F> {
     let weights_t = PaddedTranspose::new(isa, weights, inputs);
@@ -44,7 +45,7 @@ pub(crate) fn loss_and_grad_on<F: Float>(
                 weights_t: &weights_t,
                 inputs,
                 rows,
-                step: |i, scores: &mut [F]| checked_row_step(loss, scores, labels[i], i),
+                step: |i, scores: &mut [F]| targets.step(loss, scores, i),
                 grad_t: grad_t.as_mut_slice(),
             };
             Ok((dispatch(isa, block)?, grad_t))
@@ -55,7 +56,7 @@ pub(crate) fn loss_and_grad_on<F: Float>(
             }
         },
     )?;
-    let n = F::of(n_samples as f64);
+    let n = targets.normalizer();
     let (grad_t, width) = (grad_t.as_slice(), weights_t.width());
     let grad = Array2::from_shape_fn(weights.dim(), |(j, k)| grad_t[k * width + j] / n);
     Ok(LossAndGrad { loss: loss_sum / n, grad })

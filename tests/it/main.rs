@@ -10,5 +10,6 @@ mod library_errors;
 mod model;
 mod plots;
 mod reference_values;
+mod sample_weights;
 mod sparse_kernel;
 mod training;
