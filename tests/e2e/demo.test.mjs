@@ -22,6 +22,8 @@ const VIEWPORTS = [
   { name: "phone", width: 390, height: 844 },
 ];
 const PAGES = ["/", "/classifier", "/digit", "/explain"];
+/** Each test's limit: a hung browser fails the run instead of stalling it. */
+const LIMIT = { timeout: 90_000 };
 
 let server;
 let base;
@@ -107,7 +109,7 @@ after(async () => {
   server?.kill();
 });
 
-test("the index links to every page, from the keyboard too", async () => {
+test("the index links to every page, from the keyboard too", LIMIT, async () => {
   const { page, errors, close } = await open("/");
   const links = await page.locator("main a").evaluateAll((as) => as.map((a) => a.getAttribute("href")));
   assert.deepEqual(links, ["/classifier", "/digit", "/explain"]);
@@ -118,7 +120,7 @@ test("the index links to every page, from the keyboard too", async () => {
   await close();
 });
 
-test("one step lowers the loss, and the page shows the API's loss for the new parameters", async () => {
+test("one step lowers the loss, and the page shows the API's loss for the new parameters", LIMIT, async () => {
   const { page, errors, close } = await open("/classifier");
   const before = await shownValue(page, "#loss-total");
   const initial = await post("/api/preset", { name: "cs231n" });
@@ -151,7 +153,7 @@ test("one step lowers the loss, and the page shows the API's loss for the new pa
   await close();
 });
 
-test("a bad input shows the API's error and the page keeps working", async () => {
+test("a bad input shows the API's error and the page keeps working", LIMIT, async () => {
   const { page, errors, close } = await open("/classifier");
   await shownValue(page, "#loss-total");
   await page.locator("#reg").fill("-1");
@@ -162,7 +164,7 @@ test("a bad input shows the API's error and the page keeps working", async () =>
   await close();
 });
 
-test("drawing a stroke changes the bars, which sum to 1 and are the API's probabilities", async () => {
+test("drawing a stroke changes the bars, which sum to 1 and are the API's probabilities", LIMIT, async () => {
   const { page, errors, close } = await open("/digit");
   const bars = () => page.locator(".bar-fill").evaluateAll((fills) => fills.map((f) => Number(f.dataset.value)));
   await page.waitForFunction(() => document.querySelectorAll(".bar-fill").length === 10
@@ -210,7 +212,7 @@ test("drawing a stroke changes the bars, which sum to 1 and are the API's probab
   await close();
 });
 
-test("editing a number on the explain page recomputes the loss as the API does", async () => {
+test("editing a number on the explain page recomputes the loss as the API does", LIMIT, async () => {
   const { page, errors, close } = await open("/explain");
   const before = await shownValue(page, "#explain-loss");
   const field = page.getByLabel("W[0][0]", { exact: true });
@@ -238,7 +240,7 @@ test("editing a number on the explain page recomputes the loss as the API does",
   await close();
 });
 
-test("every page fits 1280×800 and a 390 px phone (screenshots in target/e2e-screenshots)", async () => {
+test("every page fits 1280×800 and a 390 px phone (screenshots in target/e2e-screenshots)", LIMIT, async () => {
   for (const viewport of VIEWPORTS) {
     for (const path of PAGES) {
       const { page, errors, close } = await open(path, viewport);
