@@ -17,6 +17,10 @@
 //! The example computes all of this with its own plain loops (an independent check), then
 //! compares the result with [`loss_and_grad`] under every kernel and with a numerical gradient
 //! by centered differences, and says whether they agree.
+//!
+//! [`explain`] writes it all as text for a seeded problem ([`example_problem`]); [`work`] gives
+//! the same numbers as values for any problem (the web demo's page recomputes them as its
+//! inputs are edited).
 
 use std::fmt::{self, Write};
 
@@ -27,6 +31,7 @@ use rand_distr::{Distribution, StandardNormal};
 
 use crate::gradcheck::centered_difference;
 use crate::loss::check_reg;
+use crate::synthetic::Problem;
 use crate::{Error, Kernel, Loss, LossOptions, RegConvention, Result, loss_and_grad};
 
 /// The step `h` of the centered differences `(f(W + h·e) − f(W − h·e)) / 2h`.
@@ -89,13 +94,49 @@ impl Default for ExplainOptions {
 /// of [`loss_and_grad`] while checking (none is expected for valid options).
 pub fn explain(options: &ExplainOptions) -> Result<String> {
     validate(options)?;
-    let problem = Problem::generate(options);
-    let worked = Worked::compute(&problem, options);
-    let checks = Checks::run(&problem, &worked, options)?;
+    let problem = example_problem(options);
+    let WorkedExample { worked, checks } =
+        work(&problem, options.loss, options.reg, options.reg_convention)?;
     let mut out = String::new();
     write_example(&mut out, options, &problem, &worked, &checks)
         .expect("writing to a String cannot fail");
     Ok(out)
+}
+
+/// The example's own numbers for a problem, and the checks of them against the library.
+#[derive(Clone, Debug)]
+pub struct WorkedExample {
+    pub worked: Worked,
+    pub checks: Checks,
+}
+
+/// Every intermediate number of the `loss` of `problem` (W: C×D, X: N×D, y: N labels in
+/// `0..C`) with the L2 penalty `reg` in `reg_convention`, computed with the example's plain
+/// loops, then checked against [`loss_and_grad`] under every kernel and a numerical gradient.
+///
+/// # Errors
+/// What [`loss_and_grad`] refuses: shapes that disagree, labels out of range, an empty
+/// dimension, a NaN or infinity, scores that overflow, a negative or non-finite `reg`.
+pub fn work(
+    problem: &Problem<f64>,
+    loss: Loss,
+    reg: f64,
+    reg_convention: RegConvention,
+) -> Result<WorkedExample> {
+    let terms = Terms { loss, reg, reg_convention };
+    // The library checks the problem before the example's loops index into it.
+    library_loss_and_grad(problem, problem.weights.view(), terms, Kernel::Naive)?;
+    let worked = Worked::compute(problem, terms);
+    let checks = Checks::run(problem, &worked, terms)?;
+    Ok(WorkedExample { worked, checks })
+}
+
+/// The loss and its penalty: what the computation depends on besides the data.
+#[derive(Clone, Copy, Debug)]
+struct Terms {
+    loss: Loss,
+    reg: f64,
+    reg_convention: RegConvention,
 }
 
 /// Refuses empty shapes and a negative or non-finite `reg`.
@@ -116,24 +157,17 @@ fn validate(options: &ExplainOptions) -> Result<()> {
 // The problem and the example's own computation
 // ---------------------------------------------------------------------------------------------
 
-/// The example's data: W (C×D), X (N×D) and y (N labels in `0..C`).
-struct Problem {
-    weights: Array2<f64>,
-    inputs: Array2<f64>,
-    labels: Vec<usize>,
-}
-
-impl Problem {
-    /// Readable numbers from the seed: `W = 0.5·randn` rounded to 0.01, `X = randn` rounded to
-    /// 0.1, labels uniform in `0..C` (drawn in that order from one ChaCha8 stream).
-    fn generate(options: &ExplainOptions) -> Self {
-        let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
-        let (c, d, n) = (options.n_classes, options.n_features, options.n_samples);
-        let weights = Array2::from_shape_fn((c, d), |_| round_to(0.5 * normal(&mut rng), 2));
-        let inputs = Array2::from_shape_fn((n, d), |_| round_to(normal(&mut rng), 1));
-        let labels = (0..n).map(|_| rng.random_range(0..c)).collect();
-        Problem { weights, inputs, labels }
-    }
+/// The example's data, W (C×D), X (N×D) and y (N labels in `0..C`), as readable numbers from
+/// the options' seed and shapes: `W = 0.5·randn` rounded to 0.01, `X = randn` rounded to 0.1,
+/// labels uniform in `0..C` (drawn in that order from one ChaCha8 stream). With a shape of 0,
+/// the matrices are empty (and [`work`] refuses them).
+pub fn example_problem(options: &ExplainOptions) -> Problem<f64> {
+    let mut rng = ChaCha8Rng::seed_from_u64(options.seed);
+    let (c, d, n) = (options.n_classes, options.n_features, options.n_samples);
+    let weights = Array2::from_shape_fn((c, d), |_| round_to(0.5 * normal(&mut rng), 2));
+    let inputs = Array2::from_shape_fn((n, d), |_| round_to(normal(&mut rng), 1));
+    let labels = (0..n).map(|_| rng.random_range(0..c.max(1))).collect();
+    Problem { weights, inputs, labels }
 }
 
 /// One draw of the standard normal distribution.
@@ -163,23 +197,24 @@ fn indicator(condition: bool) -> f64 {
 }
 
 /// Every intermediate number of one sample's softmax loss and gradient.
-struct SoftmaxStep {
+#[derive(Clone, Debug)]
+pub struct SoftmaxStep {
     /// `f_j = w_j·x_i`.
-    scores: Vec<f64>,
+    pub scores: Vec<f64>,
     /// `max_j f_j`.
-    max: f64,
+    pub max: f64,
     /// `f_j − max`.
-    shifted: Vec<f64>,
+    pub shifted: Vec<f64>,
     /// `e^{f_j − max}`.
-    exps: Vec<f64>,
+    pub exps: Vec<f64>,
     /// `Σ_j e^{f_j − max}`.
-    sum: f64,
+    pub sum: f64,
     /// `p_j = e^{f_j − max} / Σ`.
-    probs: Vec<f64>,
+    pub probs: Vec<f64>,
     /// `p_j − 1{j = y_i}`: row `j` of `∂L_i/∂W` is this times `x_i`.
-    coefficients: Vec<f64>,
+    pub coefficients: Vec<f64>,
     /// `L_i = −(f_{y_i} − max) + log Σ`.
-    loss: f64,
+    pub loss: f64,
 }
 
 impl SoftmaxStep {
@@ -199,16 +234,17 @@ impl SoftmaxStep {
 }
 
 /// Every intermediate number of one sample's svm loss and subgradient.
-struct SvmStep {
+#[derive(Clone, Debug)]
+pub struct SvmStep {
     /// `f_j = w_j·x_i`.
-    scores: Vec<f64>,
+    pub scores: Vec<f64>,
     /// `f_j − f_{y_i} + 1` for `j ≠ y_i`, `None` for `y_i`.
-    margins: Vec<Option<f64>>,
+    pub margins: Vec<Option<f64>>,
     /// Row `j` of `∂L_i/∂W` is this times `x_i`: 1 for a positive margin, 0 for another
     /// `j ≠ y_i`, −(number of positive margins) for `y_i`.
-    coefficients: Vec<f64>,
+    pub coefficients: Vec<f64>,
     /// `L_i = Σ_{j≠y_i} max(0, margin_j)`.
-    loss: f64,
+    pub loss: f64,
 }
 
 impl SvmStep {
@@ -232,14 +268,15 @@ impl SvmStep {
 }
 
 /// One sample's part of the example.
-enum Step {
+#[derive(Clone, Debug)]
+pub enum Step {
     Softmax(SoftmaxStep),
     Svm(SvmStep),
 }
 
 impl Step {
     /// `L_i`.
-    fn loss(&self) -> f64 {
+    pub fn loss(&self) -> f64 {
         match self {
             Step::Softmax(step) => step.loss,
             Step::Svm(step) => step.loss,
@@ -247,11 +284,16 @@ impl Step {
     }
 
     /// The coefficients `c_j` with row `j` of `∂L_i/∂W` = `c_j · x_i`.
-    fn coefficients(&self) -> &[f64] {
+    pub fn coefficients(&self) -> &[f64] {
         match self {
             Step::Softmax(step) => &step.coefficients,
             Step::Svm(step) => &step.coefficients,
         }
+    }
+
+    /// `∂L_i/∂W` of the sample `x` (= `x_i`): row `j` is `c_j · x_i`.
+    pub fn grad(&self, x: ArrayView1<f64>) -> Array2<f64> {
+        outer(self.coefficients(), x)
     }
 }
 
@@ -284,34 +326,35 @@ impl Penalty {
 }
 
 /// The example's own numbers: every sample's step, then the averages and the penalty.
-struct Worked {
-    steps: Vec<Step>,
+#[derive(Clone, Debug)]
+pub struct Worked {
+    pub steps: Vec<Step>,
     /// `(1/N) Σ_i L_i`.
-    data_loss: f64,
+    pub data_loss: f64,
     /// `ΣW²`.
-    sum_squares: f64,
+    pub sum_squares: f64,
     /// `R(W)`.
-    reg_loss: f64,
+    pub reg_loss: f64,
     /// `(1/N) Σ_i L_i + R(W)`.
-    loss: f64,
+    pub loss: f64,
     /// `(1/N) Σ_i ∂L_i/∂W`.
-    data_grad: Array2<f64>,
+    pub data_grad: Array2<f64>,
     /// `∂R/∂W`.
-    reg_grad: Array2<f64>,
+    pub reg_grad: Array2<f64>,
     /// `dW = (1/N) Σ_i ∂L_i/∂W + ∂R/∂W`.
-    grad: Array2<f64>,
+    pub grad: Array2<f64>,
 }
 
 impl Worked {
     /// Runs every sample's step and averages, with plain arithmetic (no library kernel).
-    fn compute(problem: &Problem, options: &ExplainOptions) -> Self {
+    fn compute(problem: &Problem<f64>, terms: Terms) -> Self {
         let w = problem.weights.view();
         let steps: Vec<Step> = problem
             .inputs
             .rows()
             .into_iter()
             .zip(&problem.labels)
-            .map(|(x, &label)| match options.loss {
+            .map(|(x, &label)| match terms.loss {
                 Loss::Softmax => Step::Softmax(SoftmaxStep::compute(w, x, label)),
                 Loss::Svm => Step::Svm(SvmStep::compute(w, x, label)),
             })
@@ -320,10 +363,10 @@ impl Worked {
         let data_loss = steps.iter().map(Step::loss).sum::<f64>() / n;
         let mut data_grad = Array2::zeros(w.raw_dim());
         for (step, x) in steps.iter().zip(problem.inputs.rows()) {
-            data_grad += &outer(step.coefficients(), x);
+            data_grad += &step.grad(x);
         }
         data_grad /= n;
-        let penalty = Penalty::new(options.reg_convention, options.reg);
+        let penalty = Penalty::new(terms.reg_convention, terms.reg);
         let sum_squares: f64 = w.iter().map(|v| v * v).sum();
         let reg_loss = penalty.factor * sum_squares;
         let reg_grad = w.mapv(|v| penalty.grad_factor * v);
@@ -338,42 +381,45 @@ impl Worked {
 // ---------------------------------------------------------------------------------------------
 
 /// The library's answer under one kernel, compared with the example's.
-struct KernelCheck {
-    kernel: Kernel,
+#[derive(Clone, Debug)]
+pub struct KernelCheck {
+    pub kernel: Kernel,
     /// The library's loss.
-    loss: f64,
+    pub loss: f64,
     /// `|L − L_library|`.
-    loss_diff: f64,
+    pub loss_diff: f64,
     /// `max |dW − dW_library|`.
-    grad_diff: f64,
+    pub grad_diff: f64,
 }
 
 /// A margin `f_j − f_{y_i} + 1` of the svm loss close enough to its kink at 0 that the
 /// centered differences step over it.
-struct Kink {
-    sample: usize,
-    class: usize,
-    margin: f64,
+#[derive(Clone, Debug)]
+pub struct Kink {
+    pub sample: usize,
+    pub class: usize,
+    pub margin: f64,
 }
 
 /// All the closing checks.
-struct Checks {
-    kernels: Vec<KernelCheck>,
+#[derive(Clone, Debug)]
+pub struct Checks {
+    pub kernels: Vec<KernelCheck>,
     /// `max |a − n| / (|a| + |n|)` over every entry of W (0 where both are zero up to
     /// rounding, see [`ZERO_SCALE`]), with `a` the example's gradient and `n` the numerical one.
-    max_relative_error: f64,
+    pub max_relative_error: f64,
     /// How many entries had `0 < |a| + |n| < ZERO_SCALE` and counted as 0.
-    rounding_zeros: usize,
+    pub rounding_zeros: usize,
     /// The svm margins within `h·max_d |x_id|` of 0 (none for softmax).
-    kinks: Vec<Kink>,
+    pub kinks: Vec<Kink>,
 }
 
 impl Checks {
     /// Runs [`loss_and_grad`] under every kernel and the numerical gradient.
-    fn run(problem: &Problem, worked: &Worked, options: &ExplainOptions) -> Result<Self> {
+    fn run(problem: &Problem<f64>, worked: &Worked, terms: Terms) -> Result<Self> {
         let mut kernels = Vec::with_capacity(KERNELS.len());
         for kernel in KERNELS {
-            let library = library_loss_and_grad(problem, problem.weights.view(), options, kernel)?;
+            let library = library_loss_and_grad(problem, problem.weights.view(), terms, kernel)?;
             kernels.push(KernelCheck {
                 kernel,
                 loss: library.loss,
@@ -381,7 +427,7 @@ impl Checks {
                 grad_diff: max_abs_diff(&worked.grad, &library.grad),
             });
         }
-        let numerical = numerical_gradient(problem, options)?;
+        let numerical = numerical_gradient(problem, terms)?;
         let pairs = || worked.grad.iter().zip(&numerical);
         let max_relative_error = worst(pairs().map(|(&a, &n)| relative_error(a, n)));
         let rounding_zeros = pairs()
@@ -397,7 +443,7 @@ impl Checks {
     }
 
     /// What disagrees, one phrase each; empty when everything agrees.
-    fn failures(&self) -> Vec<String> {
+    pub fn failures(&self) -> Vec<String> {
         let mut failures = Vec::new();
         for check in &self.kernels {
             let worst = check.loss_diff.max(check.grad_diff);
@@ -420,21 +466,21 @@ impl Checks {
 
 /// [`loss_and_grad`] on the example's inputs and labels with `weights`, under `kernel`.
 fn library_loss_and_grad(
-    problem: &Problem,
+    problem: &Problem<f64>,
     weights: ArrayView2<f64>,
-    options: &ExplainOptions,
+    terms: Terms,
     kernel: Kernel,
 ) -> Result<crate::LossAndGrad<f64>> {
-    let library_options = library_options(options, kernel);
+    let library_options = library_options(terms, kernel);
     loss_and_grad(weights, problem.inputs.view(), &problem.labels, &library_options)
 }
 
 /// The library's options for the example's loss and regularization, under `kernel`.
-fn library_options(options: &ExplainOptions, kernel: Kernel) -> LossOptions {
+fn library_options(terms: Terms, kernel: Kernel) -> LossOptions {
     LossOptions {
-        loss: options.loss,
-        reg: options.reg,
-        reg_convention: options.reg_convention,
+        loss: terms.loss,
+        reg: terms.reg,
+        reg_convention: terms.reg_convention,
         kernel,
         ..LossOptions::default()
     }
@@ -442,8 +488,8 @@ fn library_options(options: &ExplainOptions, kernel: Kernel) -> LossOptions {
 
 /// `(f(W + h·e_jd) − f(W − h·e_jd)) / 2h` at every entry `(j, d)` of W, with
 /// `f` = the library's (naive) loss.
-fn numerical_gradient(problem: &Problem, options: &ExplainOptions) -> Result<Array2<f64>> {
-    let library_options = library_options(options, Kernel::Naive);
+fn numerical_gradient(problem: &Problem<f64>, terms: Terms) -> Result<Array2<f64>> {
+    let library_options = library_options(terms, Kernel::Naive);
     let mut weights = problem.weights.clone();
     let mut numerical = Array2::zeros(weights.raw_dim());
     for ((j, d), slot) in numerical.indexed_iter_mut() {
@@ -461,7 +507,7 @@ fn numerical_gradient(problem: &Problem, options: &ExplainOptions) -> Result<Arr
 
 /// The svm margins within `h·max_d |x_id|` of 0: moving one weight by ±h moves a margin by
 /// at most that much, so the centered differences there may straddle the kink of `max(0, ·)`.
-fn near_kinks(problem: &Problem, worked: &Worked) -> Vec<Kink> {
+fn near_kinks(problem: &Problem<f64>, worked: &Worked) -> Vec<Kink> {
     let mut kinks = Vec::new();
     for (sample, step) in worked.steps.iter().enumerate() {
         let Step::Svm(step) = step else { continue };
@@ -500,7 +546,7 @@ fn worst(values: impl Iterator<Item = f64>) -> f64 {
 fn write_example(
     out: &mut String,
     options: &ExplainOptions,
-    problem: &Problem,
+    problem: &Problem<f64>,
     worked: &Worked,
     checks: &Checks,
 ) -> fmt::Result {
@@ -578,7 +624,7 @@ fn write_header(out: &mut String, options: &ExplainOptions) -> fmt::Result {
 }
 
 /// Section 2: W, X and y.
-fn write_data(out: &mut String, problem: &Problem) -> fmt::Result {
+fn write_data(out: &mut String, problem: &Problem<f64>) -> fmt::Result {
     write_title(out, "The data")?;
     writeln!(out, "  W (C×D), row j = w_j:")?;
     matrix_table("j", problem.weights.view(), 2).write(out)?;
@@ -924,10 +970,14 @@ mod tests {
         }
         assert_eq!(text.matches("Sample i = ").count(), options.n_samples);
 
-        let problem = Problem::generate(&options);
-        let library =
-            library_loss_and_grad(&problem, problem.weights.view(), &options, Kernel::Naive)
-                .unwrap();
+        let problem = example_problem(&options);
+        let library = loss_and_grad(
+            problem.weights.view(),
+            problem.inputs.view(),
+            &problem.labels,
+            &LossOptions { reg: 0.25, kernel: Kernel::Naive, ..LossOptions::default() },
+        )
+        .unwrap();
         let total = line_starting(&text, "total loss");
         assert!(total.ends_with(&format!("= {}", fixed(library.loss, LOSS_DECIMALS))), "{total}");
         // Every kernel's loss is printed with the same formatting in the checks.
@@ -1010,6 +1060,27 @@ mod tests {
         assert!(text.contains("numerical gradient: relative error NaN"), "{text}");
         assert!(text.contains("sample 1, class 2: margin 1.0e-17"), "{text}");
         assert!(!text.contains('✓'), "{text}");
+    }
+
+    #[test]
+    fn work_computes_a_given_problem_and_refuses_a_bad_one() {
+        // One sample x = [1, 2], label 1, W = 0 (C = 2): p = [½, ½], L = ln 2, and
+        // dW = (p − e_1) ⊗ x + reg·W = [[½, 1], [−½, −1]].
+        let problem = Problem {
+            weights: ndarray::array![[0.0, 0.0], [0.0, 0.0]],
+            inputs: ndarray::array![[1.0, 2.0]],
+            labels: vec![1],
+        };
+        let example = work(&problem, Loss::Softmax, 0.5, RegConvention::Full).unwrap();
+        assert!((example.worked.loss - 2f64.ln()).abs() < 1e-15);
+        assert_eq!(example.worked.grad, ndarray::array![[0.5, 1.0], [-0.5, -1.0]]);
+        assert!(example.checks.failures().is_empty(), "{:?}", example.checks.failures());
+        assert_eq!(example.checks.kernels.len(), KERNELS.len());
+
+        let bad_label = Problem { labels: vec![2], ..problem.clone() };
+        assert!(work(&bad_label, Loss::Softmax, 0.0, RegConvention::Half).is_err());
+        let bad_shape = Problem { inputs: ndarray::array![[1.0]], ..problem };
+        assert!(work(&bad_shape, Loss::Svm, 0.0, RegConvention::Half).is_err());
     }
 
     #[test]

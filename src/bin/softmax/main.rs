@@ -2,6 +2,7 @@
 //! this one parses arguments, runs the subcommand and turns errors into a message and exit 1.
 
 mod bench;
+mod demo;
 mod eval;
 mod explain;
 mod gradcheck;
@@ -49,6 +50,9 @@ enum Command {
     Plot(plot::Args),
     /// Write the pictures of a model and report.html, one page about it, into a folder.
     Report(report::Args),
+    /// Start a local web server: a 2-D classifier trained step by step, a digit to draw, the
+    /// gradient worked step by step; every number computed by the library.
+    Demo(demo::Args),
 }
 
 fn main() -> ExitCode {
@@ -64,6 +68,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(args),
         Command::Plot(args) => plot::run(args),
         Command::Report(args) => report::run(args),
+        Command::Demo(args) => demo::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
