@@ -11,6 +11,7 @@
 //!
 //! Then the model's own preprocessing and scores: [`Model::predict_probabilities`].
 
+use std::ops::ControlFlow;
 use std::path::Path;
 use std::time::Instant;
 
@@ -157,7 +158,7 @@ fn train_on_digits() -> Result<(Model, String)> {
     let started = Instant::now();
     let splits = softmax::data::load(&DataSpec::Digits, &LoadOptions::default())?;
     let options = FitOptions::default().check()?;
-    let fitted = fit(splits.train, splits.validation, &options, &mut |_| {})
+    let fitted = fit(splits.train, splits.validation, &options, &mut |_| ControlFlow::Continue(()))
         .context("training on the embedded digits")?;
     let test = splits.test.as_ref().context("the digits have a test split")?;
     let predicted = fitted.model.predict(test.inputs.view())?;
