@@ -285,8 +285,9 @@ impl Prepared {
     ) -> Result<Fitted> {
         let labels = &self.train_labels;
         let objective = Objective {
-            inputs: inputs.view(),
+            inputs: inputs.view().into(),
             labels,
+            sample_weights: None,
             loss: options.loss,
             reg: options.reg,
             reg_convention: options.reg_convention,
@@ -295,7 +296,7 @@ impl Prepared {
         };
         let val = validation
             .zip(self.validation_labels.as_ref())
-            .map(|(inputs, labels)| Labeled { inputs: inputs.view(), labels });
+            .map(|(inputs, labels)| Labeled { inputs: inputs.view().into(), labels });
         let n_classes = self.class_names.len();
         let trained = train(&objective, n_classes, val, options.train_options(), progress)?;
 
@@ -304,7 +305,7 @@ impl Prepared {
             None => objective.evaluate(trained.weights.view())?.loss.as_f64(),
         };
         let accuracy_of = |data: Labeled<F>| accuracy(trained.weights.view(), data);
-        let train_accuracy = accuracy_of(Labeled { inputs: inputs.view(), labels });
+        let train_accuracy = accuracy_of(Labeled { inputs: inputs.view().into(), labels });
         let val_accuracy = val.map(accuracy_of);
         let (weight, bias) = split_bias(trained.weights.view());
         let model = Model::new(ModelParts {

@@ -381,18 +381,7 @@ pub(crate) fn loss_and_grad_picked_with<F: Float>(
     options: &LossOptions,
 ) -> Result<LossAndGrad<F>> {
     let (w, x) = options.layout.to_canonical(weights, inputs);
-    if let Some((position, &index)) = indices.iter().enumerate().find(|(_, i)| **i >= x.nrows()) {
-        return Err(Error::IndexOutOfRange { index, position, n_rows: x.nrows() });
-    }
-    // The batch's weights, and its normalizer |B|·s̄.
-    let batch_weights: Option<(Vec<F>, f64)> = match sample_weights {
-        None => None,
-        Some(all) => {
-            check_weight_count(all.values().len(), x.nrows())?;
-            let batch = indices.iter().map(|&row| all.values()[row]).collect();
-            Some((batch, indices.len() as f64 * all.mean()))
-        }
-    };
+    let batch_weights = batch_weights(indices, sample_weights, x.nrows())?;
     let targets = match &batch_weights {
         Some((batch, normalizer)) => Targets::weighted(labels, batch, *normalizer),
         None => Targets::unweighted(labels),
@@ -439,9 +428,19 @@ pub(crate) fn loss_and_grad_sparse_with<F: Float>(
     sample_weights: Option<SampleWeights<F>>,
     options: &LossOptions,
 ) -> Result<LossAndGrad<F>> {
+    let targets = Targets::of(labels, sample_weights);
+    sparse_loss_and_grad(weights, inputs, targets, options)
+}
+
+/// The checked sparse kernel for `targets`, with the penalty.
+fn sparse_loss_and_grad<F: Float>(
+    weights: ArrayView2<F>,
+    inputs: &sparse::SparseRows<F>,
+    targets: Targets<F>,
+    options: &LossOptions,
+) -> Result<LossAndGrad<F>> {
     check_reg(options.reg)?;
     let shape = (inputs.nrows(), inputs.ncols());
-    let targets = Targets::of(labels, sample_weights);
     check_problem(weights, shape, inputs.nrows(), targets, Layout::Canonical)?;
     let LossAndGrad { mut loss, mut grad } =
         sparse::loss_and_grad_on(options.isa(), weights, inputs, targets, options.loss).map_err(
@@ -449,6 +448,47 @@ pub(crate) fn loss_and_grad_sparse_with<F: Float>(
         )?;
     options.reg_convention.add_to(options.reg, weights, &mut loss, &mut grad);
     Ok(LossAndGrad { loss, grad })
+}
+
+/// [`loss_and_grad_picked_with`] on sparse rows: the rows `indices` of `inputs` (copied out,
+/// as a minibatch is small), with their `labels`, weighted as there.
+///
+/// # Errors
+/// Those of [`loss_and_grad_sparse`], an index that is not a row of `inputs` and a weight count
+/// other than its rows.
+pub(crate) fn loss_and_grad_sparse_picked_with<F: Float>(
+    weights: ArrayView2<F>,
+    inputs: &sparse::SparseRows<F>,
+    indices: &[usize],
+    labels: &[usize],
+    sample_weights: Option<SampleWeights<F>>,
+    options: &LossOptions,
+) -> Result<LossAndGrad<F>> {
+    let batch_weights = batch_weights(indices, sample_weights, inputs.nrows())?;
+    let targets = match &batch_weights {
+        Some((batch, normalizer)) => Targets::weighted(labels, batch, *normalizer),
+        None => Targets::unweighted(labels),
+    };
+    let batch = inputs.select_rows(indices);
+    sparse_loss_and_grad(weights, &batch, targets, options)
+}
+
+/// Checks that `indices` are rows of inputs with `n_rows` rows and returns, with weights, the
+/// batch's weights and its normalizer |B|·s̄ (s̄ the mean weight of all the rows).
+fn batch_weights<F: Float>(
+    indices: &[usize],
+    sample_weights: Option<SampleWeights<F>>,
+    n_rows: usize,
+) -> Result<Option<(Vec<F>, f64)>> {
+    if let Some((position, &index)) = indices.iter().enumerate().find(|(_, i)| **i >= n_rows) {
+        return Err(Error::IndexOutOfRange { index, position, n_rows });
+    }
+    let Some(all) = sample_weights else {
+        return Ok(None);
+    };
+    check_weight_count(all.values().len(), n_rows)?;
+    let batch = indices.iter().map(|&row| all.values()[row]).collect();
+    Ok(Some((batch, indices.len() as f64 * all.mean())))
 }
 
 /// Refuses a negative or non-finite regularization strength.

@@ -7,10 +7,12 @@
 
 mod first_order;
 mod history;
+mod inputs;
 mod lbfgs;
 pub mod objective;
 
 pub use history::{Checkpoint, History, Step};
+pub use inputs::Inputs;
 pub use objective::Objective;
 
 use std::ops::ControlFlow;
@@ -193,7 +195,7 @@ pub struct Progress {
 /// Samples for a checkpoint's accuracy: augmented inputs and labels.
 #[derive(Clone, Copy, Debug)]
 pub struct Labeled<'a, F> {
-    pub inputs: ArrayView2<'a, F>,
+    pub inputs: Inputs<'a, F>,
     pub labels: &'a [usize],
 }
 

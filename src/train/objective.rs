@@ -1,4 +1,5 @@
-//! The training objective: mean data loss + L2 penalty over the regularized weights.
+//! The training objective: mean data loss (weighted by the samples' weights, if any) + L2
+//! penalty over the regularized weights.
 //!
 //! Inputs carry a constant-1 last column (see [`crate::preprocess`]), so W is C×(D+1) and its
 //! last column is the bias. With [`Bias::Intercept`] that column is left out of the penalty (as
@@ -9,12 +10,14 @@
 use ndarray::{Array2, ArrayView2, Axis, s};
 use rayon::prelude::*;
 
+use super::Inputs;
 use crate::loss::sparse::SparseRows;
-use crate::preprocess::Bias;
-use crate::{
-    Float, Kernel, Loss, LossAndGrad, LossOptions, RegConvention, Result, loss_and_grad,
-    loss_and_grad_picked, loss_and_grad_sparse,
+use crate::loss::{
+    loss_and_grad_picked_with, loss_and_grad_sparse_picked_with, loss_and_grad_sparse_with,
+    loss_and_grad_with,
 };
+use crate::preprocess::Bias;
+use crate::{Float, Kernel, Loss, LossAndGrad, LossOptions, RegConvention, Result, SampleWeights};
 
 /// With the `auto` kernel, full-batch training runs on compressed sparse rows when at most this
 /// fraction of the inputs is nonzero. On a 2-core AMD EPYC (60,000 × 785, C = 10, float64, 2
@@ -26,9 +29,13 @@ pub const SPARSE_DENSITY: f64 = 0.25;
 /// What is minimized, on which samples.
 #[derive(Clone, Debug)]
 pub struct Objective<'a, F> {
-    /// N×(D+1), last column all ones.
-    pub inputs: ArrayView2<'a, F>,
+    /// N×(D+1), last column all ones: dense or sparse rows.
+    pub inputs: Inputs<'a, F>,
     pub labels: &'a [usize],
+    /// One weight per row of the inputs, or `None`: every sample counts once. With weights the
+    /// data loss is the weighted mean Σ s_i L_i / Σ s_i, and a minibatch B's is
+    /// Σ_{i∈B} s_i L_i / (|B|·s̄) (s̄ the mean weight), whose expectation is the weighted mean.
+    pub sample_weights: Option<SampleWeights<'a, F>>,
     pub loss: Loss,
     pub reg: f64,
     pub reg_convention: RegConvention,
@@ -40,12 +47,18 @@ impl<F: Float> Objective<'_, F> {
     /// The objective and its gradient at `weights` (C×(D+1)) over all samples.
     pub fn evaluate(&self, weights: ArrayView2<F>) -> Result<LossAndGrad<F>> {
         let options = self.data_loss_options();
-        let data = loss_and_grad(weights, self.inputs, self.labels, &options)?;
+        let (labels, sample_weights) = (self.labels, self.sample_weights);
+        let data = match self.inputs {
+            Inputs::Dense(x) => loss_and_grad_with(weights, x, labels, sample_weights, &options),
+            Inputs::Sparse(rows) => {
+                loss_and_grad_sparse_with(weights, rows, labels, sample_weights, &options)
+            }
+        }?;
         Ok(self.with_penalty(weights, data))
     }
 
     /// The objective and its gradient on the rows `indices` of the inputs (a minibatch, whose
-    /// labels are `labels`), read where they lie.
+    /// labels are `labels`): dense rows read where they lie, sparse ones copied out.
     pub fn evaluate_picked(
         &self,
         weights: ArrayView2<F>,
@@ -53,20 +66,37 @@ impl<F: Float> Objective<'_, F> {
         labels: &[usize],
     ) -> Result<LossAndGrad<F>> {
         let options = self.data_loss_options();
-        let data = loss_and_grad_picked(weights, self.inputs, indices, labels, &options)?;
+        let sample_weights = self.sample_weights;
+        let data = match self.inputs {
+            Inputs::Dense(x) => {
+                loss_and_grad_picked_with(weights, x, indices, labels, sample_weights, &options)
+            }
+            Inputs::Sparse(rows) => loss_and_grad_sparse_picked_with(
+                weights,
+                rows,
+                indices,
+                labels,
+                sample_weights,
+                &options,
+            ),
+        }?;
         Ok(self.with_penalty(weights, data))
     }
 
-    /// The training inputs as compressed sparse rows, if full passes should use the sparse
-    /// kernel: the kernel is `sparse`, or `auto` and at most [`SPARSE_DENSITY`] of the inputs
-    /// are nonzero.
+    /// Dense training inputs converted to compressed sparse rows, if full passes should use
+    /// the sparse kernel: the kernel is `sparse`, or `auto` and at most [`SPARSE_DENSITY`] of
+    /// the inputs are nonzero. `None` for inputs that are sparse already ([`Self::evaluate`]
+    /// runs the sparse kernel on them).
     pub fn sparse_inputs(&self) -> Result<Option<SparseRows<F>>> {
+        let Inputs::Dense(x) = self.inputs else {
+            return Ok(None);
+        };
         let wanted = match self.kernel {
             Kernel::Sparse => true,
-            Kernel::Auto => nonzero_fraction(self.inputs) <= SPARSE_DENSITY,
+            Kernel::Auto => nonzero_fraction(x) <= SPARSE_DENSITY,
             _ => false,
         };
-        wanted.then(|| SparseRows::from_dense(self.inputs)).transpose()
+        wanted.then(|| SparseRows::from_dense(x)).transpose()
     }
 
     /// [`Self::evaluate`] with the training inputs given as sparse rows (from
@@ -77,7 +107,8 @@ impl<F: Float> Objective<'_, F> {
         inputs: &SparseRows<F>,
     ) -> Result<LossAndGrad<F>> {
         let options = self.data_loss_options();
-        let data = loss_and_grad_sparse(weights, inputs, self.labels, &options)?;
+        let data =
+            loss_and_grad_sparse_with(weights, inputs, self.labels, self.sample_weights, &options)?;
         Ok(self.with_penalty(weights, data))
     }
 
@@ -120,17 +151,17 @@ fn nonzero_fraction<F: Float>(inputs: ArrayView2<F>) -> f64 {
 }
 
 /// Predicted classes (argmax of the scores X Wᵀ, lowest index on ties) for augmented inputs.
-pub fn predict<F: Float>(weights: ArrayView2<F>, inputs: ArrayView2<F>) -> Vec<usize> {
-    argmax_rows(crate::loss::fused::scores(weights, inputs))
+pub fn predict<F: Float>(weights: ArrayView2<F>, inputs: Inputs<F>) -> Vec<usize> {
+    argmax_rows(inputs.scores(weights))
 }
 
-/// [`predict`] for the rows `indices` of the inputs, read in place.
+/// [`predict`] for the rows `indices` of the inputs.
 pub fn predict_picked<F: Float>(
     weights: ArrayView2<F>,
-    inputs: ArrayView2<F>,
+    inputs: Inputs<F>,
     indices: &[usize],
 ) -> Vec<usize> {
-    argmax_rows(crate::loss::fused::scores_picked(weights, inputs, indices))
+    argmax_rows(inputs.scores_picked(weights, indices))
 }
 
 /// Each row's index of its largest score, the lowest on ties.

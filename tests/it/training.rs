@@ -231,8 +231,9 @@ fn a_batch_larger_than_the_training_set_is_clipped_to_it() {
 /// optimum as the dense fused kernel.
 #[test]
 fn lbfgs_on_sparse_inputs_uses_the_sparse_kernel_and_the_same_optimum() {
+    use softmax::loss::sparse::SparseRows;
     use softmax::preprocess::Bias;
-    use softmax::train::{Objective, train};
+    use softmax::train::{Inputs, Objective, train};
     use softmax::{Kernel, synthetic};
 
     let sparse = synthetic::random_sparse_problem::<f64>(600, 40, 4, 0.1, 0.5, 3);
@@ -240,19 +241,20 @@ fn lbfgs_on_sparse_inputs_uses_the_sparse_kernel_and_the_same_optimum() {
     let objective = |inputs, labels, kernel| Objective {
         inputs,
         labels,
+        sample_weights: None,
         loss: Loss::Softmax,
         reg: 1e-2,
         reg_convention: RegConvention::Half,
         bias: Bias::Trick,
         kernel,
     };
-    let on_sparse = |kernel| objective(sparse.inputs.view(), &sparse.labels[..], kernel);
+    let on_sparse = |kernel| objective(sparse.inputs.view().into(), &sparse.labels[..], kernel);
     assert!(on_sparse(Kernel::Auto).sparse_inputs().unwrap().is_some());
     assert!(on_sparse(Kernel::Fused).sparse_inputs().unwrap().is_none());
-    let on_dense = objective(dense.inputs.view(), &dense.labels[..], Kernel::Auto);
+    let on_dense = objective(dense.inputs.view().into(), &dense.labels[..], Kernel::Auto);
     assert!(on_dense.sparse_inputs().unwrap().is_none());
     assert!(
-        objective(dense.inputs.view(), &dense.labels[..], Kernel::Sparse)
+        objective(dense.inputs.view().into(), &dense.labels[..], Kernel::Sparse)
             .sparse_inputs()
             .unwrap()
             .is_some()
@@ -268,6 +270,30 @@ fn lbfgs_on_sparse_inputs_uses_the_sparse_kernel_and_the_same_optimum() {
     let (with_sparse, with_fused) = (optimum(Kernel::Auto), optimum(Kernel::Fused));
     let relative = (with_sparse - with_fused).abs() / with_fused;
     assert!(relative < 1e-8, "{with_sparse} vs {with_fused}: {relative:e}");
+
+    // Inputs given as sparse rows from the start (never dense): the same optimum, and the same
+    // minibatch run as on the dense rows, to rounding.
+    let rows = SparseRows::from_dense(sparse.inputs.view()).unwrap();
+    let given_sparse = objective(Inputs::Sparse(&rows), &sparse.labels[..], Kernel::Auto);
+    assert!(given_sparse.sparse_inputs().unwrap().is_none());
+    let trained =
+        train(&given_sparse, 4, None, &checked, &mut |_| ControlFlow::Continue(())).unwrap();
+    let on_rows = on_sparse(Kernel::Naive).evaluate(trained.weights.view()).unwrap().loss;
+    let relative = (on_rows - with_fused).abs() / with_fused;
+    assert!(relative < 1e-8, "{on_rows} vs {with_fused}: {relative:e}");
+    let sgd = TrainOptions {
+        optimizer: Optimizer::Sgd,
+        duration: Some(Duration::Epochs(3)),
+        batch_size: 50,
+        ..Default::default()
+    }
+    .check()
+    .unwrap();
+    let minibatch = |objective: &Objective<f64>| {
+        train(objective, 4, None, &sgd, &mut |_| ControlFlow::Continue(())).unwrap().weights
+    };
+    let (from_rows, from_dense) = (minibatch(&given_sparse), minibatch(&on_sparse(Kernel::Fused)));
+    assert!(crate::common::relative_difference(from_rows.view(), from_dense.view()) < 1e-12);
 }
 
 /// A grid search trains every pair on data prepared once, and each pair's model is the one

@@ -136,8 +136,9 @@ impl Problem {
     /// The library's objective: mean data loss + penalty on W, intercept unregularized.
     fn objective(&self) -> Objective<'_, f64> {
         Objective {
-            inputs: self.inputs.view(),
+            inputs: self.inputs.view().into(),
             labels: &self.labels,
+            sample_weights: None,
             loss: self.terms.loss,
             reg: self.terms.reg,
             reg_convention: self.terms.reg_convention,
