@@ -12,12 +12,13 @@ use ndarray::Array2;
 use serde::Serialize;
 
 use crate::data::{Dataset, ImageShape};
+use crate::loss::sparse::SparseRows;
 use crate::model::{Model, ModelParts, Precision};
 use crate::names::named_enum;
 use crate::preprocess::{Bias, Preprocess, Preprocessor, split_bias};
 use crate::train::{
-    CheckedTrainOptions, History, Labeled, Objective, Optimizer, Progress, TrainOptions, accuracy,
-    train,
+    CheckedTrainOptions, History, Inputs, Labeled, Objective, Optimizer, Progress, TrainOptions,
+    accuracy, train,
 };
 use crate::{Error, Float, Kernel, Loss, RegConvention, Result};
 
@@ -161,6 +162,39 @@ pub fn fit(
     Ok(fitted)
 }
 
+/// A training set whose inputs are compressed sparse rows (N×D, raw units), as SciPy's CSR
+/// matrices hold them: what [`fit_sparse`] takes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SparseDataset {
+    pub inputs: SparseRows<f64>,
+    pub labels: Vec<usize>,
+    /// One weight per row, when samples weigh differently (see [`Dataset::sample_weights`]).
+    pub sample_weights: Option<Vec<f64>>,
+    /// One name per class, in label order; C = `class_names.len()`.
+    pub class_names: Vec<String>,
+    /// One name per feature, when the source has them.
+    pub feature_names: Option<Vec<String>>,
+}
+
+/// [`fit`] on sparse inputs, which are never made dense: the sparse kernel runs every pass
+/// (minibatches are copied out of the rows), and the preprocessing is `none` or `scale` (with
+/// `auto` as `scale`: the kinds that subtract a mean would fill in the zeros).
+///
+/// # Errors
+/// Data that [`check_sparse_data`] refuses, a preprocessing with an offset, and what training
+/// reports.
+pub fn fit_sparse(
+    train_set: SparseDataset,
+    options: &CheckedFitOptions,
+    progress: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
+) -> Result<Fitted> {
+    let started = Instant::now();
+    let prepared = Prepared::from_sparse(train_set, options.preprocess, options.resolved_dtype())?;
+    let mut fitted = prepared.fit(options, progress)?;
+    fitted.seconds = started.elapsed().as_secs_f64();
+    Ok(fitted)
+}
+
 /// A training set (and validation set) preprocessed once, with the bias column, in the dtype
 /// training computes in: what any number of fits that share the preprocessing and the dtype
 /// train on (the pairs of a grid search, a path of regularization strengths), each borrowing
@@ -178,11 +212,14 @@ pub struct Prepared {
     image_shape: Option<ImageShape>,
 }
 
-/// The trainer's inputs (N×(D+1)) of the training and validation sets, in one of the dtypes.
+/// The trainer's inputs (N×(D+1)) of the training and validation sets, in one of the dtypes:
+/// dense, or (a training set without validation set) compressed sparse rows.
 #[derive(Debug)]
 enum PreparedInputs {
     F32(Array2<f32>, Option<Array2<f32>>),
     F64(Array2<f64>, Option<Array2<f64>>),
+    SparseF32(SparseRows<f32>),
+    SparseF64(SparseRows<f64>),
 }
 
 impl Prepared {
@@ -229,6 +266,38 @@ impl Prepared {
         })
     }
 
+    /// Fits `preprocess` on a sparse training set ([`Preprocessor::fit_sparse`]: `none` or
+    /// `scale`, with `auto` as `scale`) and makes the trainer's sparse rows in `precision`,
+    /// without ever making them dense.
+    ///
+    /// # Errors
+    /// Those of [`check_sparse_data`], and a preprocessing that would make the rows dense.
+    pub fn from_sparse(
+        train_set: SparseDataset,
+        preprocess: Preprocess,
+        precision: Precision,
+    ) -> Result<Prepared> {
+        check_sparse_data(&train_set)?;
+        let SparseDataset { inputs, labels, sample_weights: _, class_names, feature_names } =
+            train_set;
+        let preprocessor = Preprocessor::fit_sparse(preprocess, &inputs)?;
+        let scale = preprocessor.scale.as_slice().expect("a new vector is contiguous");
+        let inputs = match precision {
+            Precision::F32 => PreparedInputs::SparseF32(inputs.scaled_with_bias(scale)?),
+            Precision::F64 => PreparedInputs::SparseF64(inputs.scaled_with_bias(scale)?),
+        };
+        Ok(Prepared {
+            inputs,
+            train_labels: labels,
+            validation_labels: None,
+            preprocess,
+            preprocessor,
+            class_names,
+            feature_names,
+            image_shape: None,
+        })
+    }
+
     /// The preprocessing fitted on the training set.
     pub fn preprocessor(&self) -> &Preprocessor {
         &self.preprocessor
@@ -237,8 +306,8 @@ impl Prepared {
     /// The dtype the inputs are in.
     pub fn precision(&self) -> Precision {
         match self.inputs {
-            PreparedInputs::F32(..) => Precision::F32,
-            PreparedInputs::F64(..) => Precision::F64,
+            PreparedInputs::F32(..) | PreparedInputs::SparseF32(..) => Precision::F32,
+            PreparedInputs::F64(..) | PreparedInputs::SparseF64(..) => Precision::F64,
         }
     }
 
@@ -265,10 +334,16 @@ impl Prepared {
         let started = Instant::now();
         let mut fitted = match &self.inputs {
             PreparedInputs::F32(train, validation) => {
-                self.fit_in(train, validation.as_ref(), options, progress)
+                self.fit_in(train.view().into(), validation.as_ref(), options, progress)
             }
             PreparedInputs::F64(train, validation) => {
-                self.fit_in(train, validation.as_ref(), options, progress)
+                self.fit_in(train.view().into(), validation.as_ref(), options, progress)
+            }
+            PreparedInputs::SparseF32(train) => {
+                self.fit_in(Inputs::Sparse(train), None, options, progress)
+            }
+            PreparedInputs::SparseF64(train) => {
+                self.fit_in(Inputs::Sparse(train), None, options, progress)
             }
         }?;
         fitted.seconds = started.elapsed().as_secs_f64();
@@ -276,16 +351,16 @@ impl Prepared {
     }
 
     /// [`Prepared::fit`] in `F`, on the trainer's inputs of both sets.
-    fn fit_in<F: Float>(
-        &self,
-        inputs: &Array2<F>,
+    fn fit_in<'a, F: Float>(
+        &'a self,
+        inputs: Inputs<'a, F>,
         validation: Option<&Array2<F>>,
         options: &CheckedFitOptions,
         progress: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
     ) -> Result<Fitted> {
         let labels = &self.train_labels;
         let objective = Objective {
-            inputs: inputs.view().into(),
+            inputs,
             labels,
             sample_weights: None,
             loss: options.loss,
@@ -305,7 +380,7 @@ impl Prepared {
             None => objective.evaluate(trained.weights.view())?.loss.as_f64(),
         };
         let accuracy_of = |data: Labeled<F>| accuracy(trained.weights.view(), data);
-        let train_accuracy = accuracy_of(Labeled { inputs: inputs.view().into(), labels });
+        let train_accuracy = accuracy_of(Labeled { inputs, labels });
         let val_accuracy = val.map(accuracy_of);
         let (weight, bias) = split_bias(trained.weights.view());
         let model = Model::new(ModelParts {
@@ -350,25 +425,7 @@ impl Prepared {
 /// [`Error::InconsistentData`], naming the split.
 pub fn check_data(train: &Dataset, validation: Option<&Dataset>) -> Result<()> {
     let (n_features, class_names) = (train.inputs.ncols(), &train.class_names);
-    if n_features == 0 {
-        return Err(Error::InconsistentData("the training split has no features (D = 0)".into()));
-    }
-    if class_names.is_empty() {
-        return Err(Error::InconsistentData("the data set has no class names (C = 0)".into()));
-    }
-    if let Some((index, name)) =
-        class_names.iter().enumerate().find(|(i, name)| class_names[..*i].contains(name))
-    {
-        return Err(Error::InconsistentData(format!(
-            "class name '{name}' is given twice (class {index} and an earlier one)"
-        )));
-    }
-    if let Some(names) = train.feature_names.as_ref().filter(|names| names.len() != n_features) {
-        return Err(Error::InconsistentData(format!(
-            "{} feature names for {n_features} features",
-            names.len()
-        )));
-    }
+    check_names(n_features, class_names, train.feature_names.as_deref())?;
     if let Some(shape) = train.image_shape {
         let pixels = shape.channels * shape.height * shape.width;
         if pixels != n_features {
@@ -392,22 +449,7 @@ pub fn check_data(train: &Dataset, validation: Option<&Dataset>) -> Result<()> {
                 class_names
             )));
         }
-        if data.labels.len() != n_samples {
-            return Err(Error::LabelCount { labels: data.labels.len(), samples: n_samples });
-        }
-        let n_classes = class_names.len();
-        if let Some((index, &label)) =
-            data.labels.iter().enumerate().find(|(_, l)| **l >= n_classes)
-        {
-            return Err(Error::LabelOutOfRange { index, label: label as i128, n_classes });
-        }
-        if split == "training" && data.labels.iter().all(|&label| label == data.labels[0]) {
-            return Err(Error::InconsistentData(format!(
-                "the training split has only one class ('{}'): a classifier needs samples of at \
-                 least 2 classes",
-                class_names[data.labels[0]]
-            )));
-        }
+        check_labels(split, &data.labels, n_samples, class_names)?;
         // A fold, which vectorizes; the place is looked up only when there is one.
         if !data.inputs.fold(true, |finite, x| finite & x.is_finite()) {
             let ((sample, feature), &value) =
@@ -418,6 +460,83 @@ pub fn check_data(train: &Dataset, validation: Option<&Dataset>) -> Result<()> {
                 value: f64::from(value),
             });
         }
+    }
+    Ok(())
+}
+
+/// [`check_data`] for a sparse training set: at least one feature, class names distinct, as
+/// many feature names as features, one label in `0..C` per row, more than one class, and every
+/// stored value finite.
+///
+/// # Errors
+/// As [`check_data`].
+pub fn check_sparse_data(train: &SparseDataset) -> Result<()> {
+    let inputs = &train.inputs;
+    check_names(inputs.ncols(), &train.class_names, train.feature_names.as_deref())?;
+    if inputs.nrows() == 0 {
+        return Err(Error::Empty("the training split has no samples".into()));
+    }
+    check_labels("training", &train.labels, inputs.nrows(), &train.class_names)?;
+    if let Some((sample, feature, value)) = inputs.first_non_finite() {
+        return Err(Error::NonFinite {
+            what: "inputs",
+            location: format!("training sample {sample}, feature {feature}"),
+            value,
+        });
+    }
+    Ok(())
+}
+
+/// At least one feature and one class, distinct class names, and as many feature names (if
+/// any) as features.
+fn check_names(
+    n_features: usize,
+    class_names: &[String],
+    feature_names: Option<&[String]>,
+) -> Result<()> {
+    if n_features == 0 {
+        return Err(Error::InconsistentData("the training split has no features (D = 0)".into()));
+    }
+    if class_names.is_empty() {
+        return Err(Error::InconsistentData("the data set has no class names (C = 0)".into()));
+    }
+    if let Some((index, name)) =
+        class_names.iter().enumerate().find(|(i, name)| class_names[..*i].contains(name))
+    {
+        return Err(Error::InconsistentData(format!(
+            "class name '{name}' is given twice (class {index} and an earlier one)"
+        )));
+    }
+    if let Some(names) = feature_names.filter(|names| names.len() != n_features) {
+        return Err(Error::InconsistentData(format!(
+            "{} feature names for {n_features} features",
+            names.len()
+        )));
+    }
+    Ok(())
+}
+
+/// One label in `0..C` per sample of the `split` (`n_samples` ≥ 1), and in the training split
+/// more than one class.
+fn check_labels(
+    split: &str,
+    labels: &[usize],
+    n_samples: usize,
+    class_names: &[String],
+) -> Result<()> {
+    if labels.len() != n_samples {
+        return Err(Error::LabelCount { labels: labels.len(), samples: n_samples });
+    }
+    let n_classes = class_names.len();
+    if let Some((index, &label)) = labels.iter().enumerate().find(|(_, l)| **l >= n_classes) {
+        return Err(Error::LabelOutOfRange { index, label: label as i128, n_classes });
+    }
+    if split == "training" && labels.iter().all(|&label| label == labels[0]) {
+        return Err(Error::InconsistentData(format!(
+            "the training split has only one class ('{}'): a classifier needs samples of at \
+             least 2 classes",
+            class_names[labels[0]]
+        )));
     }
     Ok(())
 }

@@ -202,6 +202,13 @@ impl<F: Float> SparseRows<F> {
         if entries == 0 { 0.0 } else { self.nnz() as f64 / entries as f64 }
     }
 
+    /// The first stored value that is NaN or infinite, as (row, column, value).
+    pub fn first_non_finite(&self) -> Option<(usize, usize, f64)> {
+        let position = self.values.iter().position(|v| !v.is_finite())?;
+        let row = self.row_starts.partition_point(|&start| start <= position) - 1;
+        Some((row, self.columns[position] as usize, self.values[position].as_f64()))
+    }
+
     /// The stored values, row after row.
     pub fn values(&self) -> &[F] {
         &self.values

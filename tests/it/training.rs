@@ -475,3 +475,53 @@ fn a_training_split_of_one_class_is_refused() {
          samples of at least 2 classes"
     );
 }
+
+/// `fit_sparse` on the digits as compressed sparse rows trains the model `fit` trains on the
+/// same digits dense (the same optimum, to 1e-9 in the objective and 1e-6 in the weights),
+/// refuses a preprocessing that would make the rows dense, and locates a NaN.
+#[test]
+fn fit_sparse_trains_the_dense_model_without_densifying() {
+    use softmax::fit::{SparseDataset, fit_sparse};
+    use softmax::loss::sparse::SparseRows;
+
+    let (train, _) = digits(0.0);
+    let rows = SparseRows::from_dense(train.inputs.mapv(f64::from).view()).unwrap();
+    let sparse = SparseDataset {
+        inputs: rows,
+        labels: train.labels.clone(),
+        sample_weights: None,
+        class_names: train.class_names.clone(),
+        feature_names: None,
+    };
+    let options = FitOptions {
+        preprocess: Preprocess::Scale,
+        train: TrainOptions { tolerance: 1e-8, ftol: 0.0, ..Default::default() },
+        ..Default::default()
+    }
+    .check()
+    .unwrap();
+    let go = &mut |_: &_| ControlFlow::Continue(());
+    let from_rows = fit_sparse(sparse.clone(), &options, go).unwrap();
+    let from_dense = fit(train, None, &options, go).unwrap();
+    let relative = (from_rows.objective - from_dense.objective).abs() / from_dense.objective;
+    assert!(relative < 1e-9, "{} vs {}", from_rows.objective, from_dense.objective);
+    let weights = |fitted: &Fitted| fitted.model.weight().clone();
+    let difference =
+        crate::common::relative_difference(weights(&from_rows).view(), weights(&from_dense).view());
+    assert!(difference < 1e-6, "weights differ by {difference:e}");
+    assert_eq!(from_rows.model.preprocessor(), from_dense.model.preprocessor());
+
+    let standardize =
+        FitOptions { preprocess: Preprocess::Standardize, ..Default::default() }.check().unwrap();
+    let err = fit_sparse(sparse.clone(), &standardize, go).unwrap_err();
+    assert!(err.to_string().contains("would make sparse inputs dense"), "{err}");
+
+    let mut with_nan = sparse.inputs.to_dense();
+    with_nan[[7, 30]] = f64::NAN;
+    let nan = SparseDataset { inputs: SparseRows::from_dense(with_nan.view()).unwrap(), ..sparse };
+    let err = fit_sparse(nan, &options, go).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "inputs contain NaN at training sample 7, feature 30: every value must be finite"
+    );
+}
