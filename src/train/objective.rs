@@ -1,4 +1,5 @@
-//! The training objective: mean data loss + L2 penalty over the regularized weights.
+//! The training objective: mean data loss (weighted by the samples' weights, if any) + L2
+//! penalty over the regularized weights.
 //!
 //! Inputs carry a constant-1 last column (see [`crate::preprocess`]), so W is C×(D+1) and its
 //! last column is the bias. With [`Bias::Intercept`] that column is left out of the penalty (as
@@ -8,11 +9,9 @@ use ndarray::{Array2, ArrayView2, Axis, s};
 use rayon::prelude::*;
 
 use crate::loss::sparse::SparseRows;
+use crate::loss::{loss_and_grad_picked_with, loss_and_grad_sparse_with, loss_and_grad_with};
 use crate::preprocess::Bias;
-use crate::{
-    Float, Kernel, Loss, LossAndGrad, LossOptions, RegConvention, Result, loss_and_grad,
-    loss_and_grad_picked, loss_and_grad_sparse,
-};
+use crate::{Float, Kernel, Loss, LossAndGrad, LossOptions, RegConvention, Result, SampleWeights};
 
 /// With the `auto` kernel, full-batch training runs on compressed sparse rows when at most this
 /// fraction of the inputs is nonzero. On a 2-core AMD EPYC (60,000 × 785, C = 10, float64, 2
@@ -27,6 +26,10 @@ pub struct Objective<'a, F> {
     /// N×(D+1), last column all ones.
     pub inputs: ArrayView2<'a, F>,
     pub labels: &'a [usize],
+    /// One weight per row of the inputs, or `None`: every sample counts once. With weights the
+    /// data loss is the weighted mean Σ s_i L_i / Σ s_i, and a minibatch B's is
+    /// Σ_{i∈B} s_i L_i / (|B|·s̄) (s̄ the mean weight), whose expectation is the weighted mean.
+    pub sample_weights: Option<SampleWeights<'a, F>>,
     pub loss: Loss,
     pub reg: f64,
     pub reg_convention: RegConvention,
@@ -38,7 +41,8 @@ impl<F: Float> Objective<'_, F> {
     /// The objective and its gradient at `weights` (C×(D+1)) over all samples.
     pub fn evaluate(&self, weights: ArrayView2<F>) -> Result<LossAndGrad<F>> {
         let options = self.data_loss_options();
-        let data = loss_and_grad(weights, self.inputs, self.labels, &options)?;
+        let data =
+            loss_and_grad_with(weights, self.inputs, self.labels, self.sample_weights, &options)?;
         Ok(self.with_penalty(weights, data))
     }
 
@@ -51,7 +55,15 @@ impl<F: Float> Objective<'_, F> {
         labels: &[usize],
     ) -> Result<LossAndGrad<F>> {
         let options = self.data_loss_options();
-        let data = loss_and_grad_picked(weights, self.inputs, indices, labels, &options)?;
+        let sample_weights = self.sample_weights;
+        let data = loss_and_grad_picked_with(
+            weights,
+            self.inputs,
+            indices,
+            labels,
+            sample_weights,
+            &options,
+        )?;
         Ok(self.with_penalty(weights, data))
     }
 
@@ -75,7 +87,8 @@ impl<F: Float> Objective<'_, F> {
         inputs: &SparseRows<F>,
     ) -> Result<LossAndGrad<F>> {
         let options = self.data_loss_options();
-        let data = loss_and_grad_sparse(weights, inputs, self.labels, &options)?;
+        let data =
+            loss_and_grad_sparse_with(weights, inputs, self.labels, self.sample_weights, &options)?;
         Ok(self.with_penalty(weights, data))
     }
 

@@ -240,6 +240,7 @@ fn lbfgs_on_sparse_inputs_uses_the_sparse_kernel_and_the_same_optimum() {
     let objective = |inputs, labels, kernel| Objective {
         inputs,
         labels,
+        sample_weights: None,
         loss: Loss::Softmax,
         reg: 1e-2,
         reg_convention: RegConvention::Half,
