@@ -11,6 +11,7 @@ use std::time::Instant;
 use ndarray::Array2;
 use serde::Serialize;
 
+use crate::class_weight::ClassWeight;
 use crate::data::{Dataset, ImageShape};
 use crate::loss::sparse::SparseRows;
 use crate::model::{Model, ModelParts, Precision};
@@ -20,7 +21,7 @@ use crate::train::{
     CheckedTrainOptions, History, Inputs, Labeled, Objective, Optimizer, Progress, TrainOptions,
     accuracy, train,
 };
-use crate::{Error, Float, Kernel, Loss, RegConvention, Result};
+use crate::{Error, Float, Kernel, Loss, RegConvention, Result, SampleWeights};
 
 named_enum! {
     "dtype",
@@ -45,6 +46,10 @@ pub struct FitOptions {
     pub bias: Bias,
     pub kernel: Kernel,
     pub dtype: Dtype,
+    /// How the classes are weighed: the effective weight of a training sample is its class's
+    /// weight times its own sample weight ([`Dataset::sample_weights`]); see
+    /// [`crate::class_weight`].
+    pub class_weight: ClassWeight,
     #[serde(flatten)]
     pub train: TrainOptions,
 }
@@ -59,6 +64,7 @@ impl Default for FitOptions {
             bias: Bias::Intercept,
             kernel: Kernel::Auto,
             dtype: Dtype::Auto,
+            class_weight: ClassWeight::None,
             train: TrainOptions::default(),
         }
     }
@@ -73,14 +79,16 @@ impl FitOptions {
         }
     }
 
-    /// Refuses options out of range before any work: a negative or non-finite regularization
-    /// and what [`TrainOptions::check`] refuses. What passes is the only way to the
-    /// [`CheckedFitOptions`] that [`fit`] takes.
+    /// Refuses options out of range before any work: a negative or non-finite regularization,
+    /// per-class weights that are not finite and ≥ 0 (their count is checked against the data
+    /// by [`Prepared::fit`]) and what [`TrainOptions::check`] refuses. What passes is the only
+    /// way to the [`CheckedFitOptions`] that [`fit`] takes.
     ///
     /// # Errors
     /// [`Error::InvalidOption`] naming the first option out of range.
     pub fn check(self) -> Result<CheckedFitOptions> {
         crate::loss::check_reg(self.reg)?;
+        self.class_weight.check()?;
         let train = self.train.clone().check()?;
         Ok(CheckedFitOptions { options: self, train })
     }
@@ -126,7 +134,8 @@ pub struct Fitted {
     pub iterations: usize,
     /// Full passes over the training set (loss+gradient evaluations).
     pub passes: f64,
-    /// Mean data loss + regularization on the training split (intercept unregularized).
+    /// Mean data loss (weighted, with class or sample weights) + regularization on the
+    /// training split (intercept unregularized).
     pub objective: f64,
     pub train_accuracy: f64,
     pub val_accuracy: Option<f64>,
@@ -203,6 +212,8 @@ pub fn fit_sparse(
 pub struct Prepared {
     inputs: PreparedInputs,
     train_labels: Vec<usize>,
+    /// The training samples' own weights, if any (class weights are an option of each fit).
+    train_sample_weights: Option<Vec<f64>>,
     validation_labels: Option<Vec<usize>>,
     /// The preprocessing the options asked for (`auto` is resolved in `preprocessor`).
     preprocess: Preprocess,
@@ -239,7 +250,8 @@ impl Prepared {
         precision: Precision,
     ) -> Result<Prepared> {
         check_data(&train_set, validation.as_ref())?;
-        let Dataset { inputs, labels, class_names, feature_names, image_shape } = train_set;
+        let Dataset { inputs, labels, sample_weights, class_names, feature_names, image_shape } =
+            train_set;
         let preprocessor =
             Preprocessor::fit(preprocess.resolve(image_shape.is_some()), inputs.view());
         let (validation_inputs, validation_labels) =
@@ -257,6 +269,7 @@ impl Prepared {
         Ok(Prepared {
             inputs,
             train_labels: labels,
+            train_sample_weights: sample_weights,
             validation_labels,
             preprocess,
             preprocessor,
@@ -278,7 +291,7 @@ impl Prepared {
         precision: Precision,
     ) -> Result<Prepared> {
         check_sparse_data(&train_set)?;
-        let SparseDataset { inputs, labels, sample_weights: _, class_names, feature_names } =
+        let SparseDataset { inputs, labels, sample_weights, class_names, feature_names } =
             train_set;
         let preprocessor = Preprocessor::fit_sparse(preprocess, &inputs)?;
         let scale = preprocessor.scale.as_slice().expect("a new vector is contiguous");
@@ -289,6 +302,7 @@ impl Prepared {
         Ok(Prepared {
             inputs,
             train_labels: labels,
+            train_sample_weights: sample_weights,
             validation_labels: None,
             preprocess,
             preprocessor,
@@ -316,8 +330,11 @@ impl Prepared {
     ///
     /// # Errors
     /// [`Error::PreparationMismatch`] when the options ask for another preprocessing or dtype
-    /// than the data were prepared with; what training reports ([`Error::Interrupted`] when
-    /// `progress` breaks); [`Error::Training`] for weights that are no longer finite.
+    /// than the data were prepared with; [`Error::InvalidOption`] for per-class weights of
+    /// another count than the classes; [`Error::SampleWeights`] when the effective weights
+    /// (class weight × sample weight) sum to 0 or overflow the dtype; what training reports
+    /// ([`Error::Interrupted`] when `progress` breaks); [`Error::Training`] for weights that
+    /// are no longer finite.
     pub fn fit(
         &self,
         options: &CheckedFitOptions,
@@ -351,18 +368,30 @@ impl Prepared {
     }
 
     /// [`Prepared::fit`] in `F`, on the trainer's inputs of both sets.
-    fn fit_in<'a, F: Float>(
-        &'a self,
-        inputs: Inputs<'a, F>,
+    fn fit_in<F: Float>(
+        &self,
+        inputs: Inputs<'_, F>,
         validation: Option<&Array2<F>>,
         options: &CheckedFitOptions,
         progress: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
     ) -> Result<Fitted> {
         let labels = &self.train_labels;
-        let objective = Objective {
-            inputs,
+        let n_classes = self.class_names.len();
+        let weights = options.class_weight.effective_weights(
             labels,
-            sample_weights: None,
+            n_classes,
+            self.train_sample_weights.as_deref(),
+        )?;
+        // In the dtype of training, converted once for every pass.
+        let weights: Option<Vec<F>> = weights.map(|w| w.into_iter().map(F::of).collect());
+        let whose =
+            format!("the training split's class weight × sample weight, in {}", F::DTYPE_NAME);
+        let sample_weights =
+            weights.as_deref().map(SampleWeights::new).transpose().map_err(weights_of(&whose))?;
+        let objective = Objective {
+            inputs: inputs.view(),
+            labels,
+            sample_weights,
             loss: options.loss,
             reg: options.reg,
             reg_convention: options.reg_convention,
@@ -372,7 +401,6 @@ impl Prepared {
         let val = validation
             .zip(self.validation_labels.as_ref())
             .map(|(inputs, labels)| Labeled { inputs: inputs.view().into(), labels });
-        let n_classes = self.class_names.len();
         let trained = train(&objective, n_classes, val, options.train_options(), progress)?;
 
         let objective_value = match trained.objective {
@@ -380,7 +408,7 @@ impl Prepared {
             None => objective.evaluate(trained.weights.view())?.loss.as_f64(),
         };
         let accuracy_of = |data: Labeled<F>| accuracy(trained.weights.view(), data);
-        let train_accuracy = accuracy_of(Labeled { inputs, labels });
+        let train_accuracy = accuracy_of(Labeled { inputs: inputs.view(), labels });
         let val_accuracy = val.map(accuracy_of);
         let (weight, bias) = split_bias(trained.weights.view());
         let model = Model::new(ModelParts {
@@ -416,13 +444,14 @@ impl Prepared {
 
 /// Refuses training and validation sets that training could not use, before any work: no
 /// samples or no features, a label count other than N, a label outside `0..C`, a training split
-/// of one class, NaN or infinity
-/// in the inputs, duplicate class names, feature names or an image shape that do not fit D, and
-/// a validation set whose features or classes are not the training set's.
+/// of one class, NaN or infinity in the inputs, duplicate class names, feature names or an image
+/// shape that do not fit D, a validation set whose features or classes are not the training
+/// set's, and sample weights that are not one per sample, finite and ≥ 0 (and, for the training
+/// split, of positive sum).
 ///
 /// # Errors
-/// [`Error::Empty`], [`Error::LabelCount`], [`Error::LabelOutOfRange`], [`Error::NonFinite`] or
-/// [`Error::InconsistentData`], naming the split.
+/// [`Error::Empty`], [`Error::LabelCount`], [`Error::LabelOutOfRange`], [`Error::NonFinite`],
+/// [`Error::SampleWeights`] or [`Error::InconsistentData`], naming the split.
 pub fn check_data(train: &Dataset, validation: Option<&Dataset>) -> Result<()> {
     let (n_features, class_names) = (train.inputs.ncols(), &train.class_names);
     check_names(n_features, class_names, train.feature_names.as_deref())?;
@@ -450,6 +479,10 @@ pub fn check_data(train: &Dataset, validation: Option<&Dataset>) -> Result<()> {
             )));
         }
         check_labels(split, &data.labels, n_samples, class_names)?;
+        if let Some(weights) = &data.sample_weights {
+            check_sample_weights(weights, n_samples, split == "training")
+                .map_err(weights_of(&format!("the {split} split")))?;
+        }
         // A fold, which vectorizes; the place is looked up only when there is one.
         if !data.inputs.fold(true, |finite, x| finite & x.is_finite()) {
             let ((sample, feature), &value) =
@@ -465,8 +498,8 @@ pub fn check_data(train: &Dataset, validation: Option<&Dataset>) -> Result<()> {
 }
 
 /// [`check_data`] for a sparse training set: at least one feature, class names distinct, as
-/// many feature names as features, one label in `0..C` per row, more than one class, and every
-/// stored value finite.
+/// many feature names as features, one label in `0..C` per row, more than one class, sample
+/// weights as [`check_data`] wants them, and every stored value finite.
 ///
 /// # Errors
 /// As [`check_data`].
@@ -477,6 +510,10 @@ pub fn check_sparse_data(train: &SparseDataset) -> Result<()> {
         return Err(Error::Empty("the training split has no samples".into()));
     }
     check_labels("training", &train.labels, inputs.nrows(), &train.class_names)?;
+    if let Some(weights) = &train.sample_weights {
+        check_sample_weights(weights, inputs.nrows(), true)
+            .map_err(weights_of("the training split"))?;
+    }
     if let Some((sample, feature, value)) = inputs.first_non_finite() {
         return Err(Error::NonFinite {
             what: "inputs",
@@ -539,4 +576,22 @@ fn check_labels(
         )));
     }
     Ok(())
+}
+
+/// One weight per sample of `n_samples`, finite and ≥ 0; `for_training`: with a positive sum
+/// (the weights of the validation split are not used, so a sum of 0 is no error there).
+fn check_sample_weights(weights: &[f64], n_samples: usize, for_training: bool) -> Result<()> {
+    crate::loss::check_weight_count(weights.len(), n_samples)?;
+    match for_training {
+        true => SampleWeights::new(weights).map(|_| ()),
+        false => crate::loss::check_weight_values(weights),
+    }
+}
+
+/// Adds whose weights they are to an [`Error::SampleWeights`]; other errors pass unchanged.
+fn weights_of(whose: &str) -> impl Fn(Error) -> Error + '_ {
+    move |err| match err {
+        Error::SampleWeights(message) => Error::SampleWeights(format!("{message} ({whose})")),
+        other => other,
+    }
 }

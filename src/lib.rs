@@ -58,6 +58,7 @@
 
 pub mod atomic;
 pub mod bench;
+pub mod class_weight;
 pub mod data;
 pub mod error;
 pub mod explain;

@@ -82,22 +82,12 @@ pub fn read_labels(path: &Path) -> Result<Vec<usize>> {
         let message = format!("labels must be a 1-D array, got shape {}", shape_text(&file.shape));
         return Err(Error::file(path, message));
     }
-    let values: Vec<i128> = match (file.type_char, file.item_size) {
-        (TypeChar::Int, 1) => file.into_values::<i8>(path)?,
-        (TypeChar::Int, 2) => file.into_values::<i16>(path)?,
-        (TypeChar::Int, 4) => file.into_values::<i32>(path)?,
-        (TypeChar::Int, 8) => file.into_values::<i64>(path)?,
-        (TypeChar::Uint, 1) => file.into_values::<u8>(path)?,
-        (TypeChar::Uint, 2) => file.into_values::<u16>(path)?,
-        (TypeChar::Uint, 4) => file.into_values::<u32>(path)?,
-        (TypeChar::Uint, 8) => file.into_values::<u64>(path)?,
-        _ => {
-            let message =
-                format!("unsupported dtype {} for labels: expected an integer type", file.descr);
-            return Err(Error::file(path, message));
-        }
+    let descr = file.descr.clone();
+    let Some(values) = file.into_integers(path) else {
+        let message = format!("unsupported dtype {descr} for labels: expected an integer type");
+        return Err(Error::file(path, message));
     };
-    values
+    values?
         .iter()
         .enumerate()
         .map(|(index, &label)| {
@@ -108,6 +98,34 @@ pub fn read_labels(path: &Path) -> Result<Vec<usize>> {
             })
         })
         .collect()
+}
+
+/// Reads a 1-D array of numbers (float32, float64 or any integer dtype) as `f64`: sample
+/// weights, for instance.
+///
+/// # Errors
+/// As [`read_matrix`], plus another number of dimensions and a dtype that is not a number.
+pub fn read_vector(path: &Path) -> Result<Vec<f64>> {
+    let file = open(path)?;
+    if file.shape.len() != 1 {
+        let message = format!("expected a 1-D array, got shape {}", shape_text(&file.shape));
+        return Err(Error::file(path, message));
+    }
+    let descr = file.descr.clone();
+    match (file.type_char, file.item_size) {
+        (TypeChar::Float, 4) => {
+            let values: Vec<f32> = file.npy.into_vec().map_err(|e| Error::io(path, e))?;
+            Ok(values.into_iter().map(f64::from).collect())
+        }
+        (TypeChar::Float, 8) => file.npy.into_vec().map_err(|e| Error::io(path, e)),
+        _ => match file.into_integers(path) {
+            Some(values) => Ok(values?.into_iter().map(|v| v as f64).collect()),
+            None => Err(Error::file(
+                path,
+                format!("unsupported dtype {descr}: expected float32, float64 or an integer type"),
+            )),
+        },
+    }
 }
 
 /// Writes a 2-D array as `.npy` in its dtype, atomically: to a temporary file in the same
@@ -139,6 +157,22 @@ struct OpenNpy {
 }
 
 impl OpenNpy {
+    /// Decodes every element of an integer dtype as `i128` (lossless for all of them); `None`
+    /// for another dtype.
+    fn into_integers(self, path: &Path) -> Option<Result<Vec<i128>>> {
+        Some(match (self.type_char, self.item_size) {
+            (TypeChar::Int, 1) => self.into_values::<i8>(path),
+            (TypeChar::Int, 2) => self.into_values::<i16>(path),
+            (TypeChar::Int, 4) => self.into_values::<i32>(path),
+            (TypeChar::Int, 8) => self.into_values::<i64>(path),
+            (TypeChar::Uint, 1) => self.into_values::<u8>(path),
+            (TypeChar::Uint, 2) => self.into_values::<u16>(path),
+            (TypeChar::Uint, 4) => self.into_values::<u32>(path),
+            (TypeChar::Uint, 8) => self.into_values::<u64>(path),
+            _ => return None,
+        })
+    }
+
     /// Decodes every element, converting to `i128` (lossless for every integer dtype).
     fn into_values<T: npyz::Deserialize + Into<i128>>(self, path: &Path) -> Result<Vec<i128>> {
         let values: Vec<T> = self.npy.into_vec().map_err(|e| Error::io(path, e))?;

@@ -10,7 +10,8 @@
 //!
 //! The split is CS231n's: validation = the last [`LoadOptions::cifar_validation`] training
 //! records (1,000 by default), train = the ones before, test = `test_batch` (or its first
-//! [`LoadOptions::cifar_test`] records).
+//! [`LoadOptions::cifar_test`] records). Sample weights ([`LoadOptions::sample_weights`]) are
+//! one per training record of the five batches, and go with their records.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -18,7 +19,7 @@ use std::path::{Path, PathBuf};
 use ndarray::Array2;
 
 use super::files::{self, grouped, plural};
-use super::{Dataset, ImageShape, LoadOptions, Splits};
+use super::{Dataset, ImageShape, LoadOptions, Splits, weights};
 use crate::{Error, Result};
 
 /// The image of a record: 3 channels of 32×32.
@@ -63,10 +64,15 @@ pub(super) fn load(dir: &Path, options: &LoadOptions) -> Result<Splits> {
         return Err(Error::file(dir, message));
     }
     let n_train = n_records - n_validation;
+    let source = format!("CIFAR-10 from {}", dir.display());
+    let mut sample_weights = weights::for_rows(options, n_records, &source)?;
+    let validation_weights = sample_weights.as_mut().map(|weights| weights.split_off(n_train));
     let train = decode(&batches, 0..n_train, &class_names)?;
     let validation = (n_validation > 0)
         .then(|| decode(&batches, n_train..n_records, &class_names))
-        .transpose()?;
+        .transpose()?
+        .map(|validation| Dataset { sample_weights: validation_weights, ..validation });
+    let train = Dataset { sample_weights, ..train };
     drop(batches);
     let test = match options.cifar_test {
         Some(0) => None,
@@ -90,12 +96,7 @@ pub(super) fn load(dir: &Path, options: &LoadOptions) -> Result<Splits> {
         Some(n_test) => format!("the first {} of {TEST_FILE}", grouped(n_test)),
         None => TEST_FILE.to_string(),
     };
-    Ok(Splits::new(
-        &format!("CIFAR-10 from {}", dir.display()),
-        train,
-        (validation, &validation_origin),
-        (test, &test_origin),
-    ))
+    Ok(Splits::new(&source, train, (validation, &validation_origin), (test, &test_origin)))
 }
 
 /// The class names of `batches.meta.txt`, or the standard ones when it is missing.
@@ -157,6 +158,7 @@ fn decode(
     Ok(Dataset {
         inputs,
         labels,
+        sample_weights: None,
         class_names: class_names.to_vec(),
         feature_names: None,
         image_shape: Some(IMAGE_SHAPE),

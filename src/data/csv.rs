@@ -5,15 +5,17 @@
 //! fields is not a number, or when only its label field is not a number and the second row's
 //! is. The label column is given by header name or 0-based index, the last one by default;
 //! labels may be numbers or names (see [`super::labels`]). Feature values must parse as finite
-//! `f32` (`nan` and `inf` are errors). Fields are trimmed; blank lines are skipped. In
-//! messages, lines are counted from 1 and columns from 0 (as the label index is).
+//! `f32` (`nan` and `inf` are errors). Optionally a column of sample weights (by header name or
+//! index, [`LoadOptions::csv_weight`]) is read as finite numbers ≥ 0 and is not a feature.
+//! Fields are trimmed; blank lines are skipped. In messages, lines are counted from 1 and
+//! columns from 0 (as the label index is).
 
 use std::path::Path;
 
 use ::csv::{ReaderBuilder, StringRecord, Trim};
 use ndarray::Array2;
 
-use super::{Dataset, LoadOptions, Splits, files, labels};
+use super::{Dataset, LoadOptions, Splits, files, labels, weights};
 use crate::{Error, Result};
 
 /// Which column holds the labels.
@@ -28,36 +30,54 @@ pub(super) enum LabelColumn<'a> {
     IfExtra { n_features: usize },
 }
 
-/// A CSV file's features, label texts (empty without a label column) and header.
+/// A CSV file's features, label texts (empty without a label column), sample weights (with a
+/// weight column) and header.
 pub(super) struct Table {
     pub inputs: Array2<f32>,
     pub labels: Vec<String>,
+    pub weights: Option<Vec<f64>>,
     pub feature_names: Option<Vec<String>>,
 }
 
-/// Train and validation from a CSV file; the label column is `options.csv_label`.
+/// Train and validation from a CSV file; the label column is `options.csv_label`, the weight
+/// column (if any) `options.csv_weight`.
 pub(super) fn load(path: &Path, options: &LoadOptions) -> Result<Splits> {
     let bytes = files::read(path)?;
     let column = options.csv_label.as_deref().map_or(LabelColumn::Last, LabelColumn::Named);
-    let data = read_dataset(path, &bytes, column)?;
-    Ok(Splits::holding_out(&format!("CSV {}", path.display()), data, None, "", options))
+    let data = read_dataset(path, &bytes, column, options.csv_weight.as_deref())?;
+    let source = format!("CSV {}", path.display());
+    let data = weights::attach(data, options, &source)?;
+    Ok(Splits::holding_out(&source, data, None, "", options))
 }
 
-/// A labelled data set from CSV text (`bytes`, already decompressed; `path` names it).
-pub(super) fn read_dataset(path: &Path, bytes: &[u8], column: LabelColumn) -> Result<Dataset> {
-    let table = read_table(path, bytes, column)?;
+/// A labelled data set from CSV text (`bytes`, already decompressed; `path` names it), weighted
+/// by the column `weight_column` (a header name or a 0-based index) when there is one.
+pub(super) fn read_dataset(
+    path: &Path,
+    bytes: &[u8],
+    column: LabelColumn,
+    weight_column: Option<&str>,
+) -> Result<Dataset> {
+    let table = read_table(path, bytes, column, weight_column)?;
     let (class_names, labels) = labels::index_classes(&table.labels);
     Ok(Dataset {
         inputs: table.inputs,
         labels,
+        sample_weights: table.weights,
         class_names,
         feature_names: table.feature_names,
         image_shape: None,
     })
 }
 
-/// Parses CSV text into features and label texts (see the module doc).
-pub(super) fn read_table(path: &Path, bytes: &[u8], column: LabelColumn) -> Result<Table> {
+/// Parses CSV text into features, label texts and, with a `weight_column` (a header name or a
+/// 0-based index), sample weights (see the module doc).
+pub(super) fn read_table(
+    path: &Path,
+    bytes: &[u8],
+    column: LabelColumn,
+    weight_column: Option<&str>,
+) -> Result<Table> {
     let csv_error = |e: ::csv::Error| Error::file(path, e.to_string());
     let mut reader =
         ReaderBuilder::new().has_headers(false).flexible(true).trim(Trim::All).from_reader(bytes);
@@ -68,13 +88,21 @@ pub(super) fn read_table(path: &Path, bytes: &[u8], column: LabelColumn) -> Resu
     let mut second = StringRecord::new();
     let has_second = reader.read_record(&mut second).map_err(csv_error)?;
     let width = first.len();
+    let is_name = |column: &str| column.parse::<usize>().is_err();
     let has_header = match column {
-        LabelColumn::Named(name) if name.parse::<usize>().is_err() => true,
+        LabelColumn::Named(name) if is_name(name) => true,
+        _ if weight_column.is_some_and(is_name) => true,
         _ => looks_like_header(&first, has_second.then_some(&second), column.guess(width)),
     };
     let header = has_header.then_some(&first);
     let label = column.resolve(path, header, width)?;
-    let n_features = width - usize::from(label.is_some());
+    let weight = weight_column.map(|name| named_column(path, header, width, name, "weight"));
+    let weight = weight.transpose()?;
+    if let Some(index) = weight.filter(|&index| Some(index) == label) {
+        let message = format!("column {index} cannot hold both the labels and the weights");
+        return Err(Error::file(path, message));
+    }
+    let n_features = width - usize::from(label.is_some()) - usize::from(weight.is_some());
     if n_features == 0 {
         let message =
             "no feature columns: the rows have a single field (is the file comma-separated?)";
@@ -86,8 +114,10 @@ pub(super) fn read_table(path: &Path, bytes: &[u8], column: LabelColumn) -> Resu
         first_line: line(&first),
         width,
         label,
+        weight,
         inputs: Vec::new(),
         labels: Vec::new(),
+        weights: Vec::new(),
     };
     if !has_header {
         rows.push(&first)?;
@@ -107,13 +137,14 @@ pub(super) fn read_table(path: &Path, bytes: &[u8], column: LabelColumn) -> Resu
         header
             .iter()
             .enumerate()
-            .filter(|&(index, _)| Some(index) != label)
+            .filter(|&(index, _)| Some(index) != label && Some(index) != weight)
             .map(|(_, name)| name.to_string())
             .collect()
     });
     let inputs = Array2::from_shape_vec((n_samples, n_features), rows.inputs)
         .map_err(|e| Error::file(path, format!("rows do not fit: {e}")))?;
-    Ok(Table { inputs, labels: rows.labels, feature_names })
+    let weights = weight.map(|_| rows.weights);
+    Ok(Table { inputs, labels: rows.labels, weights, feature_names })
 }
 
 impl LabelColumn<'_> {
@@ -150,34 +181,35 @@ impl LabelColumn<'_> {
                     n_features.saturating_add(1)
                 ),
             )),
-            LabelColumn::Named(name) => {
-                if let Some(index) = header.and_then(|h| h.iter().position(|field| field == name)) {
-                    return Ok(Some(index));
-                }
-                match (name.parse::<usize>(), header) {
-                    (Ok(index), _) if index < width => Ok(Some(index)),
-                    (Ok(index), _) => Err(Error::file(
-                        path,
-                        format!(
-                            "no label column {index}: the rows have {width} columns (0..{})",
-                            width - 1
-                        ),
-                    )),
-                    (Err(_), Some(header)) => Err(Error::file(
-                        path,
-                        format!(
-                            "no label column named '{name}': the header names {}",
-                            super::name_list(&header.iter().map(String::from).collect::<Vec<_>>())
-                        ),
-                    )),
-                    (Err(_), None) => Err(Error::file(
-                        path,
-                        format!("no label column named '{name}': the file has no header row"),
-                    )),
-                }
-            }
+            LabelColumn::Named(name) => named_column(path, header, width, name, "label").map(Some),
         }
     }
+}
+
+/// The index of the `role` column (label, weight) given by `name`: a header name, or else a
+/// 0-based index below `width`.
+fn named_column(
+    path: &Path,
+    header: Option<&StringRecord>,
+    width: usize,
+    name: &str,
+    role: &str,
+) -> Result<usize> {
+    if let Some(index) = header.and_then(|h| h.iter().position(|field| field == name)) {
+        return Ok(index);
+    }
+    let message = match (name.parse::<usize>(), header) {
+        (Ok(index), _) if index < width => return Ok(index),
+        (Ok(index), _) => {
+            format!("no {role} column {index}: the rows have {width} columns (0..{})", width - 1)
+        }
+        (Err(_), Some(header)) => format!(
+            "no {role} column named '{name}': the header names {}",
+            super::name_list(&header.iter().map(String::from).collect::<Vec<_>>())
+        ),
+        (Err(_), None) => format!("no {role} column named '{name}': the file has no header row"),
+    };
+    Err(Error::file(path, message))
 }
 
 /// Whether `first` is a header: a non-empty field other than the label's is not a number, or
@@ -206,12 +238,14 @@ struct Rows<'a> {
     first_line: u64,
     width: usize,
     label: Option<usize>,
+    weight: Option<usize>,
     inputs: Vec<f32>,
     labels: Vec<String>,
+    weights: Vec<f64>,
 }
 
 impl Rows<'_> {
-    /// Appends one data row's features and label text.
+    /// Appends one data row's features, label text and weight.
     fn push(&mut self, record: &StringRecord) -> Result<()> {
         let line = line(record);
         if record.len() != self.width {
@@ -230,22 +264,27 @@ impl Rows<'_> {
                 self.labels.push(field.to_string());
                 continue;
             }
-            let value = match field.parse::<f32>() {
-                Ok(value) if value.is_finite() => value,
-                parsed => {
-                    let why =
-                        if parsed.is_ok() { "is not a finite number" } else { "is not a number" };
-                    let column = match self.header {
-                        Some(header) => format!("column '{}'", &header[index]),
-                        None => format!("column {index}"),
-                    };
-                    return Err(Error::file(
-                        self.path,
-                        format!("line {line}, {column}: '{field}' {why}"),
-                    ));
-                }
+            let column = || match self.header {
+                Some(header) => format!("column '{}'", &header[index]),
+                None => format!("column {index}"),
             };
-            self.inputs.push(value);
+            let invalid = |why: &str| {
+                let message = format!("line {line}, {}: '{field}' {why}", column());
+                Err(Error::file(self.path, message))
+            };
+            if Some(index) == self.weight {
+                match field.parse::<f64>() {
+                    Ok(weight) if weight.is_finite() && weight >= 0.0 => self.weights.push(weight),
+                    Ok(_) => return invalid("is not a weight: weights are finite and >= 0"),
+                    Err(_) => return invalid("is not a number"),
+                }
+                continue;
+            }
+            match field.parse::<f32>() {
+                Ok(value) if value.is_finite() => self.inputs.push(value),
+                Ok(_) => return invalid("is not a finite number"),
+                Err(_) => return invalid("is not a number"),
+            }
         }
         Ok(())
     }

@@ -43,7 +43,7 @@ pub fn load_features(path: &Path, n_features: usize) -> Result<Array2<f32>> {
     }
     let text = files::read(path)?;
     if extension == "csv" {
-        Ok(csv::read_table(path, &text, LabelColumn::IfExtra { n_features })?.inputs)
+        Ok(csv::read_table(path, &text, LabelColumn::IfExtra { n_features }, None)?.inputs)
     } else if SVMLIGHT_EXTENSIONS.contains(&extension) || libsvm::looks_like_svmlight(&text) {
         libsvm::read_features(path, &text, n_features)
     } else {

@@ -15,7 +15,7 @@ use std::path::Path;
 use ndarray::Array2;
 
 use super::files::{self, grouped, plural};
-use super::{Dataset, LoadOptions, Splits, labels};
+use super::{Dataset, LoadOptions, Splits, labels, weights};
 use crate::{Error, Result};
 
 /// The most values the dense matrix of a training file may hold per byte of its text. Its
@@ -50,8 +50,10 @@ pub(super) fn load(path: &Path, options: &LoadOptions) -> Result<Splits> {
     }
     let inputs = sparse.to_dense(path, n_features)?;
     let (class_names, labels) = labels::index_classes(&sparse.labels);
-    let data = Dataset { inputs, labels, class_names, feature_names: None, image_shape: None };
-    Ok(Splits::holding_out(&format!("libsvm {}", path.display()), data, None, "", options))
+    let data = Dataset::new(inputs, labels, class_names);
+    let source = format!("libsvm {}", path.display());
+    let data = weights::attach(data, options, &source)?;
+    Ok(Splits::holding_out(&source, data, None, "", options))
 }
 
 /// The features of an svmlight file (`text`, already decompressed) for a model of

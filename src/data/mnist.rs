@@ -12,7 +12,7 @@ use std::path::Path;
 use ndarray::Array2;
 
 use super::files::{self, count_records, grouped};
-use super::{Dataset, ImageShape, LoadOptions, Splits};
+use super::{Dataset, ImageShape, LoadOptions, Splits, weights};
 use crate::{Error, Result};
 
 /// The magic number of an IDX file of unsigned-byte images (type 0x08, 3 dimensions).
@@ -32,6 +32,7 @@ pub(super) fn load(dir: &Path, options: &LoadOptions) -> Result<Splits> {
     let train = read_pair(dir, TRAIN, None)?;
     let test = read_pair(dir, TEST, train.image_shape)?;
     let source = format!("MNIST-format images from {}", dir.display());
+    let train = weights::attach(train, options, &source)?;
     Ok(Splits::holding_out(&source, train, Some(test), "t10k", options))
 }
 
@@ -64,6 +65,7 @@ fn read_pair(
     Ok(Dataset {
         inputs,
         labels,
+        sample_weights: None,
         class_names: (0..N_CLASSES).map(|digit| digit.to_string()).collect(),
         feature_names: None,
         image_shape: Some(image_shape),

@@ -32,12 +32,16 @@ mod mnist;
 mod numpy;
 mod spec;
 mod split;
+mod weights;
+
+use std::path::PathBuf;
 
 use ndarray::Array2;
 
 pub use features::load_features;
 pub use spec::DataSpec;
 pub use split::stratified_split;
+pub use weights::read_sample_weights;
 
 use crate::{Error, Result};
 
@@ -50,11 +54,16 @@ pub struct ImageShape {
     pub width: usize,
 }
 
-/// Samples (N×D, raw units), their labels (`0..C-1`) and what the classes and features are.
+/// Samples (N×D, raw units), their labels (`0..C-1`), optionally their weights, and what the
+/// classes and features are.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Dataset {
     pub inputs: Array2<f32>,
     pub labels: Vec<usize>,
+    /// One weight per sample (≥ 0; training minimizes the weighted mean loss, where a weight of
+    /// k counts as k copies of the sample), or `None`: every sample counts once. Splits carry
+    /// each weight with its sample.
+    pub sample_weights: Option<Vec<f64>>,
     /// One name per class, in label order; C = `class_names.len()`.
     pub class_names: Vec<String>,
     /// One name per feature (a CSV header), when the source has them.
@@ -120,6 +129,14 @@ pub struct LoadOptions {
     /// CIFAR-10: how many `test_batch` records form the test set: `None` = all 10,000 (CS231n's
     /// notebook uses the first 1,000); `Some(0)` = no test set.
     pub cifar_test: Option<usize>,
+    /// A file of sample weights: one per row of the source's training data as read (before the
+    /// validation split, which carries each weight with its row; for `digits`, all 1,797
+    /// rows, before its test split too), as a 1-D `.npy` array or text with one number per
+    /// line (see [`read_sample_weights`]).
+    pub sample_weights: Option<PathBuf>,
+    /// CSV: the column of sample weights, a header name or a 0-based index; it is then not a
+    /// feature. Not with `sample_weights`.
+    pub csv_weight: Option<String>,
 }
 
 impl Default for LoadOptions {
@@ -130,6 +147,8 @@ impl Default for LoadOptions {
             csv_label: None,
             cifar_validation: 1000,
             cifar_test: None,
+            sample_weights: None,
+            csv_weight: None,
         }
     }
 }
@@ -137,15 +156,28 @@ impl Default for LoadOptions {
 /// Reads the source `spec` names and splits it as `options` say (see the module doc).
 ///
 /// # Errors
-/// [`Error::InvalidOption`] for a `val_fraction` outside [0, 1); [`Error::File`] or
-/// [`Error::Io`] for a missing, unreadable or malformed file, naming the file and the record
-/// or line.
+/// [`Error::InvalidOption`] for a `val_fraction` outside [0, 1), or a weight column with
+/// another source than CSV or with a weight file; [`Error::File`] or [`Error::Io`] for a
+/// missing, unreadable or malformed file (a weight file with a count other than the training
+/// rows included), naming the file and the record or line.
 pub fn load(spec: &DataSpec, options: &LoadOptions) -> Result<Splits> {
     if !(0.0..1.0).contains(&options.val_fraction) {
         return Err(Error::InvalidOption(format!(
             "the validation fraction must be in [0, 1), got {}",
             options.val_fraction
         )));
+    }
+    if let Some(column) = &options.csv_weight {
+        if !matches!(spec, DataSpec::Csv(_)) {
+            return Err(Error::InvalidOption(format!(
+                "a weight column ('{column}') is for CSV sources, not {spec}"
+            )));
+        }
+        if options.sample_weights.is_some() {
+            return Err(Error::InvalidOption(
+                "sample weights come from a file or from a CSV column, not both".into(),
+            ));
+        }
     }
     match spec {
         DataSpec::Digits => digits::load(options),
@@ -159,6 +191,19 @@ pub fn load(spec: &DataSpec, options: &LoadOptions) -> Result<Splits> {
 }
 
 impl Dataset {
+    /// Samples with their labels and class names, unweighted, without feature names or an
+    /// image shape.
+    pub fn new(inputs: Array2<f32>, labels: Vec<usize>, class_names: Vec<String>) -> Dataset {
+        Dataset {
+            inputs,
+            labels,
+            sample_weights: None,
+            class_names,
+            feature_names: None,
+            image_shape: None,
+        }
+    }
+
     /// N, the number of samples (rows of `inputs`).
     pub fn n_samples(&self) -> usize {
         self.inputs.nrows()

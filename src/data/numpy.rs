@@ -20,7 +20,7 @@ use npyz::{NpyFile, NpyHeader, Order, TypeChar};
 use num_traits::AsPrimitive;
 
 use super::files::grouped;
-use super::{Dataset, ImageShape, LoadOptions, Splits, labels};
+use super::{Dataset, ImageShape, LoadOptions, Splits, labels, weights};
 use crate::npy::{self, Matrix};
 use crate::{Error, Result};
 
@@ -78,8 +78,9 @@ pub(super) fn load_npy(
         return Err(Error::file(labels_path, message));
     }
     let class_names = labels::numbered_classes(labels_path, &labels, 0)?;
-    let data = Dataset { inputs, labels, class_names, feature_names: None, image_shape: None };
+    let data = Dataset::new(inputs, labels, class_names);
     let source = format!("NumPy {} and {}", inputs_path.display(), labels_path.display());
+    let data = weights::attach(data, options, &source)?;
     Ok(Splits::holding_out(&source, data, None, "", options))
 }
 
@@ -149,13 +150,15 @@ pub(super) fn load_npz(path: &Path, options: &LoadOptions) -> Result<Splits> {
     let dataset = |pair: Pair| Dataset {
         inputs: pair.inputs,
         labels: pair.labels,
+        sample_weights: None,
         class_names: class_names.clone(),
         feature_names: None,
         image_shape,
     };
     let source = format!("NumPy archive {} ({}, {})", path.display(), train_names.0, train_names.1);
     let test_origin = test_names.map_or(String::new(), |names| format!("{}, {}", names.0, names.1));
-    Ok(Splits::holding_out(&source, dataset(train), test.map(dataset), &test_origin, options))
+    let train = weights::attach(dataset(train), options, &source)?;
+    Ok(Splits::holding_out(&source, train, test.map(dataset), &test_origin, options))
 }
 
 /// One inputs array and its labels, read from an archive.

@@ -13,8 +13,8 @@ use super::Dataset;
 /// round(`fraction`·n_c) chosen at random (seeded by `seed`) go to the second set, the rest to
 /// the first. When `fraction` > 0 a class of at least 2 samples gives the second set at least
 /// one sample and keeps at least one; a class with a single sample stays in the first set.
-/// Both sets keep the original order of the samples, and the class names, feature names and
-/// image shape of `data`.
+/// Both sets keep the original order of the samples (with their weights, if any), and the
+/// class names, feature names and image shape of `data`.
 ///
 /// The split depends only on the labels, `fraction` and `seed`: the same three give the same
 /// split on every machine. A `fraction` of 0 (or NaN) gives an empty second set; 1 or more
@@ -27,6 +27,7 @@ use super::Dataset;
 /// let data = Dataset {
 ///     inputs: Array2::zeros((10, 2)),
 ///     labels: vec![0, 0, 0, 0, 0, 0, 0, 0, 1, 1],
+///     sample_weights: None,
 ///     class_names: vec!["a".into(), "b".into()],
 ///     feature_names: None,
 ///     image_shape: None,
@@ -63,11 +64,18 @@ pub fn stratified_split(data: Dataset, fraction: f64, seed: u64) -> (Dataset, Da
 }
 
 impl Dataset {
-    /// The samples at `indices`, in that order, with this data set's classes and names.
+    /// The samples at `indices`, in that order (with their weights: NaN, which training
+    /// refuses, for a sample beyond the weights), with this data set's classes and names.
     pub(super) fn select(&self, indices: &[usize]) -> Dataset {
+        let weight_of =
+            |weights: &Vec<f64>, sample: usize| weights.get(sample).copied().unwrap_or(f64::NAN);
         Dataset {
             inputs: self.inputs.select(Axis(0), indices),
             labels: indices.iter().map(|&sample| self.labels[sample]).collect(),
+            sample_weights: self
+                .sample_weights
+                .as_ref()
+                .map(|weights| indices.iter().map(|&sample| weight_of(weights, sample)).collect()),
             class_names: self.class_names.clone(),
             feature_names: self.feature_names.clone(),
             image_shape: self.image_shape,

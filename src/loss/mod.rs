@@ -73,7 +73,8 @@ pub use isa::Isa;
 pub use targets::SampleWeights;
 pub use types::{KernelResult, Loss, LossAndGrad, NonFiniteScores};
 
-use targets::{Targets, check_weight_count};
+use targets::Targets;
+pub(crate) use targets::{check_weight_count, check_weight_values};
 
 use crate::names::named_enum;
 use crate::{Error, Float, Result};

@@ -28,13 +28,8 @@ impl<'a, F: Float> SampleWeights<'a, F> {
     /// [`Error::SampleWeights`] for no weights, a NaN or infinite weight, a negative weight, or
     /// weights whose sum is 0 (or overflows).
     pub fn new(values: &'a [F]) -> Result<SampleWeights<'a, F>> {
+        check_weight_values(values)?;
         let invalid = |message: String| Err(Error::SampleWeights(message));
-        if let Some((sample, value)) = values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-            return invalid(format!("{value} at sample {sample}: every weight must be finite"));
-        }
-        if let Some((sample, value)) = values.iter().enumerate().find(|(_, v)| **v < F::zero()) {
-            return invalid(format!("{value} at sample {sample}: every weight must be >= 0"));
-        }
         if values.is_empty() {
             return invalid("there are none (N = 0)".into());
         }
@@ -64,8 +59,20 @@ impl<'a, F: Float> SampleWeights<'a, F> {
     }
 }
 
+/// [`Error::SampleWeights`] naming the first weight that is NaN, infinite or negative.
+pub(crate) fn check_weight_values<F: Float>(values: &[F]) -> Result<()> {
+    let invalid = |message: String| Err(Error::SampleWeights(message));
+    if let Some((sample, value)) = values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+        return invalid(format!("{value} at sample {sample}: every weight must be finite"));
+    }
+    if let Some((sample, value)) = values.iter().enumerate().find(|(_, v)| **v < F::zero()) {
+        return invalid(format!("{value} at sample {sample}: every weight must be >= 0"));
+    }
+    Ok(())
+}
+
 /// [`Error::SampleWeights`] unless there is one weight per sample.
-pub(super) fn check_weight_count(n_weights: usize, n_samples: usize) -> Result<()> {
+pub(crate) fn check_weight_count(n_weights: usize, n_samples: usize) -> Result<()> {
     match n_weights == n_samples {
         true => Ok(()),
         false => Err(Error::SampleWeights(format!(

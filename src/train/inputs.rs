@@ -21,6 +21,15 @@ impl<'a, F> From<ArrayView2<'a, F>> for Inputs<'a, F> {
 }
 
 impl<'a, F: Float> Inputs<'a, F> {
+    /// The same inputs, borrowed for as long as `self` is (ndarray's views are invariant in
+    /// their lifetime, so a shorter one takes a new view).
+    pub fn view(&self) -> Inputs<'_, F> {
+        match self {
+            Inputs::Dense(x) => Inputs::Dense(x.view()),
+            Inputs::Sparse(rows) => Inputs::Sparse(rows),
+        }
+    }
+
     /// N, the number of samples.
     pub fn nrows(&self) -> usize {
         match self {

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::common::{
     failure, fixture, json, matrix, reference, relative_difference, relative_scalar_difference,
-    softmax,
+    softmax, write_npy_vector,
 };
 use softmax::npy::{Matrix, read_matrix};
 
@@ -253,19 +253,8 @@ fn bad_inputs_give_clear_errors() {
 
 /// Writes a 1-D int64 `.npy` as `np.save` does (format 1.0, header padded to 64 bytes).
 fn write_labels(path: &Path, labels: &[i64]) {
-    let mut header =
-        format!("{{'descr': '<i8', 'fortran_order': False, 'shape': ({},), }}", labels.len());
-    while (10 + header.len() + 1) % 64 != 0 {
-        header.push(' ');
-    }
-    header.push('\n');
-    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
-    bytes.extend((header.len() as u16).to_le_bytes());
-    bytes.extend(header.as_bytes());
-    for label in labels {
-        bytes.extend(label.to_le_bytes());
-    }
-    std::fs::write(path, bytes).unwrap();
+    let data: Vec<u8> = labels.iter().flat_map(|label| label.to_le_bytes()).collect();
+    write_npy_vector(path, "<i8", labels.len(), &data);
 }
 
 #[test]

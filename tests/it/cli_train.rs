@@ -185,3 +185,127 @@ fn bad_hyperparameters_and_data_are_refused() {
         assert!(stderr.contains(word), "{args:?}: '{word}' missing from {stderr}");
     }
 }
+
+/// An imbalanced CSV (170 samples of class a, 30 of b, overlapping) with a column of weights.
+fn imbalanced_csv(dir: &std::path::Path) -> std::path::PathBuf {
+    let mut csv = String::from("x,y,w,label\n");
+    for i in 0..200 {
+        let (class, shift) = if i < 170 { ("a", 0.0) } else { ("b", 1.0) };
+        // A fixed, spread-out pattern instead of random draws.
+        let x = shift + ((i * 37) % 41) as f64 / 20.0 - 1.0;
+        let y = ((i * 53) % 29) as f64 / 14.0 - 1.0;
+        csv.push_str(&format!("{x},{y},{},{class}\n", 1 + i % 3));
+    }
+    let path = dir.join("imbalanced.csv");
+    std::fs::write(&path, csv).unwrap();
+    path
+}
+
+/// The share of the training samples of class `b` that `model` predicts as `b`.
+fn recall_of_b(model: &std::path::Path, data: &str) -> f64 {
+    let out = json(&[
+        "eval",
+        "--model",
+        &text(model),
+        "--data",
+        data,
+        "--label-column",
+        "label",
+        "--weight-column",
+        "w",
+        "--val-fraction",
+        "0",
+        "--split",
+        "train",
+    ]);
+    let per_class = out["per_class"].as_array().unwrap();
+    let b = per_class.iter().find(|c| c["class"] == "b").unwrap();
+    b["recall"].as_f64().unwrap()
+}
+
+/// `--class-weight balanced` on an imbalanced CSV weighs the rare class up: the model changes,
+/// finds more of the rare class, and records the class weights in the model file and the JSON
+/// line; `--weight-column` takes the weights column out of the features, and names itself.
+#[test]
+fn balanced_class_weights_change_the_model_and_are_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = format!("csv:{}", text(&imbalanced_csv(dir.path())));
+    let train = |name: &str, extra: &[&str]| {
+        let model = dir.path().join(name);
+        let mut args = vec![
+            "train",
+            "--data",
+            &data,
+            "--label-column",
+            "label",
+            "--weight-column",
+            "w",
+            "--model",
+        ];
+        let model_text = text(&model);
+        args.push(&model_text);
+        args.extend(extra);
+        (json(&args), model)
+    };
+    let (plain, plain_model) = train("plain.safetensors", &[]);
+    let (balanced, balanced_model) = train("balanced.safetensors", &["--class-weight", "balanced"]);
+    assert_eq!(plain["class_weight"], serde_json::Value::Null);
+    assert_eq!(balanced["class_weight"], "balanced");
+    assert_eq!(balanced["options"]["class_weight"], "balanced");
+    assert_eq!(
+        (&balanced["sample_weight"], &balanced["weight_column"]),
+        (&serde_json::Value::Null, &serde_json::json!("w"))
+    );
+    let model = softmax::model::Model::load(&balanced_model).unwrap();
+    assert_eq!(model.training()["class_weight"], "balanced");
+    assert_eq!(model.feature_names().unwrap(), ["x", "y"]);
+    assert_ne!(model.weight(), softmax::model::Model::load(&plain_model).unwrap().weight());
+    let (plain_recall, balanced_recall) =
+        (recall_of_b(&plain_model, &data), recall_of_b(&balanced_model, &data));
+    assert!(
+        balanced_recall > plain_recall,
+        "recall of b: {balanced_recall} balanced, {plain_recall} plain"
+    );
+    // Named weights: classes not named weigh 1; the JSON has the weight of every class.
+    let (named, _) = train("named.safetensors", &["--class-weight", "b=5.5"]);
+    assert_eq!(named["class_weight"], serde_json::json!([1.0, 5.5]));
+}
+
+/// `--sample-weight` reads one weight per training row of the source (before the validation
+/// split): weights all 2 train the unweighted model exactly, and the file is named in the JSON
+/// line. A file of the wrong length, an unknown class or a weight column with a weight file
+/// fail with exit 1 and a message naming the problem.
+#[test]
+fn sample_weight_files_weigh_the_training_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = format!("csv:{}", text(&imbalanced_csv(dir.path())));
+    let twos = dir.path().join("twos.txt");
+    std::fs::write(&twos, "2\n".repeat(200)).unwrap();
+    let base = ["train", "--data", &data, "--label-column", "label", "--json"];
+    let plain = json(&base);
+    let doubled = json(&[&base[..], &["--sample-weight", &text(&twos)]].concat());
+    assert_eq!(doubled["sample_weight"], text(&twos));
+    assert_eq!(plain["sample_weight"], serde_json::Value::Null);
+    assert_eq!(doubled["objective"], plain["objective"]);
+    assert_eq!(doubled["train_accuracy"], plain["train_accuracy"]);
+
+    let short = dir.path().join("short.txt");
+    std::fs::write(&short, "1\n".repeat(150)).unwrap();
+    let out = softmax(&[&base[..], &["--sample-weight", &text(&short)]].concat());
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("{}: 150 sample weights for the 200 training rows", text(&short))),
+        "{stderr}"
+    );
+    let cases: [(&[&str], &str); 4] = [
+        (&["--class-weight", "c=2"], "no class named 'c': the classes are a, b"),
+        (&["--class-weight", "a=-1"], "finite and >= 0"),
+        (&["--weight-column", "w", "--sample-weight", "twos.txt"], "not both"),
+        (&["--weight-column", "weight"], "no weight column named 'weight'"),
+    ];
+    for (extra, expected) in cases {
+        let stderr = failure(&[&base[..], extra].concat());
+        assert!(stderr.contains(expected), "{extra:?}: {stderr}");
+    }
+}

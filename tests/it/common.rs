@@ -88,3 +88,18 @@ pub fn failure(args: &[&str]) -> String {
 pub fn text(path: &Path) -> String {
     path.display().to_string()
 }
+
+/// Writes a 1-D `.npy` array as `np.save` does (format 1.0, header padded to 64 bytes): `n`
+/// elements of `descr` (e.g. `<i8`, `<f8`) given as their little-endian `data` bytes.
+pub fn write_npy_vector(path: &Path, descr: &str, n: usize, data: &[u8]) {
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': ({n},), }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((header.len() as u16).to_le_bytes());
+    bytes.extend(header.as_bytes());
+    bytes.extend(data);
+    std::fs::write(path, bytes).unwrap();
+}

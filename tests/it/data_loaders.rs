@@ -14,6 +14,8 @@ use softmax::data::{
     DataSpec, Dataset, ImageShape, LoadOptions, Splits, load, load_features, stratified_split,
 };
 use softmax::{Error, npy};
+
+use crate::common::write_npy_vector;
 use tempfile::TempDir;
 
 /// MNIST: the first train and t10k labels (shared/data/README.md, checked by eye there).
@@ -681,6 +683,7 @@ fn stratified_split_gives_every_class_of_two_a_sample() {
     let data = Dataset {
         inputs: Array2::zeros((5, 1)),
         labels: vec![0, 1, 1, 2, 2],
+        sample_weights: None,
         class_names: vec!["a".into(), "b".into(), "c".into()],
         feature_names: None,
         image_shape: None,
@@ -968,4 +971,266 @@ fn npy_headers_nesting_brackets_deeply_are_refused_quickly() {
     let header = "{'descr': [('a', '<f8', (2,))], 'fortran_order': False, 'shape': (1,), }\n";
     let (_dir, path) = temp_file("structured.npy", &npy_raw(header, &[0; 16]));
     assert_file_error(npy::read_matrix(&path), "structured.npy", &["unsupported structured dtype"]);
+}
+
+// ---- sample weights ----
+
+/// Each source with the options to load it, for the sample weight tests.
+fn every_source() -> Vec<DataSpec> {
+    let data = |name: &str| fixture(name).display().to_string();
+    [
+        "digits".to_string(),
+        format!("mnist:{}", data("mnist")),
+        format!("cifar10:{}", data("cifar10")),
+        format!("csv:{}", data("digits_named.csv")),
+        format!("libsvm:{}", data("digits_200.svm")),
+        format!("npy:{},{}", data("digits_X.npy"), data("digits_y.npy")),
+        format!("npz:{}", data("digits_keras.npz")),
+    ]
+    .iter()
+    .map(|spec| spec.parse().unwrap())
+    .collect()
+}
+
+/// A text file of the weights 0, 1, …, n − 1: each weight names its row as read.
+fn index_weights(dir: &Path, n: usize) -> PathBuf {
+    let path = dir.join("weights.txt");
+    fs::write(&path, (0..n).map(|i| format!("{i}\n")).collect::<String>()).unwrap();
+    path
+}
+
+/// The weighted splits of `splits` (those that carry weights).
+fn weighted(splits: &Splits) -> Vec<(&str, &Dataset)> {
+    [
+        ("train", Some(&splits.train)),
+        ("validation", splits.validation.as_ref()),
+        ("test", splits.test.as_ref()),
+    ]
+    .into_iter()
+    .filter_map(|(name, split)| Some((name, split?)).filter(|(_, s)| s.sample_weights.is_some()))
+    .collect()
+}
+
+/// Every source attaches a weight file's weights to its training rows as read (for digits, all
+/// 1,797 rows of the file, before its test split), and every split carries each weight with
+/// its row: loaded without and with a validation split, the weight (the row's index as read)
+/// finds the same inputs and label, the weights of each split stay in the order read, and
+/// they cover every row once. Splits from other files (MNIST's t10k, ...) have no weights.
+#[test]
+fn sample_weights_travel_with_their_rows_through_every_split() {
+    let dir = TempDir::new().unwrap();
+    for spec in every_source() {
+        let unsplit = LoadOptions { val_fraction: 0.0, cifar_validation: 0, ..Default::default() };
+        let plain = load(&spec, &unsplit).unwrap();
+        let digits_test = plain.test.as_ref().filter(|_| spec == DataSpec::Digits);
+        let n_rows = plain.train.n_samples() + digits_test.map_or(0, Dataset::n_samples);
+        let sample_weights = Some(index_weights(dir.path(), n_rows));
+        let as_read =
+            load(&spec, &LoadOptions { sample_weights: sample_weights.clone(), ..unsplit })
+                .unwrap();
+        let mut rows = vec![None; n_rows];
+        for (_, split) in weighted(&as_read) {
+            for (i, &weight) in split.sample_weights.as_ref().unwrap().iter().enumerate() {
+                rows[weight as usize] = Some((split.inputs.row(i).to_owned(), split.labels[i]));
+            }
+        }
+        assert!(rows.iter().all(Option::is_some), "{spec}: a weight is missing");
+        let split_options = LoadOptions {
+            val_fraction: 0.3,
+            cifar_validation: 10,
+            sample_weights,
+            ..Default::default()
+        };
+        let splits = load(&spec, &split_options).unwrap();
+        let carried = weighted(&splits);
+        let expected = if spec == DataSpec::Digits { 3 } else { 2 };
+        assert_eq!(carried.len(), expected, "{spec}: weighted splits");
+        let mut seen = 0;
+        for (name, split) in carried {
+            let weights = split.sample_weights.as_ref().unwrap();
+            assert_eq!(weights.len(), split.n_samples());
+            assert!(weights.windows(2).all(|pair| pair[0] < pair[1]), "{spec} {name}: order");
+            for (i, &weight) in weights.iter().enumerate() {
+                let (inputs, label) = rows[weight as usize].as_ref().unwrap();
+                assert_eq!(split.inputs.row(i), inputs.view(), "{spec} {name} row {i}");
+                assert_eq!(split.labels[i], *label, "{spec} {name} row {i}");
+            }
+            seen += weights.len();
+        }
+        assert_eq!(seen, n_rows, "{spec}");
+        if let Some(test) = splits.test.as_ref().filter(|_| spec != DataSpec::Digits) {
+            assert_eq!(test.sample_weights, None, "{spec}: the test file has no weights");
+        }
+        assert_eq!(plain.train.sample_weights, None, "{spec}: no weights unless asked");
+    }
+}
+
+/// Weight files are `.npy` vectors (float64, float32 or integers, whatever the file's name) or
+/// text with one number per line (gzip too); trailing blank lines are allowed.
+#[test]
+fn weight_files_are_npy_vectors_or_lines_of_text() {
+    let dir = TempDir::new().unwrap();
+    let expected = [0.5f64, 2.0, 0.0, 3.25];
+    let f64_path = dir.path().join("w64.npy");
+    write_npy_vector(
+        &f64_path,
+        "<f8",
+        4,
+        &expected.iter().flat_map(|w| w.to_le_bytes()).collect::<Vec<_>>(),
+    );
+    let f32_path = dir.path().join("w32.weights");
+    write_npy_vector(
+        &f32_path,
+        "<f4",
+        4,
+        &expected.iter().flat_map(|&w| (w as f32).to_le_bytes()).collect::<Vec<_>>(),
+    );
+    let text_path = dir.path().join("w.txt");
+    fs::write(&text_path, "0.5\n 2\n0\n3.25e0\n\n\n").unwrap();
+    let gz_path = dir.path().join("w.txt.gz");
+    fs::write(&gz_path, gzip(b"0.5\n2\n0\n3.25\n")).unwrap();
+    for path in [&f64_path, &f32_path, &text_path, &gz_path] {
+        assert_eq!(
+            softmax::data::read_sample_weights(path).unwrap(),
+            expected,
+            "{}",
+            path.display()
+        );
+    }
+    let int_path = dir.path().join("counts.npy");
+    write_npy_vector(
+        &int_path,
+        "<i8",
+        3,
+        &[3i64, 0, 1].iter().flat_map(|w| w.to_le_bytes()).collect::<Vec<_>>(),
+    );
+    assert_eq!(softmax::data::read_sample_weights(&int_path).unwrap(), [3.0, 0.0, 1.0]);
+}
+
+/// A weight file the training rows cannot use is refused, naming the file and the line (or
+/// index, or both counts).
+#[test]
+fn bad_weight_files_are_refused_naming_the_file() {
+    let dir = TempDir::new().unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        fs::write(&path, text).unwrap();
+        path
+    };
+    let cases = [
+        (
+            write("short.txt", "1\n2\n"),
+            vec!["2 sample weights for the 1,797 training rows of scikit-learn digits"],
+        ),
+        (write("word.txt", "1\nheavy\n"), vec!["line 2: 'heavy' is not a number"]),
+        (
+            write("negative.txt", "1\n-2\n"),
+            vec!["line 2: weight -2: every weight must be finite and >= 0"],
+        ),
+        (write("nan.txt", "NaN\n"), vec!["line 1: weight NaN"]),
+        (write("gap.txt", "1\n\n2\n"), vec!["line 2 is blank"]),
+        (write("empty.txt", ""), vec!["empty"]),
+    ];
+    for (path, parts) in cases {
+        let options = LoadOptions { sample_weights: Some(path.clone()), ..Default::default() };
+        let name = path.file_name().unwrap().to_str().unwrap().to_string();
+        assert_file_error(load(&DataSpec::Digits, &options), &name, &parts);
+    }
+    let matrix = dir.path().join("matrix.npy");
+    npy::write_matrix(&matrix, Array2::<f64>::ones((2, 2)).view()).unwrap();
+    let options = LoadOptions { sample_weights: Some(matrix), ..Default::default() };
+    assert_file_error(
+        load(&DataSpec::Digits, &options),
+        "matrix.npy",
+        &["expected a 1-D array, got shape (2, 2)"],
+    );
+    let negative = dir.path().join("negative.npy");
+    write_npy_vector(
+        &negative,
+        "<f8",
+        2,
+        &[1.0f64, -1.0].iter().flat_map(|w| w.to_le_bytes()).collect::<Vec<_>>(),
+    );
+    let options = LoadOptions { sample_weights: Some(negative), ..Default::default() };
+    assert_file_error(load(&DataSpec::Digits, &options), "negative.npy", &["weight -1 at index 1"]);
+    // CIFAR-10 counts all five batches' records, before its validation split.
+    let options = LoadOptions {
+        sample_weights: Some(write("ninety.txt", &"1\n".repeat(90))),
+        ..cifar_options()
+    };
+    assert_file_error(
+        load(&DataSpec::Cifar10(fixture("cifar10")), &options),
+        "ninety.txt",
+        &["90 sample weights for the 100 training rows"],
+    );
+}
+
+/// A CSV column of weights (by header name or index) is read as the rows' weights and is not
+/// a feature; a bad weight names its line and column, and a weight column is refused with a
+/// weight file, with another source, or where the labels are.
+#[test]
+fn a_csv_weight_column_weighs_its_rows_and_is_not_a_feature() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("weighted.csv");
+    fs::write(&path, "a,w,b,label\n1,0.5,2,x\n3,2,4,y\n5,0,6,x\n").unwrap();
+    let spec = DataSpec::Csv(path.clone());
+    for column in ["w", "1"] {
+        let options = LoadOptions {
+            csv_weight: Some(column.into()),
+            csv_label: Some("label".into()),
+            ..no_validation()
+        };
+        let train = load(&spec, &options).unwrap().train;
+        assert_eq!(train.inputs, ndarray::array![[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]);
+        assert_eq!(train.sample_weights, Some(vec![0.5, 2.0, 0.0]));
+        assert_eq!(train.feature_names, Some(vec!["a".to_string(), "b".to_string()]));
+        assert_eq!(train.labels, [0, 1, 0]);
+    }
+    let with = |column: &str| LoadOptions { csv_weight: Some(column.into()), ..no_validation() };
+    assert_file_error(
+        load(&spec, &with("weight")),
+        "weighted.csv",
+        &["no weight column named 'weight': the header names a, w, b, label"],
+    );
+    assert_file_error(
+        load(&spec, &with("7")),
+        "weighted.csv",
+        &["no weight column 7: the rows have 4 columns"],
+    );
+    assert_file_error(
+        load(&spec, &with("label")),
+        "weighted.csv",
+        &["column 3 cannot hold both the labels and the weights"],
+    );
+    let bad = dir.path().join("bad.csv");
+    fs::write(&bad, "a,w,label\n1,0.5,x\n3,-2,y\n").unwrap();
+    assert_file_error(
+        load(&DataSpec::Csv(bad), &with("w")),
+        "bad.csv",
+        &["line 3, column 'w': '-2' is not a weight"],
+    );
+    let both = LoadOptions { sample_weights: Some(path.clone()), ..with("w") };
+    assert!(matches!(load(&spec, &both), Err(Error::InvalidOption(m)) if m.contains("not both")));
+    let err = load(&DataSpec::Digits, &with("w")).unwrap_err().to_string();
+    assert!(err.contains("a weight column ('w') is for CSV sources, not digits"), "{err}");
+}
+
+/// `stratified_split` keeps each weight with its sample.
+#[test]
+fn stratified_split_carries_the_weights() {
+    let data = Dataset {
+        inputs: Array2::from_shape_fn((8, 1), |(i, _)| i as f32),
+        labels: vec![0, 1, 0, 1, 0, 1, 0, 1],
+        sample_weights: Some((0..8).map(|i| 10.0 * i as f64).collect()),
+        class_names: vec!["a".into(), "b".into()],
+        feature_names: None,
+        image_shape: None,
+    };
+    let (first, second) = stratified_split(data, 0.5, 3);
+    for split in [first, second] {
+        let weights = split.sample_weights.unwrap();
+        let from_inputs: Vec<f64> =
+            split.inputs.column(0).iter().map(|&x| 10.0 * f64::from(x)).collect();
+        assert_eq!(weights, from_inputs);
+    }
 }

@@ -195,6 +195,7 @@ fn aligning_a_label_beyond_the_class_names_is_out_of_range() {
     let data = softmax::data::Dataset {
         inputs: Array2::zeros((3, 1)),
         labels: vec![0, 1, 2],
+        sample_weights: None,
         class_names: vec!["a".into(), "b".into()],
         feature_names: None,
         image_shape: None,

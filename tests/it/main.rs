@@ -13,3 +13,4 @@ mod reference_values;
 mod sample_weights;
 mod sparse_kernel;
 mod training;
+mod weighted_training;

@@ -608,6 +608,7 @@ fn confusion_dataset() -> Dataset {
     Dataset {
         inputs: Array2::from_shape_fn((5, 3), |(i, j)| if predicted[i] == j { 1.0 } else { 0.0 }),
         labels: vec![0, 0, 1, 1, 2],
+        sample_weights: None,
         class_names: names(&["a", "b", "c"]),
         feature_names: None,
         image_shape: None,

@@ -1,9 +1,11 @@
 //! Options shared by the subcommands that compute a loss.
 
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use softmax::class_weight::ClassWeight;
 use softmax::fit::{Dtype, FitOptions};
 use softmax::model::Model;
 use softmax::npy::{self, Matrix};
@@ -127,11 +129,25 @@ pub struct DataArgs {
     /// CIFAR-10: use only the first N test records (default: all 10,000; CS231n uses 1,000).
     #[arg(long)]
     pub cifar_test: Option<usize>,
+    /// CSV: a column of sample weights (header name or 0-based index), which is then not a
+    /// feature; training weighs each row by it.
+    #[arg(long, value_name = "NAME|INDEX")]
+    pub weight_column: Option<String>,
 }
 
 impl DataArgs {
     /// Loads the data, with `seed` for the validation split.
     pub fn load(&self, seed: u64) -> Result<softmax::data::Splits> {
+        self.load_weighted(seed, None)
+    }
+
+    /// Loads the data, with `seed` for the validation split and the sample weights of the file
+    /// `sample_weights`, if any (one per training row of the source as read).
+    pub fn load_weighted(
+        &self,
+        seed: u64,
+        sample_weights: Option<&Path>,
+    ) -> Result<softmax::data::Splits> {
         anyhow::ensure!(
             (0.0..1.0).contains(&self.val_fraction),
             "--val-fraction must be in [0, 1), got {}",
@@ -143,6 +159,8 @@ impl DataArgs {
             csv_label: self.label_column.clone(),
             cifar_validation: self.cifar_validation,
             cifar_test: self.cifar_test,
+            sample_weights: sample_weights.map(Path::to_path_buf),
+            csv_weight: self.weight_column.clone(),
         };
         softmax::data::load(&self.data, &options).with_context(|| format!("loading {}", self.data))
     }
@@ -197,6 +215,14 @@ pub struct TrainArgs {
     /// Floating-point type: auto (f64 for lbfgs, f32 otherwise) | f32 | f64.
     #[arg(long, default_value = "auto")]
     pub dtype: Dtype,
+    /// Class weights: balanced (N / (C·n_c), n_c the training samples of class c) or
+    /// NAME=W,NAME=W (class names as in the data; classes not named weigh 1).
+    #[arg(long, value_name = "balanced|NAME=W,...")]
+    pub class_weight: Option<ClassWeightArg>,
+    /// Sample weights: a .npy 1-D array or a text file of one number per line, one weight per
+    /// training row of the source as read (before the validation split).
+    #[arg(long, value_name = "PATH")]
+    pub sample_weight: Option<PathBuf>,
     /// Initial weights: this times randn (seeded).
     #[arg(long, default_value_t = 1e-3)]
     pub init_scale: f64,
@@ -213,7 +239,41 @@ pub struct TrainArgs {
 }
 
 impl TrainArgs {
-    /// The library's options for one learning rate and regularization strength.
+    /// Loads the data with its sample weights (--sample-weight, --weight-column), the
+    /// validation split seeded by --seed.
+    pub fn load_data(&self) -> Result<softmax::data::Splits> {
+        self.data.load_weighted(self.seed, self.sample_weight.as_deref())
+    }
+
+    /// The class weights of --class-weight for the data set's classes.
+    pub fn class_weight(&self, class_names: &[String]) -> Result<ClassWeight> {
+        match &self.class_weight {
+            None => Ok(ClassWeight::None),
+            Some(ClassWeightArg::Balanced) => Ok(ClassWeight::Balanced),
+            Some(ClassWeightArg::Named(pairs)) => {
+                let mut weights = vec![1.0; class_names.len()];
+                for (name, weight) in pairs {
+                    let Some(class) = class_names.iter().position(|known| known == name) else {
+                        let mut known: Vec<&str> =
+                            class_names.iter().take(20).map(String::as_str).collect();
+                        if class_names.len() > known.len() {
+                            known.push("…");
+                        }
+                        anyhow::bail!(
+                            "--class-weight: no class named '{name}': the classes are {}",
+                            known.join(", ")
+                        );
+                    };
+                    weights[class] = *weight;
+                }
+                Ok(ClassWeight::PerClass(weights))
+            }
+        }
+    }
+
+    /// The library's options for one learning rate and regularization strength. Named class
+    /// weights need the data's classes: they are `None` here until [`Self::class_weight`]
+    /// resolves them; the other options can be checked before any work.
     pub fn fit_options(&self, learning_rate: Option<f64>, reg: f64) -> FitOptions {
         let duration = match (self.iters, self.epochs) {
             (Some(iterations), _) => Some(Duration::Iterations(iterations)),
@@ -228,6 +288,10 @@ impl TrainArgs {
             bias: self.bias,
             kernel: self.kernel,
             dtype: self.dtype,
+            class_weight: match self.class_weight {
+                Some(ClassWeightArg::Balanced) => ClassWeight::Balanced,
+                _ => ClassWeight::None,
+            },
             train: TrainOptions {
                 optimizer: self.optimizer,
                 learning_rate,
@@ -241,6 +305,39 @@ impl TrainArgs {
                 seed: self.seed,
             },
         }
+    }
+}
+
+/// --class-weight as written: `balanced`, or class names with their weights.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ClassWeightArg {
+    Balanced,
+    Named(Vec<(String, f64)>),
+}
+
+impl FromStr for ClassWeightArg {
+    type Err = String;
+
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        if text == "balanced" {
+            return Ok(ClassWeightArg::Balanced);
+        }
+        let mut pairs: Vec<(String, f64)> = Vec::new();
+        for pair in text.split(',') {
+            let Some((name, weight)) = pair.rsplit_once('=') else {
+                return Err(format!("'{pair}' is not NAME=W (or give: balanced)"));
+            };
+            let weight: f64 = match weight.trim().parse() {
+                Ok(weight) if f64::is_finite(weight) && weight >= 0.0 => weight,
+                _ => return Err(format!("'{pair}': the weight must be a number, finite and >= 0")),
+            };
+            let name = name.trim();
+            if pairs.iter().any(|(known, _)| known == name) {
+                return Err(format!("class '{name}' is given twice"));
+            }
+            pairs.push((name.to_string(), weight));
+        }
+        Ok(ClassWeightArg::Named(pairs))
     }
 }
 

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use serde_json::json;
 use softmax::data::{Dataset, SplitName, Splits};
-use softmax::fit::{Fitted, fit};
+use softmax::fit::{FitOptions, Fitted, fit};
 
 use crate::options::{TrainArgs, start_threads};
 use crate::output::print_line;
@@ -40,7 +40,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let options = args.train.fit_options(args.lr, args.reg).check()?;
+    // Every option is checked before any work; named class weights once the classes are known.
+    let options = args.train.fit_options(args.lr, args.reg);
+    options.clone().check()?;
     if let Some(dir) = &args.report {
         anyhow::ensure!(
             !dir.exists() || dir.is_dir(),
@@ -49,8 +51,10 @@ pub fn run(args: Args) -> Result<()> {
         );
     }
     start_threads(args.train.threads)?;
-    let splits = args.train.data.load(args.train.seed)?;
-    let about = AboutData::of(&splits);
+    let splits = args.train.load_data()?;
+    let class_weight = args.train.class_weight(&splits.train.class_names)?;
+    let options = FitOptions { class_weight, ..options }.check()?;
+    let about = AboutData::of(&splits, &args.train);
     // `fit` takes the training and validation splits (it preprocesses them in place). A report
     // evaluates the held-out split as loaded: the test split if the source has one, else a copy
     // of validation or train taken now.
@@ -132,27 +136,33 @@ pub fn in_words(summary: &serde_json::Value) -> String {
     lines.join("\n")
 }
 
-/// What a run's summary says about its data: where it came from and how many samples each
-/// split has. Taken before [`fit`] consumes the training and validation splits.
+/// What a run's summary says about its data: where it came from, how many samples each split
+/// has and where their weights came from. Taken before [`fit`] consumes the training and
+/// validation splits.
 pub struct AboutData {
     pub description: String,
     n_train: usize,
     n_validation: Option<usize>,
+    sample_weight: Option<PathBuf>,
+    weight_column: Option<String>,
 }
 
 impl AboutData {
-    /// The facts of `splits`.
-    pub fn of(splits: &Splits) -> AboutData {
+    /// The facts of `splits`, loaded as `args` say.
+    pub fn of(splits: &Splits, args: &TrainArgs) -> AboutData {
         AboutData {
             description: splits.description.clone(),
             n_train: splits.train.n_samples(),
             n_validation: splits.validation.as_ref().map(Dataset::n_samples),
+            sample_weight: args.sample_weight.clone(),
+            weight_column: args.data.weight_column.clone(),
         }
     }
 }
 
-/// The JSON summary of a run: accuracies on every split (the model is scored on `test` here),
-/// the objective, the cost.
+/// The JSON summary of a run: accuracies on every split (the model is scored on `test` here,
+/// unweighted), the objective (weighted, with weights), the cost, and the weights: the class
+/// weights as the model's options record them, the sample weights' file or CSV column.
 pub fn summary(
     fitted: &Fitted,
     about: &AboutData,
@@ -181,6 +191,9 @@ pub fn summary(
         "n_validation": about.n_validation,
         "n_test": test.map(Dataset::n_samples),
         "options": fitted.model.training(),
+        "class_weight": fitted.model.training()["class_weight"],
+        "sample_weight": about.sample_weight,
+        "weight_column": about.weight_column,
     }))
 }
 

@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
+use softmax::fit::FitOptions;
 use softmax::tune::{Grid, Winner};
 
 use crate::options::{TrainArgs, start_threads};
@@ -31,10 +32,14 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let grid = Grid::new(&args.train.fit_options(None, 0.0), &args.lr, &args.reg)?;
+    // Every option is checked before any work; named class weights once the classes are known.
+    let base = args.train.fit_options(None, 0.0);
+    Grid::new(&base, &args.lr, &args.reg)?;
     start_threads(args.train.threads)?;
-    let splits = args.train.data.load(args.train.seed)?;
-    let about = AboutData::of(&splits);
+    let splits = args.train.load_data()?;
+    let class_weight = args.train.class_weight(&splits.train.class_names)?;
+    let grid = Grid::new(&FitOptions { class_weight, ..base }, &args.lr, &args.reg)?;
+    let about = AboutData::of(&splits, &args.train);
     let Some(validation) = splits.validation else {
         bail!(
             "tuning needs a validation set: {} has none (use --val-fraction > 0)",
