@@ -7,20 +7,25 @@ installed, PyTorch's `F.cross_entropy` + `backward()` and the same pass written 
 runs in its own process with the same thread count (idle worker pools of two libraries in one
 process fight over the cores). It prints the median milliseconds and how many times faster our
 `auto` kernel (fused or gemm, picked by shape) is; absolute times drift between runs and
-machines, the ratios are what carry.
+machines, the ratios are what carry. Our `auto` kernel runs once per instruction set of this
+CPU that has FMA (`--isa avx512`, `avx2`), and each of our rows shows its share of the machine's
+float32 FMA peak for that instruction set and thread count, from `physlimits`
+(`../shared/bench/physlimits`: pass its output with `--physlimits FILE`, or its binary with
+`--physlimits-bin`); the header names the CPU, its instruction sets and the peaks.
 
     pip install numpy torch        # torch is optional
     cargo build --release
     python3 scripts/compare_peers.py                         # every shape, float32, 2 threads
     python3 scripts/compare_peers.py --shapes cifar,mnist --threads 1 --dtype float64
+    python3 scripts/compare_peers.py --physlimits physlimits.txt   # `physlimits all > physlimits.txt`
 """
 
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
-import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHAPES = {  # N, D, C — as `softmax bench --shape`
@@ -91,11 +96,46 @@ def peer(impl, shape, dtype, threads, reps):
     return json.loads(result.stdout)["median_ms"]
 
 
-def ours(kernel, shape, dtype, threads, reps, binary):
+def ours(kernel, shape, dtype, threads, reps, binary, isa="auto"):
     args = [binary, "bench", "--shape", shape, "--kernel", kernel, "--dtype", "f32" if dtype == "float32" else "f64",
-            "--threads", str(threads), "--reps", str(reps), "--json"]
+            "--threads", str(threads), "--reps", str(reps), "--isa", isa, "--json"]
     timing = json.loads(subprocess.run(args, check=True, capture_output=True, text=True).stdout)
     return timing["median_ms"], timing["kernel"]
+
+
+def cpu_model_and_flags():
+    """The CPU's model name and the SIMD flags that matter here, from /proc/cpuinfo."""
+    model, flags = "unknown CPU", []
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and model == "unknown CPU":
+                    model = value.strip()
+                if key.strip() in ("flags", "Features") and not flags:
+                    flags = value.split()
+    except OSError:
+        pass
+    wanted = ("sse2", "avx", "avx2", "fma", "avx512f", "avx512vl", "asimd")
+    return model, [f for f in wanted if f in flags]
+
+
+def fma_peaks(text):
+    """{(isa, threads): GFLOP/s} of float32 FMA from physlimits' output (its median lines)."""
+    peaks = {}
+    for match in re.finditer(r"fma f32_(avx2|avx512)_\d+ threads=(\d+) GFLOPs_median=([\d.]+)", text):
+        peaks[(match.group(1), int(match.group(2)))] = float(match.group(3))
+    return peaks
+
+
+def physlimits_text(args):
+    if args.physlimits:
+        with open(args.physlimits) as f:
+            return f.read()
+    if args.physlimits_bin:
+        run = subprocess.run([args.physlimits_bin, "fma", "1.0", f"1,{args.threads}"], capture_output=True, text=True)
+        return run.stdout
+    return ""
 
 
 def main():
@@ -105,24 +145,40 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--reps", type=int, default=10)
     parser.add_argument("--binary", default=os.path.join(ROOT, "target/release/softmax"))
+    parser.add_argument("--isas", default=None,
+                        help="instruction sets of our rows, comma-separated (default: avx512 and avx2 where the CPU has them)")
+    parser.add_argument("--physlimits", metavar="FILE", help="physlimits' output, for the FMA peaks")
+    parser.add_argument("--physlimits-bin", metavar="BIN", help="the physlimits binary, run here for the FMA peaks")
     args = parser.parse_args()
+    model, flags = cpu_model_and_flags()
+    isas = args.isas.split(",") if args.isas else [i for i, f in (("avx512", "avx512f"), ("avx2", "avx2")) if f in flags]
+    isas = isas or ["auto"]
+    peaks = fma_peaks(physlimits_text(args))
+    print(f"CPU: {model}; SIMD: {' '.join(flags) or 'none found'}; load average: {os.getloadavg()[0]:.2f}")
+    for isa in isas:
+        peak = peaks.get((isa, args.threads))
+        if peak:
+            print(f"physlimits float32 FMA peak, {isa}, {args.threads} threads: {peak:.1f} GFLOP/s")
     try:
         import torch  # noqa: F401
         peers = ["numpy", "torch_ce", "torch_manual"]
     except ImportError:
         peers = ["numpy"]
         print("(torch is not installed: timing NumPy only)")
-    print(f"{args.dtype}, {args.threads} threads, median ms of {args.reps} passes; ×: peer time / our auto time")
-    header = f"{'shape':<10} {'fused':>9} {'auto (kernel)':>18}" + "".join(f" {p:>18}" for p in peers)
+    print(f"{args.dtype}, {args.threads} threads, median ms of {args.reps} passes; ×: peer time / our time on that "
+          "instruction set; % peak: our GFLOP/s (4·N·D·C flops) over physlimits' FMA peak")
+    header = f"{'shape':<10} {'isa':<7} {'fused':>9} {'auto (kernel)':>18} {'% peak':>7}" + "".join(f" {p:>18}" for p in peers)
     print(header)
     for shape in args.shapes.split(","):
-        fused, _ = ours("fused", shape, args.dtype, args.threads, args.reps, args.binary)
-        auto, kernel = ours("auto", shape, args.dtype, args.threads, args.reps, args.binary)
-        cells = []
-        for name in peers:
-            ms = peer(name, shape, args.dtype, args.threads, args.reps)
-            cells.append(f" {'n/a':>18}" if ms is None else f" {ms:>9.3f} ({ms / auto:>4.1f}×)")
-        print(f"{shape:<10} {fused:>9.3f} {auto:>9.3f} ({kernel:>5})" + "".join(cells))
+        n, d, c = SHAPES[shape]
+        peer_ms = {name: peer(name, shape, args.dtype, args.threads, args.reps) for name in peers}
+        for isa in isas:
+            fused, _ = ours("fused", shape, args.dtype, args.threads, args.reps, args.binary, isa)
+            auto, kernel = ours("auto", shape, args.dtype, args.threads, args.reps, args.binary, isa)
+            peak = peaks.get((isa, args.threads))
+            share = f"{400 * n * d * c / (auto * 1e6) / peak:>6.0f}%" if peak and args.dtype == "float32" else f"{'':>7}"
+            cells = "".join(f" {'n/a':>18}" if ms is None else f" {ms:>9.3f} ({ms / auto:>4.1f}×)" for ms in peer_ms.values())
+            print(f"{shape:<10} {isa:<7} {fused:>9.3f} {auto:>9.3f} ({kernel:>5}) {share}" + cells)
 
 
 if __name__ == "__main__":

@@ -8,14 +8,14 @@
 //! `dense_loops`; the blocks and their fixed-order reduction,
 //! `blocks`, so the result does not depend on the number of threads.
 
-use ndarray::{Array2, ArrayView2, Axis, s};
+use ndarray::{Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 
 use super::blocks::dense_mean;
 use super::dense_loops::{RowLoop, Rows, grad_row_stride};
 use super::isa::{Isa, dispatch};
 use super::targets::Targets;
-use super::types::{KernelResult, Loss, LossAndGrad};
+use super::types::{KernelResult, Loss};
 use crate::Float;
 
 /// Mean data loss and its gradient (C×D) for `weights` C×D, `inputs` N×D and N targets (labels
@@ -63,31 +63,19 @@ fn pass<F: Float>(
     loss: Loss,
 ) -> KernelResult<F> {
     let weights = weights.as_standard_layout();
-    dense_mean(inputs, picked, targets, weights.dim(), |rows, block_targets| {
-        block_loss_and_grad(isa, weights.view(), rows, block_targets, loss)
-    })
-}
-
-/// The summed loss and gradient of one block of rows, or the index (within the block) of the
-/// first row whose scores are not finite.
-fn block_loss_and_grad<F: Float>(
-    isa: Isa,
-    weights: ArrayView2<F>,
-    rows: Rows<F>,
-    targets: Targets<F>,
-    loss: Loss,
-) -> Result<LossAndGrad<F>, usize> {
     let (n_classes, n_features) = weights.dim();
-    let mut grad = Array2::zeros((n_classes, grad_row_stride::<F>(n_features)));
-    let block = RowLoop {
-        weights: weights.as_slice().expect("weights are in standard layout"),
-        inputs: rows,
-        n_features,
-        step: |i, scores: &mut [F]| targets.step(loss, scores, i),
-        grad: Some(grad.as_slice_mut().expect("a new array is in standard layout")),
-    };
-    let loss = dispatch(isa, block).map_err(|bad| bad.sample)?;
-    Ok(LossAndGrad { loss, grad: grad.slice_move(s![.., ..n_features]) })
+    let stride = grad_row_stride::<F>(n_features);
+    let weights = weights.as_slice().expect("weights are in standard layout");
+    dense_mean(inputs, picked, targets, (n_classes, stride), |rows, block_targets, grad| {
+        let block = RowLoop {
+            weights,
+            inputs: rows,
+            n_features,
+            step: |i, scores: &mut [F]| block_targets.step(loss, scores, i),
+            grad: Some(grad),
+        };
+        dispatch(isa, block).map_err(|bad| bad.sample)
+    })
 }
 
 /// The scores X Wᵀ (N×C) for `weights` C×D and `inputs` N×D, with the fused kernel's inner

@@ -9,12 +9,12 @@
 //! scores are the only extra memory: SLAB_ROWS×C per block, not N×C.
 
 use ndarray::linalg::general_mat_mul;
-use ndarray::{Array2, ArrayView2};
+use ndarray::{Array2, ArrayView2, ArrayViewMut2};
 
 use super::blocks::dense_mean;
 use super::dense_loops::Rows;
 use super::targets::Targets;
-use super::types::{KernelResult, Loss, LossAndGrad};
+use super::types::{KernelResult, Loss};
 use crate::Float;
 
 /// Rows per matrix product: enough to amortize packing, few enough that the slab's scores
@@ -37,24 +37,27 @@ pub(crate) fn loss_and_grad<F: Float>(
     let inputs = inputs.as_standard_layout();
     let matrix = inputs.as_slice().expect("inputs are in standard layout");
     let n_features = inputs.ncols();
-    dense_mean((matrix, n_features), None, targets, weights.dim(), |rows, block_targets| {
+    let n_classes = weights.nrows();
+    let shape = (n_classes, n_features);
+    dense_mean((matrix, n_features), None, targets, shape, |rows, block_targets, grad| {
         let Rows::Contiguous(rows) = rows else { unreachable!("no rows are picked") };
         let rows = ArrayView2::from_shape((block_targets.labels().len(), n_features), rows)
             .expect("a block is whole rows");
-        block_loss_and_grad(weights, rows, block_targets, loss)
+        let grad = ArrayViewMut2::from_shape(shape, grad).expect("a partial is C×D");
+        block_loss_and_grad(weights, rows, block_targets, loss, grad)
     })
 }
 
-/// The summed loss and gradient of one block of rows, or the index (within the block) of the
-/// first row whose scores are not finite.
+/// The summed loss of one block of rows, with their gradient added to `grad` (C×D), or the
+/// index (within the block) of the first row whose scores are not finite.
 fn block_loss_and_grad<F: Float>(
     weights: ArrayView2<F>,
     rows: ArrayView2<F>,
     targets: Targets<F>,
     loss: Loss,
-) -> Result<LossAndGrad<F>, usize> {
+    mut grad: ArrayViewMut2<F>,
+) -> Result<F, usize> {
     let n_classes = weights.nrows();
-    let mut grad = Array2::zeros(weights.raw_dim());
     let mut scores = Array2::zeros((SLAB_ROWS.min(rows.nrows()), n_classes));
     let mut loss_sum = F::zero();
     for (slab, first) in
@@ -69,5 +72,5 @@ fn block_loss_and_grad<F: Float>(
         }
         general_mat_mul(F::one(), &slab_scores.t(), &slab, F::one(), &mut grad);
     }
-    Ok(LossAndGrad { loss: loss_sum, grad })
+    Ok(loss_sum)
 }

@@ -39,7 +39,7 @@ pub(crate) fn loss_and_grad_on<F: Float>(
     let n_samples = inputs.nrows();
     let (loss_sum, grad_t) = sum_blocks(
         n_samples,
-        weights_t.zeros_like(),
+        inputs.nnz() * weights.nrows(),
         |rows| {
             let mut grad_t = weights_t.zeros_like();
             let block = SparseRowLoop {
