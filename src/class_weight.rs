@@ -17,9 +17,10 @@ pub enum ClassWeight {
     #[default]
     None,
     /// scikit-learn's `"balanced"`: c_k = N / (C · n_k), with n_k the training samples of
-    /// class k (counted once each, whatever their sample weights), N = Σ_k n_k and C the number
-    /// of classes, so that every class weighs as much in the loss. A class with no training
-    /// sample gets 1 (no sample uses it).
+    /// class k, N = Σ_k n_k and C the number of classes, so that every class weighs as much in
+    /// the loss. With sample weights the counts are their sums (n_k = Σ_{y_i = k} s_i), as
+    /// scikit-learn (≥ 1.6) counts them and as k copies of a sample would count. A class of
+    /// no (or zero) weight gets 1 (no sample uses it).
     Balanced,
     /// One weight per class, in class (label) order: finite and ≥ 0.
     PerClass(Vec<f64>),
@@ -43,13 +44,19 @@ impl ClassWeight {
         }
     }
 
-    /// The weight of each of `n_classes` classes for the training `labels` (in `0..n_classes`),
-    /// or `None` for [`ClassWeight::None`].
+    /// The weight of each of `n_classes` classes for the training `labels` (in `0..n_classes`)
+    /// and their `sample_weights` (one per label, checked by the caller), or `None` for
+    /// [`ClassWeight::None`].
     ///
     /// # Errors
     /// [`Error::InvalidOption`] for per-class weights that [`ClassWeight::check`] refuses or
     /// whose count is not `n_classes`; [`Error::LabelOutOfRange`] for a label beyond them.
-    pub fn resolve(&self, labels: &[usize], n_classes: usize) -> Result<Option<Vec<f64>>> {
+    pub fn resolve(
+        &self,
+        labels: &[usize],
+        n_classes: usize,
+        sample_weights: Option<&[f64]>,
+    ) -> Result<Option<Vec<f64>>> {
         self.check()?;
         if let Some((index, &label)) = labels.iter().enumerate().find(|(_, l)| **l >= n_classes) {
             return Err(Error::LabelOutOfRange { index, label: label as i128, n_classes });
@@ -64,12 +71,12 @@ impl ClassWeight {
             }
             ClassWeight::PerClass(weights) => Ok(Some(weights.clone())),
             ClassWeight::Balanced => {
-                let mut counts = vec![0usize; n_classes];
-                for &label in labels {
-                    counts[label] += 1;
+                let mut counts = vec![0.0f64; n_classes];
+                for (i, &label) in labels.iter().enumerate() {
+                    counts[label] += sample_weights.map_or(1.0, |weights| weights[i]);
                 }
-                let (n, c) = (labels.len() as f64, n_classes as f64);
-                let weight = |count: usize| if count == 0 { 1.0 } else { n / (c * count as f64) };
+                let (n, c) = (counts.iter().sum::<f64>(), n_classes as f64);
+                let weight = |count: f64| if count > 0.0 { n / (c * count) } else { 1.0 };
                 Ok(Some(counts.into_iter().map(weight).collect()))
             }
         }
@@ -91,7 +98,7 @@ impl ClassWeight {
         if let Some(weights) = sample_weights {
             crate::loss::check_weight_count(weights.len(), labels.len())?;
         }
-        let class_weights = self.resolve(labels, n_classes)?;
+        let class_weights = self.resolve(labels, n_classes, sample_weights)?;
         let sample_weight = |i: usize| sample_weights.map_or(1.0, |weights| weights[i]);
         Ok(match (&class_weights, sample_weights) {
             (None, None) => None,
@@ -141,9 +148,9 @@ mod tests {
     #[test]
     fn balanced_weights_follow_the_formula() {
         let labels = [0, 1, 0, 2, 1, 0];
-        let weights = ClassWeight::Balanced.resolve(&labels, 3).unwrap().unwrap();
+        let weights = ClassWeight::Balanced.resolve(&labels, 3, None).unwrap().unwrap();
         assert_eq!(weights, [6.0 / 9.0, 6.0 / 6.0, 6.0 / 3.0]);
-        let with_empty = ClassWeight::Balanced.resolve(&labels, 4).unwrap().unwrap();
+        let with_empty = ClassWeight::Balanced.resolve(&labels, 4, None).unwrap().unwrap();
         assert_eq!(with_empty, [6.0 / 12.0, 6.0 / 8.0, 6.0 / 4.0, 1.0]);
         // Each class's weights then sum to N / C, whatever its count.
         let effective = ClassWeight::Balanced.effective_weights(&labels, 3, None).unwrap().unwrap();
@@ -151,6 +158,13 @@ mod tests {
             let total: f64 = (0..6).filter(|&i| labels[i] == class).map(|i| effective[i]).sum();
             assert!((total - 2.0).abs() < 1e-15, "class {class}: {total}");
         }
+        // With sample weights the counts are their sums: (1+1+3, 1+1, 1) of N = 8. Integer
+        // weights give what the repeated samples give.
+        let samples = [1.0, 1.0, 1.0, 1.0, 1.0, 3.0];
+        let weighted = ClassWeight::Balanced.resolve(&labels, 3, Some(&samples)).unwrap().unwrap();
+        assert_eq!(weighted, [8.0 / 15.0, 8.0 / 6.0, 8.0 / 3.0]);
+        let repeated = [0, 1, 0, 2, 1, 0, 0, 0];
+        assert_eq!(weighted, ClassWeight::Balanced.resolve(&repeated, 3, None).unwrap().unwrap());
     }
 
     /// The effective weight is the class weight times the sample weight; neither gives `None`.
@@ -175,7 +189,7 @@ mod tests {
 
     #[test]
     fn per_class_weights_of_the_wrong_count_or_value_are_refused() {
-        let err = ClassWeight::PerClass(vec![1.0, 2.0]).resolve(&[0, 1, 2], 3).unwrap_err();
+        let err = ClassWeight::PerClass(vec![1.0, 2.0]).resolve(&[0, 1, 2], 3, None).unwrap_err();
         assert_eq!(
             err.to_string(),
             "invalid option: 2 class weights for 3 classes: give one weight per class"
