@@ -15,6 +15,7 @@ import os
 import warnings
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.special import expit, log_softmax
 from scipy.special import softmax as softmax_rows
 from sklearn.base import BaseEstimator, ClassifierMixin
@@ -192,7 +193,9 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            A sparse matrix (converted to CSR) is trained on as it is, never made dense, with
+            the sparse kernel; ``preprocess`` must then be "none" or "scale".
         y : array-like of shape (n_samples,)
             Labels of any type (ints, strings, ...).
         sample_weight : array-like of shape (n_samples,), default=None
@@ -213,6 +216,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         X = validate_data(
             self,
             X,
+            accept_sparse="csr",
             dtype=[np.float64, np.float32],
             ensure_all_finite=False,  # the library names the sample and feature
             reset=True,
@@ -220,15 +224,19 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
         classes, y_index = np.unique(y, return_inverse=True)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
         params = {name: getattr(self, name) for name in _LIBRARY_PARAMS}
         if len(classes) == 2:
             params["reg"] = 2 * params["reg"] if _is_number(params["reg"]) else params["reg"]
         feature_names = getattr(self, "feature_names_in_", None)
         result = _softmax.fit(
-            X,
+            _features(X),
             y_index,
             [str(c) for c in classes],
             params,
+            sample_weight=sample_weight,
+            class_weight=_class_weights(self.class_weight, classes),
             feature_names=None if feature_names is None else [str(n) for n in feature_names],
             seed=_seed(self.random_state),
             n_threads=self.n_threads,
@@ -303,6 +311,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
+        tags.input_tags.sparse = True
         return tags
 
 
@@ -361,6 +370,32 @@ def _params_of(model):
         if key in training:
             params[name] = training[key]
     return params
+
+
+def _features(X):
+    """X for the library: a dense array as it is, a sparse one as its CSR arrays in canonical
+    form (sorted column indices, no duplicates), which the library trains on without making
+    it dense."""
+    if not sp.issparse(X):
+        return X
+    if not X.has_canonical_format:
+        X = X.copy()
+        X.sum_duplicates()
+    return (X.indptr, X.indices, X.data, X.shape[1])
+
+
+def _class_weights(class_weight, classes):
+    """``class_weight`` for the library: None, "balanced", or one weight per class of
+    ``classes`` (1 for a class the dict does not name)."""
+    if class_weight is None or isinstance(class_weight, str):
+        return class_weight
+    if not isinstance(class_weight, dict):
+        raise ValueError(f"class_weight must be None, 'balanced' or a dict, got {class_weight!r}")
+    known = set(classes.tolist())
+    unknown = [label for label in class_weight if label not in known]
+    if unknown:
+        raise ValueError(f"class_weight names labels that are not in y: {unknown}")
+    return [float(class_weight.get(label, 1.0)) for label in classes.tolist()]
 
 
 def _is_integer_name(name):

@@ -120,11 +120,13 @@ class FitResult:
     def seconds(self) -> float: ...
 
 def fit(
-    X: ArrayLike,
+    X: ArrayLike | tuple[ArrayLike, ArrayLike, ArrayLike, int],
     y: ArrayLike,
     class_names: list[str],
     params: dict[str, Any],
     *,
+    sample_weight: ArrayLike | None = None,
+    class_weight: Literal["balanced"] | list[float] | None = None,
     feature_names: list[str] | None = None,
     seed: int = 0,
     n_threads: int | None = None,

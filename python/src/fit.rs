@@ -1,4 +1,5 @@
-//! `softmax._softmax.fit`: the library's [`softmax::fit::fit`] on NumPy arrays, for the
+//! `softmax._softmax.fit`: the library's [`softmax::fit::fit`] on NumPy arrays, or
+//! [`softmax::fit::fit_sparse`] on a SciPy CSR matrix's arrays (never made dense), for the
 //! estimator (`softmax.SoftmaxClassifier`, which checks and encodes the labels first).
 //!
 //! Training runs on a thread of its own, in a rayon pool of `n_threads` workers, while the
@@ -13,11 +14,13 @@ use std::sync::{Mutex, mpsc};
 use std::time::Duration as WallTime;
 
 use ndarray::Array2;
-use numpy::{PyReadonlyArray2, PyUntypedArray};
+use numpy::{PyReadonlyArray1, PyReadonlyArray2, PyUntypedArray};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
+use softmax::class_weight::ClassWeight;
 use softmax::data::Dataset;
-use softmax::fit::{FitOptions, Fitted};
+use softmax::fit::{self as library, FitOptions, Fitted, SparseDataset};
+use softmax::loss::sparse::SparseRows;
 use softmax::train::{Duration, Progress, TrainOptions};
 
 use crate::arrays::{labels, read_as};
@@ -70,6 +73,7 @@ impl Params {
             bias: parse(&self.bias)?,
             kernel: parse(&self.kernel)?,
             dtype: parse(&self.dtype)?,
+            class_weight: ClassWeight::None,
             train: TrainOptions {
                 optimizer: parse(&self.optimizer)?,
                 learning_rate: self.learning_rate,
@@ -114,21 +118,30 @@ enum Message {
 /// Trains a model on `X` (N x D) and `y` (N indices into `class_names`), the library's `fit`
 /// with `params`. Internal: `SoftmaxClassifier.fit` checks its input and calls this.
 #[pyfunction]
-#[pyo3(signature = (X, y, class_names, params, *, feature_names = None, seed = 0, n_threads = None, verbose = 0))]
+#[pyo3(signature = (
+    X, y, class_names, params, *, sample_weight = None, class_weight = None, feature_names = None,
+    seed = 0, n_threads = None, verbose = 0
+))]
 #[allow(non_snake_case, clippy::too_many_arguments)] // Python's names and keyword arguments
 pub fn fit(
     py: Python<'_>,
-    X: &Bound<'_, PyAny>,
+    X: Features<'_>,
     y: &Bound<'_, PyAny>,
     class_names: Vec<String>,
     params: Params,
+    sample_weight: Option<&Bound<'_, PyAny>>,
+    class_weight: Option<ClassWeightParam>,
     feature_names: Option<Vec<String>>,
     seed: i128,
     n_threads: Option<i128>,
     verbose: i128,
 ) -> PyResult<FitResult> {
-    let options =
-        params.fit_options(non_negative(seed, "random_state")?)?.check().map_err(to_py)?;
+    let mut options = params.fit_options(non_negative(seed, "random_state")?)?;
+    options.class_weight = match class_weight {
+        Some(class_weight) => class_weight.into_option()?,
+        None => ClassWeight::None,
+    };
+    let options = options.check().map_err(to_py)?;
     let n_threads: usize = match n_threads {
         Some(n) if n >= 1 => non_negative(n, "n_threads")?,
         Some(n) => {
@@ -138,9 +151,25 @@ pub fn fit(
         }
         None => 0, // rayon: one per core
     };
-    let inputs = inputs_f32(X)?;
     let labels = labels(y, class_names.len())?;
-    let dataset = Dataset { inputs, labels, class_names, feature_names, image_shape: None };
+    let sample_weights = sample_weight.map(as_vec::<f64>).transpose()?;
+    let train_set = match X {
+        Features::Csr(csr) => TrainSet::Sparse(SparseDataset {
+            inputs: csr.rows()?,
+            labels,
+            sample_weights,
+            class_names,
+            feature_names,
+        }),
+        Features::Dense(x) => TrainSet::Dense(Dataset {
+            inputs: inputs_f32(&x)?,
+            labels,
+            sample_weights,
+            class_names,
+            feature_names,
+            image_shape: None,
+        }),
+    };
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(n_threads)
         .build()
@@ -168,7 +197,10 @@ pub fn fit(
                 }
             };
             let result = catch_panic(|| {
-                pool.install(|| softmax::fit::fit(dataset, None, &options, &mut progress))
+                pool.install(|| match train_set {
+                    TrainSet::Dense(data) => library::fit(data, None, &options, &mut progress),
+                    TrainSet::Sparse(data) => library::fit_sparse(data, &options, &mut progress),
+                })
             });
             let _ = sender.send(Message::Done(Box::new(result)));
         });
@@ -206,6 +238,70 @@ pub fn fit(
         stop_reason: fitted.stop_reason,
         seconds: fitted.seconds,
     })
+}
+
+/// X as the estimator passes it: a dense array, or a CSR matrix's arrays
+/// `(indptr, indices, data, n_features)`.
+#[derive(FromPyObject)]
+pub enum Features<'py> {
+    Csr(Csr<'py>),
+    Dense(Bound<'py, PyAny>),
+}
+
+/// SciPy's CSR arrays, in canonical form (the estimator calls `sum_duplicates`).
+#[derive(FromPyObject)]
+pub struct Csr<'py>(Bound<'py, PyAny>, Bound<'py, PyAny>, Bound<'py, PyAny>, usize);
+
+impl Csr<'_> {
+    /// The rows, checked by the library ([`SparseRows::from_csr`]).
+    fn rows(&self) -> PyResult<SparseRows<f64>> {
+        let Csr(indptr, indices, data, n_features) = self;
+        let row_starts = as_vec::<i64>(indptr)?
+            .into_iter()
+            .map(|offset| non_negative::<usize>(offset.into(), "a CSR row offset"))
+            .collect::<PyResult<Vec<_>>>()?;
+        let columns = as_vec::<i64>(indices)?
+            .into_iter()
+            .map(|column| non_negative::<u32>(column.into(), "a CSR column index"))
+            .collect::<PyResult<Vec<_>>>()?;
+        SparseRows::from_csr(*n_features, row_starts, columns, as_vec::<f64>(data)?).map_err(to_py)
+    }
+}
+
+/// A 1-D array-like as a vector of `T` (converted by NumPy).
+fn as_vec<T: numpy::Element + Copy>(values: &Bound<'_, PyAny>) -> PyResult<Vec<T>> {
+    let numpy = values.py().import("numpy")?;
+    let array = numpy.call_method1("asarray", (values, numpy::dtype::<T>(values.py())))?;
+    let values: PyReadonlyArray1<T> = read_as(array.cast::<PyUntypedArray>()?)?;
+    Ok(values.as_array().to_vec())
+}
+
+/// The training set in either form.
+enum TrainSet {
+    Dense(Dataset),
+    Sparse(SparseDataset),
+}
+
+/// `class_weight` as the estimator passes it: "balanced" or one weight per class.
+#[derive(FromPyObject)]
+pub enum ClassWeightParam {
+    #[pyo3(transparent)]
+    Named(String),
+    #[pyo3(transparent)]
+    PerClass(Vec<f64>),
+}
+
+impl ClassWeightParam {
+    /// The library's option: "balanced" is the only name.
+    fn into_option(self) -> PyResult<ClassWeight> {
+        match self {
+            ClassWeightParam::PerClass(weights) => Ok(ClassWeight::PerClass(weights)),
+            ClassWeightParam::Named(name) if name == "balanced" => Ok(ClassWeight::Balanced),
+            ClassWeightParam::Named(name) => Err(to_py(softmax::Error::InvalidOption(format!(
+                "class_weight must be None, 'balanced' or a dict, got '{name}'"
+            )))),
+        }
+    }
 }
 
 /// X as the library's data sets hold it: float32, N x D, in a new array.

@@ -276,3 +276,47 @@ def test_verbose_prints_the_loss(capsys):
     # The first line is the objective at the start, W = 0.001 * randn: about ln 3.
     first = lines[0].split()
     assert first[:2] == ["iteration", "0/3:"] and abs(float(first[-1]) - np.log(3)) < 1e-2
+
+
+def test_sparse_input_trains_the_dense_model():
+    """A SciPy CSR matrix (and other sparse formats, converted to CSR) trains the model the
+    same data train dense, and predicts the same."""
+    sparse = pytest.importorskip("scipy.sparse")
+    X, y = load_digits(return_X_y=True)
+    X = X / 16
+    dense = SoftmaxClassifier(reg=1e-3, tol=1e-9, ftol=0).fit(X, y)
+    for matrix in (sparse.csr_matrix(X), sparse.csc_matrix(X), sparse.coo_matrix(X)):
+        ours = SoftmaxClassifier(reg=1e-3, tol=1e-9, ftol=0).fit(matrix, y)
+        assert relative_difference(ours.coef_, dense.coef_) < 1e-6
+        np.testing.assert_array_equal(ours.predict(matrix), dense.predict(X))
+    # A CSR matrix with repeated entries (not in canonical form) is summed, not refused.
+    rows, columns = np.nonzero(X)
+    values = X[rows, columns]
+    doubled = sparse.csr_matrix(
+        (np.concatenate([values / 2, values / 2]), (np.concatenate([rows, rows]), np.concatenate([columns, columns]))),
+        shape=X.shape,
+    )
+    ours = SoftmaxClassifier(reg=1e-3, tol=1e-9, ftol=0).fit(doubled, y)
+    assert relative_difference(ours.coef_, dense.coef_) < 1e-6
+    with pytest.raises(ValueError, match="would make sparse inputs dense"):
+        SoftmaxClassifier(preprocess="standardize").fit(sparse.csr_matrix(X), y)
+
+
+def test_sparse_input_is_never_made_dense():
+    """20,000 x 50,000 with 20 nonzeros a row: dense it would take 4 GB in float32 (8 in
+    float64); trained sparse, the process's peak memory grows by far less."""
+    sparse = pytest.importorskip("scipy.sparse")
+    resource = pytest.importorskip("resource")
+    rng = np.random.default_rng(0)
+    n, d, per_row = 20_000, 50_000, 20
+    columns = np.sort(rng.choice(d, size=(n, per_row)), axis=1).ravel()
+    rows = np.repeat(np.arange(n), per_row)
+    X = sparse.csr_matrix((rng.random(n * per_row), (rows, columns)), shape=(n, d))
+    y = rng.integers(0, 5, size=n)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    clf = SoftmaxClassifier(max_iter=5)
+    with pytest.warns(ConvergenceWarning):
+        clf.fit(X, y)
+    grown_gib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 2**20
+    assert grown_gib < 1.0, f"peak memory grew by {grown_gib:.2f} GiB"
+    assert clf.coef_.shape == (5, d)
