@@ -215,8 +215,9 @@ pub struct TrainArgs {
     /// Floating-point type: auto (f64 for lbfgs, f32 otherwise) | f32 | f64.
     #[arg(long, default_value = "auto")]
     pub dtype: Dtype,
-    /// Class weights: balanced (N / (C·n_c), n_c the training samples of class c) or
-    /// NAME=W,NAME=W (class names as in the data; classes not named weigh 1).
+    /// Class weights: balanced (N / (C·n_c), n_c the training samples of class c, each counted
+    /// by its sample weight) or NAME=W,NAME=W (class names as in the data; classes not named
+    /// weigh 1).
     #[arg(long, value_name = "balanced|NAME=W,...")]
     pub class_weight: Option<ClassWeightArg>,
     /// Sample weights: a .npy 1-D array or a text file of one number per line, one weight per
