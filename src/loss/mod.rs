@@ -337,7 +337,7 @@ fn dense_loss_and_grad<F: Float>(
         (Kernel::Fused | Kernel::Auto, loss) => {
             fused::loss_and_grad_on(options.isa(), w, x, targets, loss)
         }
-        (Kernel::Gemm, loss) => gemm::loss_and_grad(w, x, targets, loss),
+        (Kernel::Gemm, loss) => gemm::loss_and_grad_on(options.isa(), w, x, targets, loss),
         (Kernel::Sparse, loss) => {
             let rows = sparse::SparseRows::from_dense(x)?;
             sparse::loss_and_grad_on(options.isa(), w, &rows, targets, loss)

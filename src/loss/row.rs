@@ -20,7 +20,7 @@ pub(crate) fn check_scores<'a, F: Float>(
 
 /// Sample `sample`'s step of a kernel's row loop: checks its `scores` f, then returns L_i and
 /// overwrites f with g = ∂L_i/∂f ([`row_loss_and_dscores`]).
-#[inline]
+#[inline(always)]
 pub(crate) fn checked_row_step<F: Float>(
     loss: Loss,
     scores: &mut [F],
@@ -36,6 +36,10 @@ pub(crate) fn checked_row_step<F: Float>(
 ///
 /// softmax: L_i = log Σ_j e^{f_j − m} − (f_{y_i} − m) with m = max_j f_j, g_j = p_j − 1{j = y_i}.
 /// svm: L_i = Σ_{j≠y_i} max(0, f_j − f_{y_i} + 1), g_j = 1{margin_j > 0}, g_{y_i} = −Σ_j g_j.
+///
+/// Always inlined, so that a kernel's loop under [`super::isa::dispatch`] compiles it with that
+/// instruction set.
+#[inline(always)]
 pub(crate) fn row_loss_and_dscores<F: Float>(loss: Loss, scores: &mut [F], label: usize) -> F {
     match loss {
         Loss::Softmax => {

@@ -143,7 +143,7 @@ impl<'a, F: Float> Targets<'a, F> {
     /// Sample `i`'s step of a kernel's row loop: checks its `scores` f, then returns s_i·L_i and
     /// overwrites f with s_i·g ([`checked_row_step`]). Without weights it is
     /// [`checked_row_step`] itself (no multiplication by 1).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn step(
         &self,
         loss: Loss,

@@ -35,8 +35,8 @@ pub struct Args {
     /// Element type: f32 | f64.
     #[arg(long, default_value = "f32")]
     dtype: Dtype,
-    /// Instruction set of the fused and sparse kernels' loops: avx512 | avx2 | baseline | auto
-    /// (the best this CPU has). One the CPU lacks is refused.
+    /// Instruction set of the fused and sparse kernels' loops and the gemm kernel's row steps:
+    /// avx512 | avx2 | baseline | auto (the best this CPU has). One the CPU lacks is refused.
     #[arg(long, default_value = "auto")]
     isa: String,
     /// Worker threads (default: all cores).
