@@ -229,8 +229,9 @@ pub struct LossOptions {
     pub reg_convention: RegConvention,
     pub kernel: Kernel,
     pub layout: Layout,
-    /// The instruction set of the fused and sparse kernels' loops (the others do not depend on
-    /// one); `None`: the best this CPU has ([`Isa::detect`]). Results are the same bit for bit
+    /// The instruction set of the fused and sparse kernels' loops and of the gemm kernel's row
+    /// steps (the naive and vectorized kernels do not depend on one); `None`: the best this CPU
+    /// has ([`Isa::detect`]). Results are the same bit for bit
     /// from run to run on one instruction set, and agree across them to rounding.
     pub isa: Option<Isa>,
 }
