@@ -183,13 +183,16 @@ pub fn fit(
     let fitted = std::thread::scope(|scope| {
         let stop = &stop;
         scope.spawn(move || {
+            // L-BFGS reports every evaluation, line-search ones too: each iteration's line is
+            // printed once the next one starts, with its last (accepted) loss.
+            let mut pending: Option<String> = None;
             let mut progress = |p: &Progress| {
                 if verbose > 0 {
-                    let line = format!(
-                        "iteration {}/{}: loss {:.6}",
-                        p.iteration, p.total_iterations, p.loss
-                    );
-                    let _ = sender.send(Message::Line(line));
+                    let prefix = format!("iteration {}/{}:", p.iteration, p.total_iterations);
+                    if let Some(line) = pending.take_if(|line| !line.starts_with(&prefix)) {
+                        let _ = sender.send(Message::Line(line));
+                    }
+                    pending = Some(format!("{prefix} loss {:.6}", p.loss));
                 }
                 match stop.load(Ordering::Relaxed) {
                     true => ControlFlow::Break(()),
@@ -202,6 +205,9 @@ pub fn fit(
                     TrainSet::Sparse(data) => library::fit_sparse(data, &options, &mut progress),
                 })
             });
+            if let Some(line) = pending {
+                let _ = sender.send(Message::Line(line));
+            }
             let _ = sender.send(Message::Done(Box::new(result)));
         });
         loop {
