@@ -6,7 +6,7 @@
 //! `numpy.ascontiguousarray`. W and X run in the wider of their float types: float16 and float32
 //! in float32; float64, longdouble (rounded), integers and booleans in float64.
 
-use ndarray::{ArrayView1, Dimension};
+use ndarray::{Array2, ArrayView1, Dimension, Ix2};
 use numpy::{
     Element, PyArray, PyArrayDescrMethods, PyArrayMethods, PyReadonlyArray, PyUntypedArray,
     PyUntypedArrayMethods, dtype,
@@ -43,6 +43,17 @@ impl<'py> Matrices<'py> {
     pub fn weights_shape(&self) -> [usize; 2] {
         [self.weights.shape()[0], self.weights.shape()[1]]
     }
+}
+
+/// X (any array-like of real numbers, 2-D) as the library's data sets hold it: float32, N x D,
+/// in a new array. It is read in its own precision (in place when it can be) and converted
+/// once, rather than converted to float32 by NumPy and then copied.
+pub fn inputs_f32(x: &Bound<'_, PyAny>) -> PyResult<Array2<f32>> {
+    let (array, precision) = checked(x, "X", 2, precision)?;
+    Ok(match precision {
+        Precision::F32 => read_as::<f32, Ix2>(&array)?.as_array().to_owned(),
+        Precision::F64 => read_as::<f64, Ix2>(&array)?.as_array().mapv(|value| value as f32),
+    })
 }
 
 /// `array` as element type `F`: read in place when it already fits, converted once otherwise.

@@ -13,8 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, mpsc};
 use std::time::Duration as WallTime;
 
-use ndarray::Array2;
-use numpy::{PyReadonlyArray1, PyReadonlyArray2, PyUntypedArray};
+use numpy::{PyReadonlyArray1, PyUntypedArray};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use softmax::class_weight::ClassWeight;
@@ -23,7 +22,7 @@ use softmax::fit::{self as library, FitOptions, Fitted, SparseDataset};
 use softmax::loss::sparse::SparseRows;
 use softmax::train::{Duration, Progress, TrainOptions};
 
-use crate::arrays::{labels, read_as};
+use crate::arrays::{inputs_f32, labels, read_as};
 use crate::errors::{catch_panic, to_py};
 use crate::model::Model;
 use crate::options::{non_negative, parse};
@@ -308,11 +307,4 @@ impl ClassWeightParam {
             )))),
         }
     }
-}
-
-/// X as the library's data sets hold it: float32, N x D, in a new array.
-fn inputs_f32(x: &Bound<'_, PyAny>) -> PyResult<Array2<f32>> {
-    let array = x.cast::<PyUntypedArray>()?;
-    let inputs: PyReadonlyArray2<f32> = read_as(array)?;
-    Ok(inputs.as_array().to_owned())
 }
