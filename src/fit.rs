@@ -12,7 +12,8 @@ use ndarray::Array2;
 use serde::Serialize;
 
 use crate::class_weight::ClassWeight;
-use crate::data::{Dataset, ImageShape};
+use crate::data::{Dataset, ImageShape, MappedDataset};
+use crate::loss::mapped::MappedRows;
 use crate::loss::sparse::SparseRows;
 use crate::model::{Model, ModelParts, Precision};
 use crate::names::named_enum;
@@ -163,12 +164,9 @@ pub fn fit(
     options: &CheckedFitOptions,
     progress: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
 ) -> Result<Fitted> {
-    let started = Instant::now();
-    let prepared =
-        Prepared::new(train_set, validation, options.preprocess, options.resolved_dtype())?;
-    let mut fitted = prepared.fit(options, progress)?;
-    fitted.seconds = started.elapsed().as_secs_f64();
-    Ok(fitted)
+    prepare_and_fit(options, progress, |preprocess, dtype| {
+        Prepared::new(train_set, validation, preprocess, dtype)
+    })
 }
 
 /// A training set whose inputs are compressed sparse rows (N×D, raw units), as SciPy's CSR
@@ -197,8 +195,40 @@ pub fn fit_sparse(
     options: &CheckedFitOptions,
     progress: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
 ) -> Result<Fitted> {
+    prepare_and_fit(options, progress, |preprocess, dtype| {
+        Prepared::from_sparse(train_set, preprocess, dtype)
+    })
+}
+
+/// [`fit`] on rows of a memory-mapped matrix (see [`crate::mapped`]), which is never copied:
+/// the preprocessing's statistics take one pass over the training rows, and every pass of
+/// training reads the rows where they lie (converting float16 and other dtypes a slab at a
+/// time) with the preprocessing folded into the weights ([`crate::loss::mapped`]). The model is
+/// the one [`fit`] trains on the same rows read into memory, to rounding.
+///
+/// # Errors
+/// Data that [`check_mapped_data`] refuses, and what training reports (a file cut short while
+/// training included).
+pub fn fit_mapped(
+    train_set: MappedDataset,
+    validation: Option<MappedDataset>,
+    options: &CheckedFitOptions,
+    progress: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
+) -> Result<Fitted> {
+    prepare_and_fit(options, progress, |preprocess, dtype| {
+        Prepared::from_mapped(train_set, validation, preprocess, dtype)
+    })
+}
+
+/// `prepare` with the options' preprocessing and dtype, then [`Prepared::fit`]; `seconds`
+/// counts both.
+fn prepare_and_fit(
+    options: &CheckedFitOptions,
+    progress: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
+    prepare: impl FnOnce(Preprocess, Precision) -> Result<Prepared>,
+) -> Result<Fitted> {
     let started = Instant::now();
-    let prepared = Prepared::from_sparse(train_set, options.preprocess, options.resolved_dtype())?;
+    let prepared = prepare(options.preprocess, options.resolved_dtype())?;
     let mut fitted = prepared.fit(options, progress)?;
     fitted.seconds = started.elapsed().as_secs_f64();
     Ok(fitted)
@@ -231,6 +261,8 @@ enum PreparedInputs {
     F64(Array2<f64>, Option<Array2<f64>>),
     SparseF32(SparseRows<f32>),
     SparseF64(SparseRows<f64>),
+    /// Rows of a mapped matrix, preprocessed on the fly, computed on in `Precision`.
+    Mapped(MappedRows, Option<MappedRows>, Precision),
 }
 
 impl Prepared {
@@ -312,6 +344,46 @@ impl Prepared {
         })
     }
 
+    /// Fits `preprocess` on the training rows of a mapped matrix in one streaming pass
+    /// ([`crate::mapped::MappedMatrix::moments`]; `auto` is `standardize`, as for any source
+    /// that is not images) and keeps both sets as rows of the mapping, to be computed on in
+    /// `precision`.
+    ///
+    /// # Errors
+    /// Those of [`check_mapped_data`].
+    pub fn from_mapped(
+        train_set: MappedDataset,
+        validation: Option<MappedDataset>,
+        preprocess: Preprocess,
+        precision: Precision,
+    ) -> Result<Prepared> {
+        check_mapped_data(&train_set, validation.as_ref())?;
+        let moments = train_set.inputs.moments(train_set.rows.as_deref())?;
+        let preprocessor = Preprocessor::from_moments(
+            preprocess,
+            &moments.mean,
+            &moments.variance,
+            moments.max_abs,
+        );
+        let (offset, scale) = (preprocessor.offset.to_vec(), preprocessor.scale.to_vec());
+        let rows_of = |set: MappedDataset| MappedRows::new(set.inputs, set.rows, &offset, &scale);
+        let validation_labels = validation.as_ref().map(|set| set.labels.clone());
+        let validation = validation.map(rows_of).transpose()?;
+        let MappedDataset { labels, sample_weights, class_names, .. } = train_set.clone();
+        let train = rows_of(train_set)?;
+        Ok(Prepared {
+            inputs: PreparedInputs::Mapped(train, validation, precision),
+            train_labels: labels,
+            train_sample_weights: sample_weights,
+            validation_labels,
+            preprocess,
+            preprocessor,
+            class_names,
+            feature_names: None,
+            image_shape: None,
+        })
+    }
+
     /// The preprocessing fitted on the training set.
     pub fn preprocessor(&self) -> &Preprocessor {
         &self.preprocessor
@@ -322,6 +394,7 @@ impl Prepared {
         match self.inputs {
             PreparedInputs::F32(..) | PreparedInputs::SparseF32(..) => Precision::F32,
             PreparedInputs::F64(..) | PreparedInputs::SparseF64(..) => Precision::F64,
+            PreparedInputs::Mapped(_, _, precision) => precision,
         }
     }
 
@@ -351,10 +424,12 @@ impl Prepared {
         let started = Instant::now();
         let mut fitted = match &self.inputs {
             PreparedInputs::F32(train, validation) => {
-                self.fit_in(train.view().into(), validation.as_ref(), options, progress)
+                let validation = validation.as_ref().map(|v| v.view().into());
+                self.fit_in(train.view().into(), validation, options, progress)
             }
             PreparedInputs::F64(train, validation) => {
-                self.fit_in(train.view().into(), validation.as_ref(), options, progress)
+                let validation = validation.as_ref().map(|v| v.view().into());
+                self.fit_in(train.view().into(), validation, options, progress)
             }
             PreparedInputs::SparseF32(train) => {
                 self.fit_in(Inputs::Sparse(train), None, options, progress)
@@ -362,16 +437,29 @@ impl Prepared {
             PreparedInputs::SparseF64(train) => {
                 self.fit_in(Inputs::Sparse(train), None, options, progress)
             }
+            PreparedInputs::Mapped(train, validation, precision) => {
+                let validation = validation.as_ref();
+                match precision {
+                    Precision::F32 => {
+                        let validation = validation.map(Inputs::<f32>::Mapped);
+                        self.fit_in(Inputs::Mapped(train), validation, options, progress)
+                    }
+                    Precision::F64 => {
+                        let validation = validation.map(Inputs::<f64>::Mapped);
+                        self.fit_in(Inputs::Mapped(train), validation, options, progress)
+                    }
+                }
+            }
         }?;
         fitted.seconds = started.elapsed().as_secs_f64();
         Ok(fitted)
     }
 
     /// [`Prepared::fit`] in `F`, on the trainer's inputs of both sets.
-    fn fit_in<F: Float>(
-        &self,
-        inputs: Inputs<'_, F>,
-        validation: Option<&Array2<F>>,
+    fn fit_in<'a, F: Float>(
+        &'a self,
+        inputs: Inputs<'a, F>,
+        validation: Option<Inputs<'a, F>>,
         options: &CheckedFitOptions,
         progress: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
     ) -> Result<Fitted> {
@@ -400,7 +488,7 @@ impl Prepared {
         };
         let val = validation
             .zip(self.validation_labels.as_ref())
-            .map(|(inputs, labels)| Labeled { inputs: inputs.view().into(), labels });
+            .map(|(inputs, labels)| Labeled { inputs, labels });
         let trained = train(&objective, n_classes, val, options.train_options(), progress)?;
 
         let objective_value = match trained.objective {
@@ -408,8 +496,8 @@ impl Prepared {
             None => objective.evaluate(trained.weights.view())?.loss.as_f64(),
         };
         let accuracy_of = |data: Labeled<F>| accuracy(trained.weights.view(), data);
-        let train_accuracy = accuracy_of(Labeled { inputs: inputs.view(), labels });
-        let val_accuracy = val.map(accuracy_of);
+        let train_accuracy = accuracy_of(Labeled { inputs: inputs.view(), labels })?;
+        let val_accuracy = val.map(accuracy_of).transpose()?;
         let (weight, bias) = split_bias(trained.weights.view());
         let model = Model::new(ModelParts {
             weight: weight.mapv(F::as_f64),
@@ -520,6 +608,39 @@ pub fn check_sparse_data(train: &SparseDataset) -> Result<()> {
             location: format!("training sample {sample}, feature {feature}"),
             value,
         });
+    }
+    Ok(())
+}
+
+/// [`check_data`] for rows of a mapped matrix: at least one feature, one label in `0..C` per
+/// row, more than one class in training, sample weights as [`check_data`] wants them, and a
+/// validation split of the same matrix. The values are checked by the preprocessing's pass
+/// over the rows ([`crate::mapped::MappedMatrix::moments`]).
+///
+/// # Errors
+/// As [`check_data`].
+pub fn check_mapped_data(train: &MappedDataset, validation: Option<&MappedDataset>) -> Result<()> {
+    let (_, n_features) = train.inputs.dim();
+    check_names(n_features, &train.class_names, None)?;
+    if train.n_samples() == 0 {
+        return Err(Error::Empty("the training split has no samples".into()));
+    }
+    for (split, data) in
+        std::iter::once(("training", train)).chain(validation.map(|v| ("validation", v)))
+    {
+        let n_rows = data.rows.as_ref().map_or(data.inputs.dim().0, Vec::len);
+        check_labels(split, &data.labels, n_rows, &train.class_names)?;
+        if let Some(weights) = &data.sample_weights {
+            check_sample_weights(weights, n_rows, split == "training")
+                .map_err(weights_of(&format!("the {split} split")))?;
+        }
+    }
+    if let Some(validation) = validation
+        && (validation.inputs.dim().1 != n_features || validation.class_names != train.class_names)
+    {
+        return Err(Error::InconsistentData(
+            "the validation split's features or classes are not the training split's".into(),
+        ));
     }
     Ok(())
 }

@@ -22,6 +22,7 @@ pub trait Float:
     + Sync
     + Debug
     + Display
+    + bytemuck::Pod
     + 'static
 {
     /// The NumPy name of the type, as `.npy` headers and our JSON output spell it.
@@ -40,6 +41,10 @@ pub trait Float:
     /// e^x within a few ulps for e^x a normal number, in plain arithmetic that vectorizes
     /// (the `exp_polynomial!` macro below).
     fn exp_fast(self) -> Self;
+
+    /// Converts float16 values (a memory-mapped `.npy` file's) into this type, exactly, with
+    /// the CPU's conversion instructions where it has them (`half`'s slice conversions).
+    fn from_f16s(values: &[half::f16], out: &mut [Self]);
 }
 
 /// e^x by range reduction and a polynomial, in plain arithmetic that LLVM vectorizes (a
@@ -79,6 +84,10 @@ macro_rules! exp_polynomial {
 impl Float for f32 {
     const DTYPE_NAME: &'static str = "float32";
 
+    fn from_f16s(values: &[half::f16], out: &mut [f32]) {
+        half::slice::HalfFloatSliceExt::convert_to_f32_slice(values, out);
+    }
+
     #[inline(always)]
     fn exp_fast(self) -> f32 {
         exp_polynomial!(self, f32, u32, 23, 127u32, -87.3, 88.0, 355.0 / 512.0, -2.121_944_4e-4, 8)
@@ -87,6 +96,10 @@ impl Float for f32 {
 
 impl Float for f64 {
     const DTYPE_NAME: &'static str = "float64";
+
+    fn from_f16s(values: &[half::f16], out: &mut [f64]) {
+        half::slice::HalfFloatSliceExt::convert_to_f64_slice(values, out);
+    }
 
     #[inline(always)]
     fn exp_fast(self) -> f64 {

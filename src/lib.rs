@@ -66,6 +66,7 @@ pub mod fit;
 pub mod float;
 pub mod gradcheck;
 pub mod loss;
+pub mod mapped;
 pub mod metrics;
 pub mod model;
 mod names;

@@ -153,6 +153,35 @@ impl Preprocessor {
         })
     }
 
+    /// Fits `kind` from the training inputs' per-feature `mean` and `variance` and their
+    /// largest |x| (`max_abs`), as [`Self::fit`] does from the inputs themselves: `scale`
+    /// divides by `max_abs` (1 if it is 0), `center` subtracts the mean, `standardize` (and
+    /// `auto`) also divides by the deviation (1 where it is 0).
+    pub fn from_moments(
+        kind: Preprocess,
+        mean: &[f64],
+        variance: &[f64],
+        max_abs: f64,
+    ) -> Preprocessor {
+        let n_features = mean.len();
+        let kind = kind.resolve(false);
+        let mean = Array1::from(mean.to_vec());
+        let (offset, scale) = match kind {
+            Preprocess::None => (Array1::zeros(n_features), Array1::ones(n_features)),
+            Preprocess::Scale => {
+                let max = if max_abs > 0.0 { max_abs } else { 1.0 };
+                (Array1::zeros(n_features), Array1::from_elem(n_features, max))
+            }
+            Preprocess::Center => (mean, Array1::ones(n_features)),
+            Preprocess::Standardize | Preprocess::Auto => {
+                let deviation =
+                    variance.iter().map(|v| v.sqrt()).map(|d| if d > 0.0 { d } else { 1.0 });
+                (mean, deviation.collect())
+            }
+        };
+        Preprocessor { kind, offset, scale }
+    }
+
     /// The number of features it expects.
     pub fn n_features(&self) -> usize {
         self.offset.len()

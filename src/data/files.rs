@@ -120,7 +120,7 @@ pub(super) fn plural(n: usize, word: &str) -> String {
 }
 
 /// `n` with thousands separators: `60,000`.
-pub(super) fn grouped(n: usize) -> String {
+pub(crate) fn grouped(n: usize) -> String {
     let digits = n.to_string();
     let mut text = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, digit) in digits.chars().enumerate() {

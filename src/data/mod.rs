@@ -28,17 +28,21 @@ mod features;
 mod files;
 mod labels;
 mod libsvm;
+mod mapped;
 mod mnist;
 mod numpy;
 mod spec;
 mod split;
 mod weights;
 
+pub(crate) use files::grouped;
+
 use std::path::PathBuf;
 
 use ndarray::Array2;
 
 pub use features::load_features;
+pub use mapped::{MappedDataset, MappedSplits, can_map, load_mapped};
 pub use spec::DataSpec;
 pub use split::stratified_split;
 pub use weights::read_sample_weights;

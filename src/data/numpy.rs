@@ -21,6 +21,7 @@ use num_traits::AsPrimitive;
 
 use super::files::grouped;
 use super::{Dataset, ImageShape, LoadOptions, Splits, labels, weights};
+use crate::mapped::{Element, MappedMatrix};
 use crate::npy::{self, Matrix};
 use crate::{Error, Result};
 
@@ -84,8 +85,18 @@ pub(super) fn load_npy(
     Ok(Splits::holding_out(&source, data, None, "", options))
 }
 
-/// A float32 or float64 `.npy` matrix as `f32`, every value finite.
+/// A float16, float32 or float64 `.npy` matrix as `f32`, every value finite (float16 in C
+/// order and little-endian, as [`MappedMatrix`] reads it).
 pub(super) fn read_features(path: &Path) -> Result<Array2<f32>> {
+    if let Ok(mapped) = MappedMatrix::open(path)
+        && mapped.element() == Element::F16
+    {
+        let mut buffer = Vec::new();
+        let (rows, columns) = mapped.dim();
+        let values = mapped.rows::<f32>(0..rows, &mut buffer);
+        let view = ndarray::ArrayView2::from_shape((rows, columns), values).expect("whole rows");
+        return matrix(path, "", &[rows, columns], to_f32(path, "", view.into_dyn())?);
+    }
     let (shape, values) = match npy::read_matrix(path)? {
         Matrix::F32(array) => (array.shape().to_vec(), to_f32(path, "", array.view().into_dyn())?),
         Matrix::F64(array) => (array.shape().to_vec(), to_f32(path, "", array.view().into_dyn())?),

@@ -37,12 +37,27 @@ use super::Dataset;
 /// assert_eq!(train.n_samples(), 7);
 /// ```
 pub fn stratified_split(data: Dataset, fraction: f64, seed: u64) -> (Dataset, Dataset) {
+    let (first, second) = split_indices(&data.labels, fraction, seed);
+    if second.is_empty() {
+        let empty = data.select(&[]);
+        return (data, empty);
+    }
+    (data.select(&first), data.select(&second))
+}
+
+/// The samples (indices into `labels`, in order) of the first and second sets of
+/// [`stratified_split`].
+pub(crate) fn split_indices(
+    labels: &[usize],
+    fraction: f64,
+    seed: u64,
+) -> (Vec<usize>, Vec<usize>) {
     let mut by_class: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    for (sample, &label) in data.labels.iter().enumerate() {
+    for (sample, &label) in labels.iter().enumerate() {
         by_class.entry(label).or_default().push(sample);
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut in_second = vec![false; data.labels.len()];
+    let mut in_second = vec![false; labels.len()];
     for mut samples in by_class.into_values() {
         let count = samples.len();
         if fraction.is_nan() || fraction <= 0.0 || count < 2 {
@@ -54,13 +69,8 @@ pub fn stratified_split(data: Dataset, fraction: f64, seed: u64) -> (Dataset, Da
             in_second[sample] = true;
         }
     }
-    let (second, first): (Vec<usize>, Vec<usize>) =
-        (0..data.labels.len()).partition(|&sample| in_second[sample]);
-    if second.is_empty() {
-        let empty = data.select(&[]);
-        return (data, empty);
-    }
-    (data.select(&first), data.select(&second))
+    let (second, first) = (0..labels.len()).partition(|&sample| in_second[sample]);
+    (first, second)
 }
 
 impl Dataset {

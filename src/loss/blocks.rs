@@ -94,7 +94,7 @@ const KEPT_BYTES: usize = 4 << 20;
 
 impl<F: Float> Partial<F> {
     /// A zeroed partial of `n_classes` rows of `stride` values.
-    fn zeroed(n_classes: usize, stride: usize) -> Partial<F> {
+    pub(super) fn zeroed(n_classes: usize, stride: usize) -> Partial<F> {
         let reused = PARTIALS.lock().ok().and_then(|mut kept| {
             let index = kept.iter().position(|values| values.is::<Vec<F>>())?;
             kept.swap_remove(index).downcast::<Vec<F>>().ok()
@@ -103,6 +103,20 @@ impl<F: Float> Partial<F> {
         values.clear();
         values.resize(n_classes * stride, F::zero());
         Partial { values }
+    }
+}
+
+impl<F: Float> Partial<F> {
+    /// The C rows of `stride` values.
+    pub(super) fn values_mut(&mut self) -> &mut [F] {
+        &mut self.values
+    }
+
+    /// Adds another partial of the same shape, value by value.
+    pub(super) fn add(&mut self, other: &Partial<F>) {
+        for (total, partial) in self.values.iter_mut().zip(&other.values) {
+            *total += *partial;
+        }
     }
 }
 
@@ -146,11 +160,7 @@ pub(super) fn dense_mean<F: Float>(
                 })?;
             Ok((loss, partial))
         },
-        |total, partial| {
-            for (total, partial) in total.values.iter_mut().zip(&partial.values) {
-                *total += *partial;
-            }
-        },
+        Partial::add,
     )?;
     let n = targets.normalizer();
     let mut grad = Vec::with_capacity(n_classes * n_features);

@@ -22,7 +22,7 @@ use crate::Float;
 
 /// Rows per matrix product: enough to amortize packing, few enough that the slab's scores
 /// (SLAB_ROWS×C) stay in cache.
-const SLAB_ROWS: usize = 256;
+pub(super) const SLAB_ROWS: usize = 256;
 
 /// Mean data loss and its gradient (C×D) for `weights` C×D, `inputs` N×D and N targets (labels
 /// and optional weights: the weighted mean).
@@ -87,11 +87,11 @@ fn block_loss_and_grad<F: Float>(
 /// `n_classes` wide, one row per target), which adds up the losses and leaves each ∂L_i/∂f_i in
 /// place. Running it ([`Simd::run`]) returns the sum of the losses in row order, or the index of
 /// the first row whose scores are not finite.
-struct RowSteps<'a, F> {
-    scores: &'a mut [F],
-    n_classes: usize,
-    targets: Targets<'a, F>,
-    loss: Loss,
+pub(super) struct RowSteps<'a, F> {
+    pub(super) scores: &'a mut [F],
+    pub(super) n_classes: usize,
+    pub(super) targets: Targets<'a, F>,
+    pub(super) loss: Loss,
 }
 
 impl<F: Float> Simd for RowSteps<'_, F> {

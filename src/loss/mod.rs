@@ -58,6 +58,7 @@ mod dense_loops;
 pub mod fused;
 pub mod gemm;
 pub mod isa;
+pub mod mapped;
 pub mod naive;
 pub mod row;
 pub mod sparse;

@@ -82,10 +82,10 @@ pub(super) fn train<F: Float>(
                 iteration,
                 epoch,
                 train_accuracy: crate::metrics::accuracy(
-                    &predict_picked(weights.view(), objective.inputs, &checkpoint_rows),
+                    &predict_picked(weights.view(), objective.inputs, &checkpoint_rows)?,
                     &checkpoint_labels,
                 ),
-                val_accuracy: validation.map(|v| accuracy(weights.view(), v)),
+                val_accuracy: validation.map(|v| accuracy(weights.view(), v)).transpose()?,
             };
             val_accuracy = checkpoint.val_accuracy;
             history.checkpoints.push(checkpoint);

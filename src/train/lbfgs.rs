@@ -117,8 +117,8 @@ pub(super) fn train<F: Float>(
     history.checkpoints.push(Checkpoint {
         iteration: iterations,
         epoch: iterations as f64,
-        train_accuracy: accuracy(weights.view(), training),
-        val_accuracy: validation.map(|v| accuracy(weights.view(), v)),
+        train_accuracy: accuracy(weights.view(), training)?,
+        val_accuracy: validation.map(|v| accuracy(weights.view(), v)).transpose()?,
     });
     Ok(Trained { weights, iterations, passes, history, stop_reason, objective: Some(cost) })
 }

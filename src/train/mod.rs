@@ -259,6 +259,9 @@ fn initial_weights<F: Float>(
 }
 
 /// The fraction of `data` that W (C×(D+1)) classifies right, on augmented inputs.
-pub fn accuracy<F: Float>(weights: ArrayView2<F>, data: Labeled<F>) -> f64 {
-    crate::metrics::accuracy(&objective::predict(weights, data.inputs), data.labels)
+///
+/// # Errors
+/// A mapped file cut short since it was mapped.
+pub fn accuracy<F: Float>(weights: ArrayView2<F>, data: Labeled<F>) -> Result<f64> {
+    Ok(crate::metrics::accuracy(&objective::predict(weights, data.inputs)?, data.labels))
 }

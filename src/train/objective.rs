@@ -11,6 +11,7 @@ use ndarray::{Array2, ArrayView2, Axis, s};
 use rayon::prelude::*;
 
 use super::Inputs;
+use crate::loss::mapped::loss_and_grad_mapped;
 use crate::loss::sparse::SparseRows;
 use crate::loss::{
     loss_and_grad_picked_with, loss_and_grad_sparse_picked_with, loss_and_grad_sparse_with,
@@ -53,12 +54,15 @@ impl<F: Float> Objective<'_, F> {
             Inputs::Sparse(rows) => {
                 loss_and_grad_sparse_with(weights, rows, labels, sample_weights, &options)
             }
+            Inputs::Mapped(rows) => {
+                loss_and_grad_mapped(weights, rows, None, labels, sample_weights, &options)
+            }
         }?;
         Ok(self.with_penalty(weights, data))
     }
 
     /// The objective and its gradient on the rows `indices` of the inputs (a minibatch, whose
-    /// labels are `labels`): dense rows read where they lie, sparse ones copied out.
+    /// labels are `labels`): dense and mapped rows read where they lie, sparse ones copied out.
     pub fn evaluate_picked(
         &self,
         weights: ArrayView2<F>,
@@ -79,6 +83,9 @@ impl<F: Float> Objective<'_, F> {
                 sample_weights,
                 &options,
             ),
+            Inputs::Mapped(rows) => {
+                loss_and_grad_mapped(weights, rows, Some(indices), labels, sample_weights, &options)
+            }
         }?;
         Ok(self.with_penalty(weights, data))
     }
@@ -151,8 +158,11 @@ fn nonzero_fraction<F: Float>(inputs: ArrayView2<F>) -> f64 {
 }
 
 /// Predicted classes (argmax of the scores X Wᵀ, lowest index on ties) for augmented inputs.
-pub fn predict<F: Float>(weights: ArrayView2<F>, inputs: Inputs<F>) -> Vec<usize> {
-    argmax_rows(inputs.scores(weights))
+///
+/// # Errors
+/// A mapped file cut short since it was mapped.
+pub fn predict<F: Float>(weights: ArrayView2<F>, inputs: Inputs<F>) -> Result<Vec<usize>> {
+    Ok(argmax_rows(inputs.scores(weights)?))
 }
 
 /// [`predict`] for the rows `indices` of the inputs.
@@ -160,8 +170,8 @@ pub fn predict_picked<F: Float>(
     weights: ArrayView2<F>,
     inputs: Inputs<F>,
     indices: &[usize],
-) -> Vec<usize> {
-    argmax_rows(inputs.scores_picked(weights, indices))
+) -> Result<Vec<usize>> {
+    Ok(argmax_rows(inputs.scores_picked(weights, indices)?))
 }
 
 /// Each row's index of its largest score, the lowest on ties.

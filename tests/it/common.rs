@@ -92,7 +92,12 @@ pub fn text(path: &Path) -> String {
 /// Writes a 1-D `.npy` array as `np.save` does (format 1.0, header padded to 64 bytes): `n`
 /// elements of `descr` (e.g. `<i8`, `<f8`) given as their little-endian `data` bytes.
 pub fn write_npy_vector(path: &Path, descr: &str, n: usize, data: &[u8]) {
-    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': ({n},), }}");
+    write_npy(path, descr, &format!("({n},)"), data);
+}
+
+/// [`write_npy_vector`] for any shape, written as NumPy writes it (`(3, 2)`, `(3,)`).
+pub fn write_npy(path: &Path, descr: &str, shape: &str, data: &[u8]) {
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
     while (10 + header.len() + 1) % 64 != 0 {
         header.push(' ');
     }

@@ -7,6 +7,7 @@ mod common;
 mod data_loaders;
 mod kernels_agree;
 mod library_errors;
+mod mapped_inputs;
 mod model;
 mod plots;
 mod reference_values;

@@ -148,12 +148,34 @@ impl DataArgs {
         seed: u64,
         sample_weights: Option<&Path>,
     ) -> Result<softmax::data::Splits> {
+        let options = self.load_options(seed, sample_weights)?;
+        softmax::data::load(&self.data, &options).with_context(|| format!("loading {}", self.data))
+    }
+
+    /// [`Self::load_weighted`] for a source whose inputs are memory-mapped (`npy:`, see
+    /// [`softmax::data::can_map`]).
+    pub fn load_mapped(
+        &self,
+        seed: u64,
+        sample_weights: Option<&Path>,
+    ) -> Result<softmax::data::MappedSplits> {
+        let options = self.load_options(seed, sample_weights)?;
+        softmax::data::load_mapped(&self.data, &options)
+            .with_context(|| format!("loading {}", self.data))
+    }
+
+    /// How to load and split the source.
+    fn load_options(
+        &self,
+        seed: u64,
+        sample_weights: Option<&Path>,
+    ) -> Result<softmax::data::LoadOptions> {
         anyhow::ensure!(
             (0.0..1.0).contains(&self.val_fraction),
             "--val-fraction must be in [0, 1), got {}",
             self.val_fraction
         );
-        let options = softmax::data::LoadOptions {
+        Ok(softmax::data::LoadOptions {
             val_fraction: self.val_fraction,
             seed,
             csv_label: self.label_column.clone(),
@@ -161,8 +183,7 @@ impl DataArgs {
             cifar_test: self.cifar_test,
             sample_weights: sample_weights.map(Path::to_path_buf),
             csv_weight: self.weight_column.clone(),
-        };
-        softmax::data::load(&self.data, &options).with_context(|| format!("loading {}", self.data))
+        })
     }
 }
 
@@ -244,6 +265,11 @@ impl TrainArgs {
     /// validation split seeded by --seed.
     pub fn load_data(&self) -> Result<softmax::data::Splits> {
         self.data.load_weighted(self.seed, self.sample_weight.as_deref())
+    }
+
+    /// The data set of --data mapped rather than read (an `npy:` source).
+    pub fn load_mapped_data(&self) -> Result<softmax::data::MappedSplits> {
+        self.data.load_mapped(self.seed, self.sample_weight.as_deref())
     }
 
     /// The class weights of --class-weight for the data set's classes.

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use serde_json::json;
-use softmax::data::{Dataset, SplitName, Splits};
-use softmax::fit::{FitOptions, Fitted, fit};
+use softmax::data::{Dataset, MappedDataset, MappedSplits, SplitName, Splits, can_map};
+use softmax::fit::{FitOptions, Fitted, fit, fit_mapped};
 
 use crate::options::{TrainArgs, start_threads};
 use crate::output::print_line;
@@ -51,24 +51,47 @@ pub fn run(args: Args) -> Result<()> {
         );
     }
     start_threads(args.train.threads)?;
-    let splits = args.train.load_data()?;
-    let class_weight = args.train.class_weight(&splits.train.class_names)?;
-    let options = FitOptions { class_weight, ..options }.check()?;
-    let about = AboutData::of(&splits, &args.train);
-    // `fit` takes the training and validation splits (it preprocesses them in place). A report
-    // evaluates the held-out split as loaded: the test split if the source has one, else a copy
-    // of validation or train taken now.
-    let (held_out, _) = splits.held_out();
-    let report_copy = match (&args.report, held_out) {
-        (Some(_), SplitName::Train | SplitName::Validation) => splits.get(held_out).cloned(),
-        _ => None,
-    };
-    let Splits { train, validation, test, .. } = splits;
     let bar = Bar::new(args.train.quiet, "training");
-    let fitted = fit(train, validation, &options, &mut |p| {
+    let mut on_progress = |p: &softmax::train::Progress| {
         bar.update(p);
         ControlFlow::Continue(())
-    });
+    };
+    // An `npy:` source is mapped, not read: its rows stay in the file (see `fit_mapped`).
+    let Run { fitted, about, test, report_data } = match can_map(&args.train.data.data) {
+        true => {
+            let splits = args.train.load_mapped_data()?;
+            let class_weight = args.train.class_weight(&splits.train.class_names)?;
+            let options = FitOptions { class_weight, ..options }.check()?;
+            let about = AboutData::of_mapped(&splits, &args.train);
+            let MappedSplits { train, validation, .. } = splits;
+            // A report evaluates the validation split (else train), read into memory.
+            let report_data = args.report.as_ref().map(|_| match &validation {
+                Some(validation) => (SplitName::Validation, validation.to_dataset()),
+                None => (SplitName::Train, train.to_dataset()),
+            });
+            let fitted = fit_mapped(train, validation, &options, &mut on_progress);
+            Run { fitted, about, test: None, report_data }
+        }
+        false => {
+            let splits = args.train.load_data()?;
+            let class_weight = args.train.class_weight(&splits.train.class_names)?;
+            let options = FitOptions { class_weight, ..options }.check()?;
+            let about = AboutData::of(&splits, &args.train);
+            // `fit` takes the training and validation splits (it preprocesses them in place). A
+            // report evaluates the held-out split as loaded: the test split if the source has
+            // one, else a copy of validation or train taken now.
+            let (held_out, _) = splits.held_out();
+            let report_data = match (&args.report, held_out) {
+                (Some(_), SplitName::Train | SplitName::Validation) => {
+                    splits.get(held_out).cloned().map(|data| (held_out, data))
+                }
+                _ => None,
+            };
+            let Splits { train, validation, test, .. } = splits;
+            let fitted = fit(train, validation, &options, &mut on_progress);
+            Run { fitted, about, test, report_data }
+        }
+    };
     bar.finish();
     let fitted = fitted.with_context(|| format!("training on {}", about.description))?;
     if let Some(path) = &args.model {
@@ -78,14 +101,16 @@ pub fn run(args: Args) -> Result<()> {
         fitted.history.write(path)?;
     }
     let summary = summary(&fitted, &about, test.as_ref(), args.model.as_ref())?;
-    if let Some(dir) = &args.report {
-        let data = report_copy.as_ref().or(test.as_ref()).expect("the test split or a copy");
+    let held_out = report_data.as_ref().map(|(split, data)| (*split, data));
+    if let (Some(dir), Some(held_out)) =
+        (&args.report, held_out.or(test.as_ref().map(|t| (SplitName::Test, t))))
+    {
         let source = args.train.data.data.to_string();
         let model_path = args.model.as_deref();
         write_training_report(
             &fitted,
             &about.description,
-            (held_out, data),
+            held_out,
             &source,
             &summary,
             model_path,
@@ -99,6 +124,16 @@ pub fn run(args: Args) -> Result<()> {
         print_line(&in_words(&summary))?;
     }
     Ok(())
+}
+
+/// What a run of either path (data read or mapped) hands on: the training's outcome, the facts
+/// of its data, the test split if the source has one, and a copy of the held-out split a report
+/// shows when that is not the test split.
+struct Run {
+    fitted: softmax::Result<Fitted>,
+    about: AboutData,
+    test: Option<Dataset>,
+    report_data: Option<(SplitName, Dataset)>,
 }
 
 /// The JSON summary of a run ([`summary`]) in a few lines for a person: the data, the
@@ -158,6 +193,17 @@ impl AboutData {
             weight_column: args.data.weight_column.clone(),
         }
     }
+
+    /// The facts of mapped `splits`, loaded as `args` say.
+    pub fn of_mapped(splits: &MappedSplits, args: &TrainArgs) -> AboutData {
+        AboutData {
+            description: splits.description.clone(),
+            n_train: splits.train.n_samples(),
+            n_validation: splits.validation.as_ref().map(MappedDataset::n_samples),
+            sample_weight: args.sample_weight.clone(),
+            weight_column: args.data.weight_column.clone(),
+        }
+    }
 }
 
 /// The JSON summary of a run: accuracies on every split (the model is scored on `test` here,
@@ -194,7 +240,18 @@ pub fn summary(
         "class_weight": fitted.model.training()["class_weight"],
         "sample_weight": about.sample_weight,
         "weight_column": about.weight_column,
+        "rss_anon_bytes": anonymous_resident_bytes(),
     }))
+}
+
+/// This process's anonymous resident memory (`RssAnon` in `/proc/self/status`: what it
+/// allocated and touched, not the pages of files it maps), in bytes; `None` where the kernel
+/// does not say (not Linux).
+fn anonymous_resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("RssAnon:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 #[cfg(test)]

@@ -1,0 +1,219 @@
+#!/usr/bin/env python3
+"""The linear-probe benchmark: one synthetic probe problem, fitted by ours, scikit-learn and
+PyTorch in the same run, to the same objective.
+
+The problem (seeded): C class means drawn from N(0, spread² I) in D dimensions, and N samples
+x = mean[y] + N(0, I) with y uniform over the classes; the means overlap enough (spread 0.08 at
+D = 768) that the optimum is far from separable. X is written as float32 and float16 .npy
+files, y as int64.
+
+Each fit minimizes the same objective, mean cross-entropy + 0.5·reg·‖W‖² with an unpenalized
+intercept (our `half` convention; scikit-learn's C = 1 / (reg·N)), and is scored in float64
+by one function here, on the float32 data:
+  - scikit-learn: `LogisticRegression(solver="lbfgs", C=1/(reg·N), tol=--sklearn-tol)`; its
+    objective is the target.
+  - ours: `softmax train --data npy:X.npy,y.npy` (mapped, float32 L-BFGS), on the float32 and
+    the float16 file; time is the command's own `seconds` (training, not loading).
+  - PyTorch: `torch.optim.LBFGS` (strong Wolfe line search) on the CPU in float32, stopped at
+    the first iteration whose objective is within --gap of the target.
+A fit "reaches" the target when its float64 objective is within --gap (relative) of it.
+
+    python3 scripts/probe_bench.py                      # 128,000 × 768 × 1,000
+    python3 scripts/probe_bench.py --n 20000 --c 100    # a quick look
+
+Prints one table (time, passes over the data, objective, gap to the target, speed-up of ours)
+and writes it as JSON to --out/probe_bench.json.
+"""
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--n", type=int, default=128_000)
+    p.add_argument("--d", type=int, default=768)
+    p.add_argument("--c", type=int, default=1000)
+    p.add_argument("--spread", type=float, default=0.08, help="class means' deviation")
+    p.add_argument("--reg", type=float, default=1e-4, help="half convention: 0.5·reg·‖W‖²")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--sklearn-tol", type=float, default=1e-6)
+    p.add_argument("--gap", type=float, default=1e-6, help="relative gap that counts as reached")
+    p.add_argument("--max-iter", type=int, default=1000)
+    p.add_argument("--out", type=Path, default=Path("/tmp/probe_bench"))
+    p.add_argument("--softmax", type=Path, default=ROOT / "target/release/softmax")
+    p.add_argument("--skip", nargs="*", default=[], choices=["sklearn", "torch", "float16"])
+    return p.parse_args()
+
+
+def make_problem(args):
+    """Writes X (float32 and float16) and y, unless files of this problem are there already."""
+    args.out.mkdir(parents=True, exist_ok=True)
+    stem = f"probe_{args.n}x{args.d}x{args.c}_s{args.seed}"
+    paths = {k: args.out / f"{stem}_{k}.npy" for k in ("x32", "x16", "y")}
+    if all(p.exists() for p in paths.values()):
+        return paths
+    rng = np.random.default_rng(args.seed)
+    means = rng.standard_normal((args.c, args.d), dtype=np.float32) * args.spread
+    y = rng.integers(0, args.c, args.n)
+    x = np.empty((args.n, args.d), np.float32)
+    for start in range(0, args.n, 65536):  # in chunks: no float64 copy of X
+        stop = min(start + 65536, args.n)
+        x[start:stop] = means[y[start:stop]] + rng.standard_normal((stop - start, args.d), dtype=np.float32)
+    np.save(paths["x32"], x)
+    np.save(paths["x16"], x.astype(np.float16))
+    np.save(paths["y"], y.astype(np.int64))
+    return paths
+
+
+def objective(x, y, coef, intercept, reg):
+    """Mean cross-entropy + 0.5·reg·‖coef‖² in float64, in chunks of rows."""
+    coef, intercept = np.asarray(coef, np.float64), np.asarray(intercept, np.float64)
+    total = 0.0
+    for start in range(0, len(y), 16384):
+        s = x[start:start + 16384].astype(np.float64) @ coef.T + intercept
+        s -= s.max(axis=1, keepdims=True)
+        logsum = np.log(np.exp(s).sum(axis=1))
+        total += float((logsum - s[np.arange(len(s)), y[start:start + 16384]]).sum())
+    return total / len(y) + 0.5 * reg * float((coef * coef).sum())
+
+
+def fit_sklearn(x, y, args):
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.linear_model import _linear_loss
+
+    calls = {"n": 0}
+    original = _linear_loss.LinearModelLoss.loss_gradient
+
+    def counted(self, *a, **k):
+        calls["n"] += 1
+        return original(self, *a, **k)
+
+    _linear_loss.LinearModelLoss.loss_gradient = counted
+    try:
+        model = LogisticRegression(C=1.0 / (args.reg * len(y)), solver="lbfgs",
+                                   tol=args.sklearn_tol, max_iter=args.max_iter)
+        started = time.perf_counter()
+        model.fit(x, y)
+        seconds = time.perf_counter() - started
+    finally:
+        _linear_loss.LinearModelLoss.loss_gradient = original
+    return {"seconds": seconds, "passes": calls["n"], "iterations": int(model.n_iter_[0]),
+            "coef": model.coef_, "intercept": model.intercept_}
+
+
+def fit_ours(x_path, y_path, args, label):
+    model = args.out / f"ours_{label}.safetensors"
+    command = [str(args.softmax), "train", "--data", f"npy:{x_path},{y_path}", "--val-fraction", "0",
+               "--preprocess", "none", "--reg", str(args.reg), "--dtype", "f32",
+               "--model", str(model), "--json", "--quiet"]
+    out = json.loads(subprocess.run(command, check=True, capture_output=True, text=True).stdout)
+    coef, intercept = raw_coefficients(model)
+    return {"seconds": out["seconds"], "passes": out["passes"], "iterations": out["iterations"],
+            "coef": coef, "intercept": intercept,
+            "rss_anon_mib": (out.get("rss_anon_bytes") or 0) / 2**20}
+
+
+def raw_coefficients(path):
+    """A model file's weights on raw inputs: the preprocessing (x − offset) / scale folded in."""
+    from safetensors.numpy import load_file
+
+    tensors = load_file(str(path))
+    coef = tensors["weight"] / tensors["preprocess_scale"]
+    return coef, tensors["bias"] - coef @ tensors["preprocess_offset"]
+
+
+def fit_torch(x, y, args, target):
+    import torch
+
+    torch.set_num_threads(os.cpu_count())
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    linear = torch.nn.Linear(args.d, args.c)
+    torch.nn.init.zeros_(linear.weight)
+    torch.nn.init.zeros_(linear.bias)
+    optimizer = torch.optim.LBFGS(linear.parameters(), lr=1, max_iter=1, history_size=20,
+                                  line_search_fn="strong_wolfe")
+    calls = {"n": 0}
+
+    def closure():
+        calls["n"] += 1
+        optimizer.zero_grad()
+        loss = torch.nn.functional.cross_entropy(linear(xt), yt)
+        loss = loss + 0.5 * args.reg * (linear.weight * linear.weight).sum()
+        loss.backward()
+        return loss
+
+    started, seconds, iterations = time.perf_counter(), None, 0
+    for iterations in range(1, args.max_iter + 1):
+        loss = optimizer.step(closure)
+        # Scored in float32 on the way (the float64 score is taken at the end, off the clock).
+        if loss.item() <= target * (1 + args.gap):
+            break
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "passes": calls["n"], "iterations": iterations,
+            "coef": linear.weight.detach().numpy().copy(),
+            "intercept": linear.bias.detach().numpy().copy()}
+
+
+def machine():
+    cpu = platform.processor()
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} logical CPUs"
+
+
+def main():
+    args = parse_args()
+    paths = make_problem(args)
+    x = np.load(paths["x32"], mmap_mode="r")
+    y = np.load(paths["y"])
+    print(f"# probe {args.n} × {args.d} × {args.c}, reg {args.reg} (half), "
+          f"C = {1 / (args.reg * args.n):.4g}; {machine()}", flush=True)
+    rows = {}
+    x_memory = None
+    if "sklearn" not in args.skip:
+        x_memory = np.array(x)  # in memory, as the references need it
+        rows["scikit-learn lbfgs"] = fit_sklearn(x_memory, y, args)
+    rows["ours float32 (mapped)"] = fit_ours(paths["x32"], paths["y"], args, "f32")
+    if "float16" not in args.skip:
+        rows["ours float16 (mapped)"] = fit_ours(paths["x16"], paths["y"], args, "f16")
+    for row in rows.values():
+        row["objective"] = objective(x, y, row["coef"], row["intercept"], args.reg)
+    target = rows.get("scikit-learn lbfgs", rows["ours float32 (mapped)"])["objective"]
+    if "torch" not in args.skip:
+        if x_memory is None:
+            x_memory = np.array(x)
+        row = fit_torch(x_memory, y, args, target)
+        row["objective"] = objective(x, y, row["coef"], row["intercept"], args.reg)
+        rows["PyTorch LBFGS (CPU)"] = row
+    ours = rows["ours float32 (mapped)"]["seconds"]
+    print(f"{'fit':<24} {'time s':>9} {'passes':>7} {'iters':>6} {'objective':>16} {'gap':>9} "
+          f"{'ours faster':>11}")
+    for name, row in rows.items():
+        gap = (row["objective"] - target) / abs(target)
+        row["gap"] = gap
+        print(f"{name:<24} {row['seconds']:9.2f} {int(row['passes']):7d} {row['iterations']:6d} "
+              f"{row['objective']:16.10f} {gap:9.1e} {row['seconds'] / ours:10.2f}×")
+    report = {"shape": [args.n, args.d, args.c], "reg": args.reg, "machine": machine(),
+              "date": time.strftime("%Y-%m-%d"),
+              "fits": {name: {k: v for k, v in row.items() if k not in ("coef", "intercept")}
+                       for name, row in rows.items()}}
+    (args.out / "probe_bench.json").write_text(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+//! `npy:X.npy,y.npy` with X memory-mapped instead of read ([`crate::mapped`]): the splits are
+//! sets of rows of one mapping, so that neither training nor the validation split copies X.
+
+use std::sync::Arc;
+
+use super::files::grouped;
+use super::split::split_indices;
+use super::{DataSpec, Dataset, LoadOptions, labels, weights};
+use crate::mapped::MappedMatrix;
+use crate::{Error, Result, npy};
+
+/// Rows of a mapped matrix with their labels: a training or validation split.
+#[derive(Clone, Debug)]
+pub struct MappedDataset {
+    pub inputs: Arc<MappedMatrix>,
+    /// The matrix rows of this split, in order; `None`: all of them.
+    pub rows: Option<Vec<usize>>,
+    /// One label per row of the split.
+    pub labels: Vec<usize>,
+    /// One weight per row of the split, or `None`.
+    pub sample_weights: Option<Vec<f64>>,
+    pub class_names: Vec<String>,
+}
+
+/// The training split and the validation split held out of it, of one mapped matrix.
+#[derive(Clone, Debug)]
+pub struct MappedSplits {
+    pub train: MappedDataset,
+    pub validation: Option<MappedDataset>,
+    /// Where the data came from and how they were split, as [`super::Splits::description`].
+    pub description: String,
+}
+
+impl MappedDataset {
+    /// N, the rows of this split.
+    pub fn n_samples(&self) -> usize {
+        self.labels.len()
+    }
+
+    /// This split's rows read into memory (as float32): for the few rows a report looks at.
+    pub fn to_dataset(&self) -> Dataset {
+        let n_features = self.inputs.dim().1;
+        let all: Vec<usize>;
+        let rows = match &self.rows {
+            Some(rows) => rows,
+            None => {
+                all = (0..self.inputs.dim().0).collect();
+                &all
+            }
+        };
+        let mut buffer = Vec::new();
+        let values = self.inputs.gather::<f32>(rows, &mut buffer).to_vec();
+        let inputs =
+            ndarray::Array2::from_shape_vec((rows.len(), n_features), values).expect("whole rows");
+        Dataset {
+            sample_weights: self.sample_weights.clone(),
+            ..Dataset::new(inputs, self.labels.clone(), self.class_names.clone())
+        }
+    }
+}
+
+/// Whether `load_mapped` can read `spec`: `.npy` pairs.
+pub fn can_map(spec: &DataSpec) -> bool {
+    matches!(spec, DataSpec::Npy { .. })
+}
+
+/// Maps the inputs of an `npy:` source and reads its labels (and sample weights), holding out
+/// a stratified validation split as [`super::load`] does, as rows of the same mapping.
+///
+/// # Errors
+/// [`Error::InvalidOption`] for a source that is not an `.npy` pair, or a `val_fraction`
+/// outside [0, 1); those of [`MappedMatrix::open`]; a labels file that is not a vector of N
+/// non-negative integers; those of the sample weights.
+pub fn load_mapped(spec: &DataSpec, options: &LoadOptions) -> Result<MappedSplits> {
+    let DataSpec::Npy { inputs: inputs_path, labels: labels_path } = spec else {
+        return Err(Error::InvalidOption(format!("only npy: sources are mapped, not {spec}")));
+    };
+    if !(0.0..1.0).contains(&options.val_fraction) {
+        return Err(Error::InvalidOption(format!(
+            "the validation fraction must be in [0, 1), got {}",
+            options.val_fraction
+        )));
+    }
+    let inputs = Arc::new(MappedMatrix::open(inputs_path)?);
+    let labels = npy::read_labels(labels_path)?;
+    let n_rows = inputs.dim().0;
+    if labels.len() != n_rows {
+        let message = format!(
+            "{} labels for the {} samples of {}",
+            grouped(labels.len()),
+            grouped(n_rows),
+            inputs_path.display()
+        );
+        return Err(Error::file(labels_path, message));
+    }
+    let class_names = labels::numbered_classes(labels_path, &labels, 0)?;
+    let source = format!(
+        "NumPy {} (mapped, {}) and {}",
+        inputs_path.display(),
+        inputs.element().name(),
+        labels_path.display()
+    );
+    let sample_weights = weights::for_rows(options, n_rows, &source)?;
+    let (train_rows, validation_rows) = split_indices(&labels, options.val_fraction, options.seed);
+    let split = |rows: Vec<usize>| {
+        let pick = |values: &[usize]| rows.iter().map(|&row| values[row]).collect();
+        MappedDataset {
+            inputs: Arc::clone(&inputs),
+            labels: pick(&labels),
+            sample_weights: sample_weights
+                .as_ref()
+                .map(|weights| rows.iter().map(|&row| weights[row]).collect()),
+            class_names: class_names.clone(),
+            rows: Some(rows),
+        }
+    };
+    let mut description = format!("{source}: {} train", grouped(train_rows.len()));
+    let validation = (!validation_rows.is_empty()).then(|| {
+        description.push_str(&format!(
+            ", {} validation (stratified {} of the training samples, seed {})",
+            grouped(validation_rows.len()),
+            options.val_fraction,
+            options.seed
+        ));
+        split(validation_rows)
+    });
+    let train = match validation {
+        Some(_) => split(train_rows),
+        None => MappedDataset {
+            inputs: Arc::clone(&inputs),
+            rows: None,
+            labels,
+            sample_weights,
+            class_names,
+        },
+    };
+    Ok(MappedSplits { train, validation, description })
+}

@@ -1,0 +1,216 @@
+//! Memory-mapped `npy:` inputs: training on rows read where they lie, with the preprocessing
+//! folded into the weights, gives the model that training on the same rows read into memory
+//! gives; float16 files train as their values; bad and changing files are refused cleanly.
+
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+
+use half::f16;
+use ndarray::Array2;
+use softmax::data::{DataSpec, LoadOptions, load, load_mapped};
+use softmax::fit::{FitOptions, Fitted, fit, fit_mapped};
+use softmax::preprocess::Preprocess;
+use softmax::train::{Duration, Optimizer, TrainOptions};
+use softmax::{Error, Loss, npy};
+use tempfile::TempDir;
+
+use crate::common::{failure, json, relative_difference, text, write_npy, write_npy_vector};
+
+const N: usize = 600;
+const D: usize = 12;
+const C: usize = 4;
+
+/// A problem with class structure: class means ±1.5 in a few features on an offset of 3 (so
+/// that centering matters), plus deterministic noise.
+fn problem() -> (Array2<f32>, Vec<usize>) {
+    let labels: Vec<usize> = (0..N).map(|i| (i * 7 + i / 5) % C).collect();
+    let inputs = Array2::from_shape_fn((N, D), |(i, j)| {
+        let noise = ((i * 31 + j * 17) as f32 * 0.618).sin() * 2.0;
+        let signal = if j % C == labels[i] { 1.5 } else { -0.5 };
+        3.0 + signal + noise + 0.1 * j as f32
+    });
+    (inputs, labels)
+}
+
+/// Writes the problem's inputs as float32 `.npy` (or float16, `half`) and its labels as int64.
+fn write_problem(dir: &Path, half: bool) -> (PathBuf, PathBuf) {
+    let (inputs, labels) = problem();
+    let x = dir.join(if half { "x16.npy" } else { "x.npy" });
+    if half {
+        let bytes: Vec<u8> = inputs.iter().flat_map(|&v| f16::from_f32(v).to_le_bytes()).collect();
+        write_npy(&x, "<f2", &format!("({N}, {D})"), &bytes);
+    } else {
+        npy::write_matrix(&x, inputs.view()).unwrap();
+    }
+    let y = dir.join("y.npy");
+    let bytes: Vec<u8> = labels.iter().flat_map(|&l| (l as i64).to_le_bytes()).collect();
+    write_npy_vector(&y, "<i8", N, &bytes);
+    (x, y)
+}
+
+fn spec(x: &Path, y: &Path) -> DataSpec {
+    format!("npy:{},{}", x.display(), y.display()).parse().unwrap()
+}
+
+fn options(preprocess: Preprocess, loss: Loss, optimizer: Optimizer) -> FitOptions {
+    let duration = match optimizer {
+        Optimizer::Lbfgs => None,
+        _ => Some(Duration::Epochs(3)),
+    };
+    FitOptions {
+        preprocess,
+        loss,
+        reg: 1e-3,
+        train: TrainOptions { optimizer, duration, batch_size: 32, ..Default::default() },
+        ..Default::default()
+    }
+}
+
+/// Fits the source `spec` read into memory and mapped, with the same options and split.
+fn fit_both(spec: &DataSpec, options: FitOptions) -> (Fitted, Fitted) {
+    let options = options.check().unwrap();
+    let load_options = LoadOptions { val_fraction: 0.2, ..Default::default() };
+    let splits = load(spec, &load_options).unwrap();
+    let continue_ = &mut |_: &softmax::train::Progress| ControlFlow::Continue(());
+    let in_memory = fit(splits.train, splits.validation, &options, continue_).unwrap();
+    let mapped = load_mapped(spec, &load_options).unwrap();
+    assert_eq!(mapped.train.n_samples() + mapped.validation.as_ref().unwrap().n_samples(), N);
+    let mapped = fit_mapped(mapped.train, mapped.validation, &options, continue_).unwrap();
+    (in_memory, mapped)
+}
+
+#[test]
+fn mapped_training_gives_the_model_of_training_in_memory() {
+    let dir = TempDir::new().unwrap();
+    let (x, y) = write_problem(dir.path(), false);
+    let spec = spec(&x, &y);
+    for preprocess in
+        [Preprocess::Standardize, Preprocess::Center, Preprocess::Scale, Preprocess::None]
+    {
+        for (loss, optimizer) in [
+            (Loss::Softmax, Optimizer::Lbfgs),
+            (Loss::Svm, Optimizer::Lbfgs),
+            (Loss::Softmax, Optimizer::Sgd),
+        ] {
+            let (memory, mapped) = fit_both(&spec, options(preprocess, loss, optimizer));
+            let case = format!("{preprocess} {loss} {optimizer}");
+            // Same data, same split, same arithmetic up to the folding's rounding: L-BFGS trains
+            // in float64, SGD in float32, and on the hinge loss (not smooth) L-BFGS's path
+            // amplifies a rounding difference more than on the softmax loss.
+            let tolerance = match (loss, optimizer) {
+                (Loss::Softmax, Optimizer::Lbfgs) => 1e-9,
+                (Loss::Softmax, _) => 1e-6,
+                (Loss::Svm, _) => 1e-5,
+            };
+            let objective = (memory.objective - mapped.objective).abs() / memory.objective;
+            assert!(objective < tolerance, "{case}: {} vs {}", memory.objective, mapped.objective);
+            let weights =
+                relative_difference(memory.model.weight().view(), mapped.model.weight().view());
+            assert!(weights < 1e-3, "{case}: weights differ by {weights}");
+            assert_eq!(memory.model.preprocessor().kind, mapped.model.preprocessor().kind);
+            let offsets = relative_difference(
+                memory.model.preprocessor().offset.view().insert_axis(ndarray::Axis(0)),
+                mapped.model.preprocessor().offset.view().insert_axis(ndarray::Axis(0)),
+            );
+            assert!(offsets < 1e-12, "{case}: preprocessing offsets differ by {offsets}");
+            let accuracy = memory.train_accuracy - mapped.train_accuracy;
+            assert!(accuracy.abs() <= 2.0 / N as f64, "{case}: {accuracy}");
+            if optimizer == Optimizer::Lbfgs {
+                assert!(mapped.train_accuracy > 0.8, "{case}: {}", mapped.train_accuracy);
+            }
+        }
+    }
+}
+
+#[test]
+fn float16_files_train_on_their_values() {
+    let dir = TempDir::new().unwrap();
+    let (x16, y) = write_problem(dir.path(), true);
+    // The same values, widened to float32 by NumPy's rules, read into memory.
+    let (inputs, _) = problem();
+    let widened = inputs.mapv(|v| f16::from_f32(v).to_f32());
+    let x32 = dir.path().join("x16_as_32.npy");
+    npy::write_matrix(&x32, widened.view()).unwrap();
+    let options =
+        options(Preprocess::Standardize, Loss::Softmax, Optimizer::Lbfgs).check().unwrap();
+    let load_options = LoadOptions { val_fraction: 0.2, ..Default::default() };
+    let continue_ = &mut |_: &softmax::train::Progress| ControlFlow::Continue(());
+    let memory = load(&spec(&x32, &y), &load_options).unwrap();
+    let memory = fit(memory.train, memory.validation, &options, continue_).unwrap();
+    let mapped = load_mapped(&spec(&x16, &y), &load_options).unwrap();
+    assert!(mapped.description.contains("float16"), "{}", mapped.description);
+    let mapped = fit_mapped(mapped.train, mapped.validation, &options, continue_).unwrap();
+    let objective = (memory.objective - mapped.objective).abs() / memory.objective;
+    assert!(objective < 1e-9, "{} vs {}", memory.objective, mapped.objective);
+}
+
+#[test]
+fn the_command_line_maps_npy_sources_and_reports_its_memory() {
+    let dir = TempDir::new().unwrap();
+    let (x, y) = write_problem(dir.path(), true);
+    let data = format!("npy:{},{}", text(&x), text(&y));
+    let model = dir.path().join("m.safetensors");
+    let out = json(&["train", "--data", &data, "--model", &text(&model), "--quiet"]);
+    assert!(out["data"].as_str().unwrap().contains("mapped, float16"), "{out}");
+    assert!(out["train_accuracy"].as_f64().unwrap() > 0.8, "{out}");
+    let rss = out["rss_anon_bytes"].as_u64().expect("anonymous resident memory on Linux");
+    assert!(rss > 0 && rss < 1 << 30, "{out}");
+    // The saved model predicts the raw rows, as any model does.
+    let eval = json(&["eval", "--model", &text(&model), "--data", &data, "--val-fraction", "0"]);
+    assert!(eval["accuracy"].as_f64().unwrap() > 0.8, "{eval}");
+}
+
+#[test]
+fn bad_mapped_files_are_refused_naming_the_file() {
+    let dir = TempDir::new().unwrap();
+    let (x, y) = write_problem(dir.path(), false);
+    let bytes = std::fs::read(&x).unwrap();
+    let truncated = dir.path().join("truncated.npy");
+    std::fs::write(&truncated, &bytes[..bytes.len() - 10]).unwrap();
+    let fortran = dir.path().join("fortran.npy");
+    let (from, to) = (b"'fortran_order': False", b"'fortran_order': True ");
+    let at = bytes.windows(from.len()).position(|w| w == from).unwrap();
+    std::fs::write(&fortran, [&bytes[..at], to, &bytes[at + from.len()..]].concat()).unwrap();
+    let short_labels = dir.path().join("short.npy");
+    write_npy_vector(&short_labels, "<i8", 2, &[0; 16]);
+    let nan = dir.path().join("nan.npy");
+    let (mut inputs, _) = problem();
+    inputs[[17, 3]] = f32::NAN;
+    npy::write_matrix(&nan, inputs.view()).unwrap();
+    let cases = [
+        (&truncated, &y, "it is truncated"),
+        (&fortran, &y, "Fortran order"),
+        (&x, &short_labels, "2 labels for the 600 samples"),
+        (&nan, &y, "sample 17, feature 3"),
+    ];
+    for (x, y, expected) in cases {
+        let data = format!("npy:{},{}", text(x), text(y));
+        let err = failure(&["train", "--data", &data, "--quiet"]);
+        assert!(err.contains(expected), "{err}");
+        assert!(err.contains(&text(if expected.contains("labels") { y } else { x })), "{err}");
+    }
+}
+
+#[test]
+fn a_file_cut_short_while_training_stops_it_with_an_error() {
+    let dir = TempDir::new().unwrap();
+    let (x, y) = write_problem(dir.path(), false);
+    let options = options(Preprocess::Scale, Loss::Softmax, Optimizer::Lbfgs).check().unwrap();
+    let splits = load_mapped(&spec(&x, &y), &LoadOptions::default()).unwrap();
+    let mut calls = 0;
+    let result = fit_mapped(splits.train, splits.validation, &options, &mut |_| {
+        calls += 1;
+        if calls == 2 {
+            let file = std::fs::OpenOptions::new().write(true).open(&x).unwrap();
+            file.set_len(1000).unwrap();
+        }
+        ControlFlow::Continue(())
+    });
+    match result {
+        Err(Error::File { path, message }) => {
+            assert_eq!(path, x);
+            assert!(message.contains("changed while training"), "{message}");
+        }
+        other => panic!("expected the file's error, got {other:?}"),
+    }
+}
