@@ -164,9 +164,13 @@ pub fn fit(
     progress: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
 ) -> Result<Fitted> {
     let started = Instant::now();
-    let prepared =
-        Prepared::new(train_set, validation, options.preprocess, options.resolved_dtype())?;
-    let mut fitted = prepared.fit(options, progress)?;
+    // On a share of the training split when this process is one of several
+    // (`crate::distributed`): the statistics and the passes are then the whole split's.
+    let mut fitted = crate::distributed::sharded(train_set.n_samples(), options.kernel, || {
+        let prepared =
+            Prepared::new(train_set, validation, options.preprocess, options.resolved_dtype())?;
+        prepared.fit(options, progress)
+    })?;
     fitted.seconds = started.elapsed().as_secs_f64();
     Ok(fitted)
 }
@@ -249,7 +253,10 @@ impl Prepared {
         preprocess: Preprocess,
         precision: Precision,
     ) -> Result<Prepared> {
-        check_data(&train_set, validation.as_ref())?;
+        // A share of a split may lack a class: its loader checked the whole split.
+        if !crate::distributed::is_sharded() {
+            check_data(&train_set, validation.as_ref())?;
+        }
         let Dataset { inputs, labels, sample_weights, class_names, feature_names, image_shape } =
             train_set;
         let preprocessor =
@@ -388,6 +395,7 @@ impl Prepared {
             format!("the training split's class weight × sample weight, in {}", F::DTYPE_NAME);
         let sample_weights =
             weights.as_deref().map(SampleWeights::new).transpose().map_err(weights_of(&whose))?;
+        crate::distributed::weigh(weights.as_deref());
         let objective = Objective {
             inputs: inputs.view(),
             labels,

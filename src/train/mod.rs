@@ -231,7 +231,7 @@ pub fn train<F: Float>(
     progress: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
 ) -> Result<Trained<F>> {
     crate::loss::check_reg(objective.reg)?;
-    if objective.inputs.nrows() == 0 {
+    if crate::distributed::training_split_rows(objective.inputs.nrows()) == 0 {
         return Err(Error::Empty("the training set has no samples".into()));
     }
     let mut initial = initial_weights(n_classes, objective.inputs.ncols(), options);
@@ -260,5 +260,6 @@ fn initial_weights<F: Float>(
 
 /// The fraction of `data` that W (C×(D+1)) classifies right, on augmented inputs.
 pub fn accuracy<F: Float>(weights: ArrayView2<F>, data: Labeled<F>) -> f64 {
-    crate::metrics::accuracy(&objective::predict(weights, data.inputs), data.labels)
+    // On a share of the data (`crate::distributed`), every process's counts.
+    crate::distributed::accuracy(&objective::predict(weights, data.inputs), data.labels)
 }

@@ -48,12 +48,17 @@ impl<F: Float> Objective<'_, F> {
     pub fn evaluate(&self, weights: ArrayView2<F>) -> Result<LossAndGrad<F>> {
         let options = self.data_loss_options();
         let (labels, sample_weights) = (self.labels, self.sample_weights);
-        let data = match self.inputs {
-            Inputs::Dense(x) => loss_and_grad_with(weights, x, labels, sample_weights, &options),
-            Inputs::Sparse(rows) => {
-                loss_and_grad_sparse_with(weights, rows, labels, sample_weights, &options)
-            }
-        }?;
+        // On a share of the training split (`crate::distributed`), every process's sums.
+        let (rows, weighted) = (self.inputs.nrows(), sample_weights.is_some());
+        let data =
+            crate::distributed::whole_pass(weights.dim(), rows, weighted, || match self.inputs {
+                Inputs::Dense(x) => {
+                    loss_and_grad_with(weights, x, labels, sample_weights, &options)
+                }
+                Inputs::Sparse(rows) => {
+                    loss_and_grad_sparse_with(weights, rows, labels, sample_weights, &options)
+                }
+            })?;
         Ok(self.with_penalty(weights, data))
     }
 
@@ -91,6 +96,9 @@ impl<F: Float> Objective<'_, F> {
         let Inputs::Dense(x) = self.inputs else {
             return Ok(None);
         };
+        if crate::distributed::is_sharded() {
+            return Ok(None); // a share of the training split runs the dense kernels (sums)
+        }
         let wanted = match self.kernel {
             Kernel::Sparse => true,
             Kernel::Auto => nonzero_fraction(x) <= SPARSE_DENSITY,
