@@ -384,11 +384,15 @@ impl Prepared {
     ) -> Result<Fitted> {
         let labels = &self.train_labels;
         let n_classes = self.class_names.len();
-        let weights = options.class_weight.effective_weights(
+        let sample_weights = self.train_sample_weights.as_deref();
+        // On a share of the training split, `balanced` counts the whole split's classes.
+        let class_weight = crate::distributed::whole_split_class_weight(
+            &options.class_weight,
             labels,
             n_classes,
-            self.train_sample_weights.as_deref(),
+            sample_weights,
         )?;
+        let weights = class_weight.effective_weights(labels, n_classes, sample_weights)?;
         // In the dtype of training, converted once for every pass.
         let weights: Option<Vec<F>> = weights.map(|w| w.into_iter().map(F::of).collect());
         let whose =

@@ -32,6 +32,7 @@ use std::rc::Rc;
 
 use ndarray::Array2;
 
+use crate::class_weight::ClassWeight;
 use crate::{Error, Float, Kernel, LossAndGrad, Result};
 pub use partition::Partition;
 use partition::{Placement, summed, tree_sum};
@@ -314,6 +315,40 @@ pub(crate) fn training_split_rows(local_rows: usize) -> usize {
     SHARD.with(|shard| shard.borrow().as_ref().map_or(local_rows, |shard| shard.partition.n_rows))
 }
 
+/// `class_weight` as the whole training split resolves it, inside a shard: `balanced` becomes
+/// the per-class weights of every process's `labels` and `sample_weights`, gathered in rank
+/// (sample) order, so that they are those of one process; other class weights stay.
+///
+/// # Errors
+/// Those of [`ClassWeight::resolve`].
+pub(crate) fn whole_split_class_weight(
+    class_weight: &ClassWeight,
+    labels: &[usize],
+    n_classes: usize,
+    sample_weights: Option<&[f64]>,
+) -> Result<ClassWeight> {
+    let cluster = cluster().filter(|_| is_sharded());
+    let (Some(cluster), ClassWeight::Balanced) = (cluster, class_weight) else {
+        return Ok(class_weight.clone());
+    };
+    let mine: Vec<f64> = labels.iter().map(|&label| label as f64).collect();
+    let all_labels: Vec<usize> =
+        cluster.gather(&mine).into_iter().flatten().map(|label| label as usize).collect();
+    let all_weights: Option<Vec<f64>> =
+        sample_weights.map(|weights| cluster.gather(weights).into_iter().flatten().collect());
+    let resolved = class_weight.resolve(&all_labels, n_classes, all_weights.as_deref())?;
+    Ok(resolved.map_or(ClassWeight::None, ClassWeight::PerClass))
+}
+
+/// The rows (numbered in the whole training split) this process holds of it: its share inside
+/// a shard, all `local_rows` alone.
+pub(crate) fn own_training_rows(local_rows: usize) -> Range<usize> {
+    SHARD.with(|shard| match shard.borrow().as_ref() {
+        Some(shard) => shard.partition.rows_of(shard.slots.clone()),
+        None => 0..local_rows,
+    })
+}
+
 /// Records the training split's weight sum from this process's sample `weights` (in the
 /// dtype of training): every process's, concatenated in rank order, summed in f64 in sample
 /// order, as [`crate::SampleWeights::new`] sums them on one process. Collective in a shard.
@@ -359,29 +394,69 @@ pub(crate) fn whole_pass<F: Float>(
         0 => None,
         _ => Some(summed(Some(placement), pass)?),
     };
-    combined_mean(&cluster, shape, mine, F::of(normalizer))
+    let (sums, _) = combined(&cluster, shape, mine, local_rows)?;
+    Ok(divided(sums, F::of(normalizer)))
 }
 
-/// The processes' sums `mine` combined ([`Cluster::combine`]) and divided by `normalizer`.
-fn combined_mean<F: Float>(
+/// The mean data loss and gradient over a minibatch whose rows are spread over the processes
+/// inside a shard: this process's `pass` over its `local_rows` rows of it returns sums
+/// ([`summed`], its own partition; skipped without rows), the processes combine them with
+/// their row counts (in rank order: the same for a given number of processes, not across
+/// numbers), and the sums are divided by |B| (or |B|·s̄ with `weighted` samples, s̄ the whole
+/// split's mean weight), as a one-process minibatch is. Outside a shard, `pass` as it is.
+///
+/// # Errors
+/// What `pass` returns.
+pub(crate) fn batch_pass<F: Float>(
+    shape: (usize, usize),
+    local_rows: usize,
+    weighted: bool,
+    pass: impl FnOnce() -> Result<LossAndGrad<F>>,
+) -> Result<LossAndGrad<F>> {
+    let Some((cluster, shard)) = cluster().zip(SHARD.with(|shard| shard.borrow().clone())) else {
+        return pass();
+    };
+    let mine = match local_rows {
+        0 => None,
+        _ => Some(summed(None, pass)?),
+    };
+    let (sums, batch) = combined(&cluster, shape, mine, local_rows)?;
+    let normalizer = match (weighted, shard.weight_sum) {
+        (true, Some(sum)) => batch * (sum / shard.partition.n_rows as f64),
+        _ => batch,
+    };
+    Ok(divided(sums, F::of(normalizer)))
+}
+
+/// The processes' sums `mine` ([`summed`] passes' loss and gradient, C×D for `shape`) and
+/// their row counts, combined ([`Cluster::combine`]).
+///
+/// # Errors
+/// [`Error::Empty`] when no process had rows.
+fn combined<F: Float>(
     cluster: &Cluster,
     (n_classes, n_columns): (usize, usize),
     mine: Option<LossAndGrad<F>>,
-    normalizer: F,
-) -> Result<LossAndGrad<F>> {
-    let len = 1 + n_classes * n_columns;
+    local_rows: usize,
+) -> Result<(LossAndGrad<F>, f64)> {
+    let len = 2 + n_classes * n_columns;
     let mine = mine.map(|sums| {
         let mut values = Vec::with_capacity(len);
-        values.push(sums.loss);
+        values.extend([F::of(local_rows as f64), sums.loss]);
         values.extend(sums.grad.iter().copied());
         values
     });
-    let sums = cluster.combine(mine, len).ok_or_else(|| {
-        Error::Empty("no process holds a training row (the training split is empty)".into())
-    })?;
-    let grad = sums[1..].iter().map(|&g| g / normalizer).collect();
-    let grad = Array2::from_shape_vec((n_classes, n_columns), grad).expect("C×D sums");
-    Ok(LossAndGrad { loss: sums[0] / normalizer, grad })
+    let sums = cluster
+        .combine(mine, len)
+        .ok_or_else(|| Error::Empty("no process holds a row of the training pass".into()))?;
+    let grad = Array2::from_shape_vec((n_classes, n_columns), sums[2..].to_vec());
+    let grad = grad.expect("C×D sums");
+    Ok((LossAndGrad { loss: sums[1], grad }, sums[0].as_f64()))
+}
+
+/// Sums divided by `normalizer`, as the kernels divide them.
+fn divided<F: Float>(sums: LossAndGrad<F>, normalizer: F) -> LossAndGrad<F> {
+    LossAndGrad { loss: sums.loss / normalizer, grad: sums.grad.mapv(|g| g / normalizer) }
 }
 
 /// The fraction of `predicted` equal to `labels`, over every process's samples when this one

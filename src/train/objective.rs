@@ -72,19 +72,22 @@ impl<F: Float> Objective<'_, F> {
     ) -> Result<LossAndGrad<F>> {
         let options = self.data_loss_options();
         let sample_weights = self.sample_weights;
-        let data = match self.inputs {
-            Inputs::Dense(x) => {
-                loss_and_grad_picked_with(weights, x, indices, labels, sample_weights, &options)
-            }
-            Inputs::Sparse(rows) => loss_and_grad_sparse_picked_with(
-                weights,
-                rows,
-                indices,
-                labels,
-                sample_weights,
-                &options,
-            ),
-        }?;
+        // On a share of the training split, a share of the batch: every process's sums.
+        let (rows, weighted) = (indices.len(), sample_weights.is_some());
+        let data =
+            crate::distributed::batch_pass(weights.dim(), rows, weighted, || match self.inputs {
+                Inputs::Dense(x) => {
+                    loss_and_grad_picked_with(weights, x, indices, labels, sample_weights, &options)
+                }
+                Inputs::Sparse(rows) => loss_and_grad_sparse_picked_with(
+                    weights,
+                    rows,
+                    indices,
+                    labels,
+                    sample_weights,
+                    &options,
+                ),
+            })?;
         Ok(self.with_penalty(weights, data))
     }
 
