@@ -176,7 +176,7 @@ impl Cluster {
     /// hold aligned subtrees of a partition ([`Partition::slots_of`]) those of the one-process
     /// tree. Values travel as f64 (exact for f32) and are added in `F`.
     pub fn combine<F: Float>(&self, mine: Option<Vec<F>>, len: usize) -> Option<Vec<F>> {
-        self.combine_by(mine, len, &add_to)
+        self.combine_by(mine, len, &|sum: &mut Vec<F>, other: Vec<F>| add_to(sum, &other))
     }
 
     /// [`Cluster::combine`] with another commutative `merge` of two processes' values (bit
@@ -213,8 +213,8 @@ impl Cluster {
 }
 
 /// `sum` += `other`, value by value.
-fn add_to<F: Float>(sum: &mut Vec<F>, other: Vec<F>) {
-    for (sum, other) in sum.iter_mut().zip(other) {
+fn add_to<F: Float>(sum: &mut [F], other: &[F]) {
+    for (sum, &other) in sum.iter_mut().zip(other) {
         *sum += other;
     }
 }

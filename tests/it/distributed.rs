@@ -162,3 +162,25 @@ fn kernels_that_cannot_share_a_pass_are_refused() {
     let model = dir.path().join("model.safetensors");
     fails_fast(2, &["--kernel", "naive"], &model, "kernel 'naive' does not train across processes");
 }
+
+#[test]
+fn minibatch_training_is_reproducible_for_a_number_of_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = synthetic_npy(dir.path());
+    let run = |processes: usize, name: &str| {
+        let path = dir.path().join(name);
+        let args =
+            ["--data", &data, "--optimizer", "sgd", "--epochs", "2", "--model", &text(&path)];
+        let out = mpirun(processes, &args);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let line: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (std::fs::read(&path).unwrap(), line["objective"].as_f64().unwrap())
+    };
+    // The same seed and number of processes: the same file. Another number of processes adds
+    // the batch's shares in another order: the same objective to float32 rounding.
+    let (first, objective) = run(2, "a.safetensors");
+    let (again, _) = run(2, "b.safetensors");
+    assert!(first == again, "two runs on 2 processes differ");
+    let (_, on_four) = run(4, "c.safetensors");
+    assert!((on_four - objective).abs() <= 1e-4 * objective, "{on_four} against {objective}");
+}
