@@ -12,7 +12,7 @@
 //! [`Cluster::combine`] adds the subtrees by recursive doubling (at step s, process r and
 //! r ⊕ 2^s swap their sums and both compute lower + upper: IEEE addition is commutative bit for
 //! bit). So for K processes, K a power of two that divides the slot count (16 for 1,600 to
-//! 262,143 rows) or exceeds it, the sums, the optimizer's steps and the model file are those
+//! 524,287 rows) or exceeds it, the sums, the optimizer's steps and the model file are those
 //! of one process, bit for bit. Other K give the same sums up to rounding: the subtrees of
 //! uneven shares are added in rank order.
 //!
@@ -479,4 +479,129 @@ pub(crate) fn training_placement() -> Option<(Rc<Cluster>, Placement)> {
     let shard = SHARD.with(|shard| shard.borrow().clone())?;
     let placement = Placement { n_rows: shard.partition.n_rows, slots: shard.slots };
     cluster().map(|cluster| (cluster, placement))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::sync::mpsc::{Receiver, Sender, channel};
+
+    use super::*;
+
+    /// Processes as threads, talking through channels (each sender's messages in order).
+    struct Threads {
+        rank: usize,
+        to: Vec<Sender<(usize, Vec<f64>)>>,
+        inbox: Receiver<(usize, Vec<f64>)>,
+        pending: RefCell<Vec<VecDeque<Vec<f64>>>>,
+    }
+
+    impl Threads {
+        /// The next message from `from`.
+        fn receive(&self, from: usize) -> Vec<f64> {
+            loop {
+                if let Some(message) = self.pending.borrow_mut()[from].pop_front() {
+                    return message;
+                }
+                let (sender, message) = self.inbox.recv().expect("a message");
+                self.pending.borrow_mut()[sender].push_back(message);
+            }
+        }
+    }
+
+    impl Exchange for Threads {
+        fn rank(&self) -> usize {
+            self.rank
+        }
+        fn size(&self) -> usize {
+            self.to.len()
+        }
+        fn swap(&self, partner: usize, mine: &[f64], theirs: &mut [f64]) {
+            self.to[partner].send((self.rank, mine.to_vec())).unwrap();
+            theirs.copy_from_slice(&self.receive(partner));
+        }
+        fn gather(&self, mine: &[f64]) -> Vec<Vec<f64>> {
+            for to in &self.to {
+                to.send((self.rank, mine.to_vec())).unwrap();
+            }
+            (0..self.size()).map(|from| self.receive(from)).collect()
+        }
+        fn abort(&self, _code: i32) -> ! {
+            panic!("aborted")
+        }
+    }
+
+    /// Runs `work` on `size` processes (threads) and returns their results in rank order.
+    fn on_processes<T: Send>(size: usize, work: impl Fn(&Cluster) -> T + Sync) -> Vec<T> {
+        let (to, inboxes): (Vec<_>, Vec<_>) = (0..size).map(|_| channel()).unzip();
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = inboxes
+                .into_iter()
+                .enumerate()
+                .map(|(rank, inbox)| {
+                    let (to, work) = (to.clone(), &work);
+                    scope.spawn(move || {
+                        let pending = RefCell::new(vec![VecDeque::new(); size]);
+                        let exchange = Threads { rank, to, inbox, pending };
+                        work(&Cluster { exchange: Box::new(exchange) })
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|handle| handle.join().unwrap()).collect()
+        })
+    }
+
+    /// Each slot's sum: values of mixed signs and magnitudes, so that the order of addition
+    /// shows in the last bits.
+    fn slot_sum(slot: usize) -> Vec<f64> {
+        (0..5).map(|j| ((slot * 7919 + j * 104_729) % 1000) as f64 * 1.1e-3 - 0.5e-1).collect()
+    }
+
+    /// The tree over all slots (one process) equals, bit for bit, every process's subtree
+    /// combined by recursive doubling for K a power of two, whether K divides the slot count
+    /// or exceeds it (processes without slots); other K agree on every process, to rounding.
+    #[test]
+    fn processes_complete_the_one_process_tree() {
+        let partition = Partition::of(1700);
+        assert_eq!(partition.slots, 16);
+        let leaf = |slot: usize| {
+            let rows = partition.rows(slot);
+            (!rows.is_empty()).then(|| Ok::<_, ()>(slot_sum(slot)))
+        };
+        let add = |sum: &mut Vec<f64>, other: Vec<f64>| add_to(sum, &other);
+        let alone = tree_sum(0..partition.slots, false, &leaf, &add).unwrap().unwrap();
+        for size in [2, 3, 4, 5, 8, 16, 32] {
+            let results = on_processes(size, |cluster| {
+                let slots = partition.slots_of(cluster.rank(), size);
+                let mine = tree_sum(slots, false, &leaf, &add).map(Result::unwrap);
+                cluster.combine(mine, 5).unwrap()
+            });
+            assert!(results.iter().all(|result| *result == results[0]), "{size} processes");
+            if size.is_power_of_two() {
+                assert_eq!(results[0], alone, "{size} processes");
+            } else {
+                for (a, b) in results[0].iter().zip(&alone) {
+                    assert!((a - b).abs() <= 1e-15, "{size} processes: {a} against {b}");
+                }
+            }
+        }
+    }
+
+    /// Every process's slots are its rows' blocks, in order, covering every row once.
+    #[test]
+    fn shares_cover_the_rows_in_order() {
+        for n_rows in [1, 150, 1700, 60_000, 1_280_000] {
+            let partition = Partition::of(n_rows);
+            for size in [1, 2, 3, 4, 16, 64] {
+                let shares: Vec<_> = (0..size)
+                    .map(|rank| partition.rows_of(partition.slots_of(rank, size)))
+                    .collect();
+                assert_eq!(shares[0].start, 0);
+                assert_eq!(shares[size - 1].end, n_rows, "N = {n_rows}, K = {size}");
+                assert!(shares.windows(2).all(|pair| pair[0].end == pair[1].start));
+            }
+        }
+        assert_eq!(Partition::of(1_280_000).slots, 64);
+        assert_eq!(Partition::of(60_000).slots, 16);
+    }
 }
