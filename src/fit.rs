@@ -164,8 +164,12 @@ pub fn fit(
     options: &CheckedFitOptions,
     progress: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
 ) -> Result<Fitted> {
-    prepare_and_fit(options, progress, |preprocess, dtype| {
-        Prepared::new(train_set, validation, preprocess, dtype)
+    // On a share of the training split when this process is one of several
+    // (`crate::distributed`): the statistics and the passes are then the whole split's.
+    crate::distributed::sharded(train_set.n_samples(), options.kernel, || {
+        prepare_and_fit(options, progress, |preprocess, dtype| {
+            Prepared::new(train_set, validation, preprocess, dtype)
+        })
     })
 }
 
@@ -281,7 +285,10 @@ impl Prepared {
         preprocess: Preprocess,
         precision: Precision,
     ) -> Result<Prepared> {
-        check_data(&train_set, validation.as_ref())?;
+        // A share of a split may lack a class: its loader checked the whole split.
+        if !crate::distributed::is_sharded() {
+            check_data(&train_set, validation.as_ref())?;
+        }
         let Dataset { inputs, labels, sample_weights, class_names, feature_names, image_shape } =
             train_set;
         let preprocessor =
@@ -465,17 +472,22 @@ impl Prepared {
     ) -> Result<Fitted> {
         let labels = &self.train_labels;
         let n_classes = self.class_names.len();
-        let weights = options.class_weight.effective_weights(
+        let sample_weights = self.train_sample_weights.as_deref();
+        // On a share of the training split, `balanced` counts the whole split's classes.
+        let class_weight = crate::distributed::whole_split_class_weight(
+            &options.class_weight,
             labels,
             n_classes,
-            self.train_sample_weights.as_deref(),
+            sample_weights,
         )?;
+        let weights = class_weight.effective_weights(labels, n_classes, sample_weights)?;
         // In the dtype of training, converted once for every pass.
         let weights: Option<Vec<F>> = weights.map(|w| w.into_iter().map(F::of).collect());
         let whose =
             format!("the training split's class weight × sample weight, in {}", F::DTYPE_NAME);
         let sample_weights =
             weights.as_deref().map(SampleWeights::new).transpose().map_err(weights_of(&whose))?;
+        crate::distributed::weigh(weights.as_deref());
         let objective = Objective {
             inputs: inputs.view(),
             labels,

@@ -60,6 +60,7 @@ pub mod atomic;
 pub mod bench;
 pub mod class_weight;
 pub mod data;
+pub mod distributed;
 pub mod error;
 pub mod explain;
 pub mod fit;

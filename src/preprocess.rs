@@ -18,6 +18,7 @@
 
 use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Zip, s};
 
+use crate::distributed::partition::{Partition, Placement, tree_sum};
 use crate::loss::sparse::SparseRows;
 use crate::names::named_enum;
 use crate::{Error, Float, Result};
@@ -87,40 +88,24 @@ pub struct Preprocessor {
 impl Preprocessor {
     /// Fits `kind` on training inputs (N×D), in f64. Here `auto`, knowing nothing of the source,
     /// is `standardize`: [`Prepared`](crate::fit::Prepared) resolves it for the data set first.
+    ///
+    /// The sums behind the means and deviations are [`Statistics`] of the row blocks of the
+    /// partition of N, added by its tree (and over processes, on a share of the training split:
+    /// [`crate::distributed`]), so that they do not depend on the number of processes. The
+    /// deviation is √(Σ (x − mean)² / N), from a second pass over the rows.
     pub fn fit(kind: Preprocess, inputs: ArrayView2<f32>) -> Preprocessor {
-        let n_features = inputs.ncols();
-        let mean = || {
-            let mut sum = Array1::<f64>::zeros(n_features);
-            for row in inputs.outer_iter() {
-                Zip::from(&mut sum).and(&row).for_each(|s, &x| *s += f64::from(x));
-            }
-            sum / inputs.nrows().max(1) as f64
-        };
         let kind = kind.resolve(false);
-        let (offset, scale) = match kind {
-            Preprocess::None => (Array1::zeros(n_features), Array1::ones(n_features)),
-            Preprocess::Scale => {
-                let max = inputs.iter().fold(0.0f64, |m, &x| m.max(f64::from(x).abs()));
-                let max = if max > 0.0 { max } else { 1.0 };
-                (Array1::zeros(n_features), Array1::from_elem(n_features, max))
-            }
-            Preprocess::Center => (mean(), Array1::ones(n_features)),
+        let (n_rows, sums) = Statistics::of_split(inputs, None);
+        let n = n_rows.max(1) as f64;
+        let mean: Vec<f64> = sums.sums.iter().map(|&sum| sum / n).collect();
+        let variance = match kind {
             Preprocess::Standardize | Preprocess::Auto => {
-                let mean = mean();
-                let mut variance = Array1::<f64>::zeros(n_features);
-                for row in inputs.outer_iter() {
-                    Zip::from(&mut variance).and(&row).and(&mean).for_each(|v, &x, &m| {
-                        let d = f64::from(x) - m;
-                        *v += d * d;
-                    });
-                }
-                let n = inputs.nrows().max(1) as f64;
-                let deviation =
-                    variance.mapv(|v| (v / n).sqrt()).mapv(|d| if d > 0.0 { d } else { 1.0 });
-                (mean, deviation)
+                let (_, squares) = Statistics::of_split(inputs, Some(&mean));
+                squares.sums.iter().map(|&v| v / n).collect()
             }
+            _ => vec![0.0; mean.len()],
         };
-        Preprocessor { kind, offset, scale }
+        Preprocessor::from_moments(kind, &mean, &variance, sums.max_abs)
     }
 
     /// Fits `kind` on sparse training inputs without densifying them: `none`, or `scale` (and
@@ -153,10 +138,11 @@ impl Preprocessor {
         })
     }
 
-    /// Fits `kind` from the training inputs' per-feature `mean` and `variance` and their
-    /// largest |x| (`max_abs`), as [`Self::fit`] does from the inputs themselves: `scale`
-    /// divides by `max_abs` (1 if it is 0), `center` subtracts the mean, `standardize` (and
-    /// `auto`) also divides by the deviation (1 where it is 0).
+    /// Fits `kind` from the training inputs' per-feature `mean` and (population) `variance`
+    /// and their largest |x| (`max_abs`): `scale` divides by `max_abs` (1 if it is 0), `center`
+    /// subtracts the mean, `standardize` (and `auto`) also divides by the deviation √variance
+    /// (1 where it is 0). [`Self::fit`] and the pass over mapped rows
+    /// ([`crate::mapped::MappedMatrix::moments`]) both end here.
     pub fn from_moments(
         kind: Preprocess,
         mean: &[f64],
@@ -231,6 +217,85 @@ impl Preprocessor {
                 .for_each(|x, &offset, &inverse| *x = F::of((x.as_f64() - offset) * inverse));
             row[n_features] = F::one();
         });
+    }
+}
+
+/// Per-feature sums over rows, Σ_i x_ij (or Σ_i (x_ij − shift_j)², for a deviation), and the
+/// largest |x_ij|: what the preprocessing statistics are made of. Statistics of row blocks
+/// merge ([`Statistics::merge`]) into those of their union; [`Preprocessor::fit`] merges those
+/// of the row-block partition's blocks by its tree, so that one process and many give the same
+/// bits.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Statistics {
+    /// One sum per feature.
+    pub sums: Vec<f64>,
+    /// max |x_ij| (0 for no rows).
+    pub max_abs: f64,
+}
+
+impl Statistics {
+    /// The statistics of `rows` (n×D), summed in row order in f64: of x, or with a `shift`
+    /// (one per feature) of (x − shift)².
+    pub fn of_rows(rows: ArrayView2<f32>, shift: Option<&[f64]>) -> Statistics {
+        let mut sums = vec![0.0f64; rows.ncols()];
+        let mut max_abs = 0.0f64;
+        for row in rows.outer_iter() {
+            for (j, (sum, &x)) in sums.iter_mut().zip(&row).enumerate() {
+                let x = f64::from(x);
+                max_abs = max_abs.max(x.abs());
+                *sum += match shift {
+                    None => x,
+                    Some(shift) => (x - shift[j]) * (x - shift[j]),
+                };
+            }
+        }
+        Statistics { sums, max_abs }
+    }
+
+    /// The statistics of the union of two sets of rows: sums added, the larger maximum.
+    pub fn merge(&mut self, other: Statistics) {
+        for (sum, other) in self.sums.iter_mut().zip(other.sums) {
+            *sum += other;
+        }
+        self.max_abs = self.max_abs.max(other.max_abs);
+    }
+
+    /// N and the statistics of the training split whose rows (or this process's share of
+    /// them) are `inputs`: those of the blocks of the partition of N, merged by its tree and
+    /// over processes ([`crate::distributed`]).
+    fn of_split(inputs: ArrayView2<f32>, shift: Option<&[f64]>) -> (usize, Statistics) {
+        let n_features = inputs.ncols();
+        let shared = crate::distributed::training_placement();
+        let placement = match &shared {
+            Some((_, placement)) => placement.clone(),
+            None => Placement::whole(inputs.nrows()),
+        };
+        let partition = Partition::of(placement.n_rows);
+        let first = partition.rows(placement.slots.start).start;
+        let leaf = |slot: usize| {
+            let rows = partition.rows(slot);
+            let rows = inputs.slice(s![rows.start - first..rows.end - first, ..]);
+            (rows.nrows() > 0).then(|| Ok::<_, ()>(Statistics::of_rows(rows, shift)))
+        };
+        let merge = |total: &mut Statistics, other| total.merge(other);
+        let mine = tree_sum(placement.slots, true, &leaf, &merge).map(|s| s.expect("no errors"));
+        let statistics = match shared {
+            None => mine,
+            Some((cluster, _)) => {
+                // The maximum travels as the first value, merged as a maximum.
+                let mine = mine.map(|s| [&[s.max_abs][..], &s.sums].concat());
+                let merge = |total: &mut Vec<f64>, other: Vec<f64>| {
+                    total[0] = total[0].max(other[0]);
+                    for (sum, other) in total[1..].iter_mut().zip(&other[1..]) {
+                        *sum += other;
+                    }
+                };
+                let all = cluster.combine_by(mine, n_features + 1, &merge);
+                all.map(|all| Statistics { sums: all[1..].to_vec(), max_abs: all[0] })
+            }
+        };
+        let empty = || Statistics { sums: vec![0.0; n_features], max_abs: 0.0 };
+        (placement.n_rows, statistics.unwrap_or_else(empty))
     }
 }
 

@@ -1,41 +1,37 @@
 //! The row-block partition every parallel kernel shares, and its fixed-order reduction.
 //!
-//! The N rows are split into at most [`MAX_BLOCKS`] contiguous blocks whose boundaries depend
-//! only on N ([`block_rows`]). Each block sums its rows' losses and gradients into its own
-//! partial (a C×D gradient for the fused and gemm kernels, the sparse kernel's padded D×width
-//! Gᵀ), the blocks run in parallel on the current rayon pool (a small pass runs them one after
-//! another on the calling thread), and the partials are then added in block order
-//! ([`sum_blocks`]). So a result is the same from run to run *and* for any
-//! number of threads.
+//! The N rows are split into contiguous blocks whose boundaries depend only on N
+//! ([`Partition::of`], in [`crate::distributed::partition`]): a power of two of block *slots* (at most [`MAX_BLOCKS`]), each of
+//! [`block_rows`] rows, the last slots possibly short or empty. Each block sums its rows' losses
+//! and gradients into its own partial (a C×D gradient for the fused and gemm kernels, the sparse
+//! kernel's padded D×width Gᵀ), and the partials are added by a fixed pairwise tree over the
+//! slots ([`sum_blocks`]): slots [0, P) sum as [0, P/2) + [P/2, P), each half the same way
+//! down to single slots, an empty slot adding nothing. The halves run in parallel on the
+//! current rayon pool (a small pass runs them one after another on the calling thread). So a
+//! result is the same from run to run *and* for any number of threads.
+//!
+//! The tree is also what makes a pass spread over processes ([`crate::distributed`]) give the
+//! same bits: a process holding an aligned run of slots sums its subtree, and the processes
+//! combine their subtrees in the same tree order. A pass inside
+//! [`crate::distributed::partition::summed`] sums only the slots it is told are this process's,
+//! and returns sums instead of means.
 
 use std::any::Any;
 use std::ops::Range;
 use std::sync::Mutex;
 
 use ndarray::Array2;
-use rayon::prelude::*;
 
 use super::dense_loops::{GROUP, Rows};
 use super::targets::Targets;
 use super::types::{KernelResult, LossAndGrad, NonFiniteScores};
 use crate::Float;
+use crate::distributed::partition::{
+    Partition, ROW_GROUP, THREAD_BLOCKS, placement, summing, tree_sum,
+};
 
-/// The most blocks (partial gradients) a pass uses: enough to keep 16 threads busy.
-pub const MAX_BLOCKS: usize = 16;
-/// The fewest rows worth a block of their own: each block zeroes and adds a C×D partial and
-/// starts without its rows in cache (a minibatch of 200 rows took 13% longer in 56-row blocks).
-const MIN_BLOCK_ROWS: usize = 100;
-
-/// Rows per block for N = `n_samples` (the last block may have fewer): a power of two of
-/// blocks (so that 2, 4, 8 or 16 threads get equal shares), at most [`MAX_BLOCKS`], of at least
-/// [`MIN_BLOCK_ROWS`] rows when N allows, of whole row groups of the dense loops (only the last
-/// block has rows left over for their one-row path), and a function of N alone, so results do
-/// not depend on the thread count.
-pub fn block_rows(n_samples: usize) -> usize {
-    let most = (n_samples / MIN_BLOCK_ROWS).clamp(1, MAX_BLOCKS);
-    let n_blocks = 1 << most.ilog2();
-    n_samples.div_ceil(n_blocks).next_multiple_of(GROUP).max(GROUP)
-}
+// Blocks are whole row groups of the dense loops.
+const _: () = assert!(ROW_GROUP == GROUP);
 
 /// Below this many multiply-adds (N·D·C for a dense pass, nonzeros·C for a sparse one) a pass
 /// runs its blocks one after another on the calling thread: handing a block to another thread
@@ -46,35 +42,41 @@ pub fn block_rows(n_samples: usize) -> usize {
 const SEQUENTIAL_WORK: usize = 8_000_000;
 
 /// Σ over the blocks of `n_samples` rows of `block(rows)` = (summed loss, partial), where the
-/// whole pass does about `work` multiply-adds: the blocks in parallel (on the calling thread
-/// alone below [`SEQUENTIAL_WORK`], or when there is one block), then their sums in block order
-/// (`add(total, partial)` adds a partial). The first block's error (in block order) if any fails.
+/// whole pass does about `work` multiply-adds, added by the fixed pairwise tree over the
+/// partition's slots (see the module doc; `add(total, partial)` adds a partial), the halves in
+/// parallel (on the calling thread alone below [`SEQUENTIAL_WORK`], or when there is one
+/// block). The first block's error (in block order) if any fails. Inside
+/// [`summed`](crate::distributed::partition::summed) with a placement, the rows are those of its slots and only their subtree is summed.
 ///
-/// The first partial becomes the total instead of being added to a zero one: x + 0 = x bit for
+/// The left partial becomes the total instead of being added to a zero one: x + 0 = x bit for
 /// bit except for x = −0, and a partial summed from +0 never holds −0 (in round-to-nearest an
 /// exact zero sum is +0, and −0 + +0 = +0), so the result is the same and a C×D zeroing and
-/// addition are saved.
+/// addition are saved. An empty slot adds nothing, and so gives the same bits as none.
 pub(super) fn sum_blocks<F: Float, P: Send, E: Send>(
     n_samples: usize,
     work: usize,
     block: impl Fn(Range<usize>) -> Result<(F, P), E> + Sync,
-    add: impl Fn(&mut P, &P),
+    add: impl Fn(&mut P, &P) + Sync,
 ) -> Result<(F, P), E> {
-    let block_rows = block_rows(n_samples);
-    let n_blocks = n_samples.div_ceil(block_rows).max(1);
-    let rows = |index: usize| index * block_rows..((index + 1) * block_rows).min(n_samples);
-    let partials: Vec<_> = match n_blocks == 1 || work < SEQUENTIAL_WORK {
-        true => (0..n_blocks).map(|index| block(rows(index))).collect(),
-        false => (0..n_blocks).into_par_iter().map(|index| block(rows(index))).collect(),
+    let (partition, slots) = match placement() {
+        Some(placement) => (Partition::of(placement.n_rows), placement.slots),
+        None => {
+            let partition = Partition::of(n_samples);
+            (partition, 0..partition.slots)
+        }
     };
-    let mut partials = partials.into_iter();
-    let (mut loss, mut total) = partials.next().expect("at least one block")?;
-    for partial in partials {
-        let (partial_loss, partial) = partial?;
-        loss += partial_loss;
-        add(&mut total, &partial);
-    }
-    Ok((loss, total))
+    let first_row = partition.rows(slots.start).start;
+    debug_assert_eq!(partition.rows_of(slots.clone()).len(), n_samples, "the placement's rows");
+    let leaf = |slot: usize| {
+        let rows = partition.rows(slot);
+        (!rows.is_empty()).then(|| block(rows.start - first_row..rows.end - first_row))
+    };
+    let add = |total: &mut (F, P), partial: (F, P)| {
+        total.0 += partial.0;
+        add(&mut total.1, &partial.1);
+    };
+    let parallel = partition.n_rows > partition.block_rows && work >= SEQUENTIAL_WORK;
+    tree_sum(slots, parallel, &leaf, &add).expect("at least one block of rows")
 }
 
 /// A block's partial gradient: C rows of `stride` ≥ D values (the kernel may pad its rows),
@@ -86,7 +88,7 @@ pub(super) struct Partial<F: Float> {
 /// Partial gradients of earlier passes, kept for the next: allocating and freeing one per block
 /// and pass made the allocator hand 120 KiB back to the system after every pass and fault it in
 /// again on the next (54 page faults and 20% of a minibatch pass on its calling thread), and a
-/// pass's speed then depended on where the heap happened to end. At most [`MAX_BLOCKS`]
+/// pass's speed then depended on where the heap happened to end. At most [`THREAD_BLOCKS`]
 /// partials of at most [`KEPT_BYTES`] each are kept.
 static PARTIALS: Mutex<Vec<Box<dyn Any + Send>>> = Mutex::new(Vec::new());
 /// The largest partial kept for the next pass (a C×D gradient of 1,000 × 1,024 float32 values).
@@ -125,7 +127,7 @@ impl<F: Float> Drop for Partial<F> {
         let values = std::mem::take(&mut self.values);
         if values.capacity() * std::mem::size_of::<F>() <= KEPT_BYTES
             && let Ok(mut kept) = PARTIALS.lock()
-            && kept.len() < MAX_BLOCKS
+            && kept.len() < THREAD_BLOCKS
         {
             kept.push(Box::new(values));
         }
@@ -138,13 +140,14 @@ impl<F: Float> Drop for Partial<F> {
 /// a zeroed partial of C rows of `stride` ≥ D values (the first D are the gradient's), from its
 /// rows and their targets; or it returns the index (within the block) of a row whose scores are
 /// not finite, reported as its sample (its row in `matrix`). The sums are divided by the
-/// targets' normalizer.
+/// targets' normalizer (inside [`summed`](crate::distributed::partition::summed), not: the
+/// pass returns the sums).
 pub(super) fn dense_mean<F: Float>(
     (matrix, n_features): (&[F], usize),
     picked: Option<&[usize]>,
     targets: Targets<F>,
     (n_classes, stride): (usize, usize),
-    block: impl Fn(Rows<F>, Targets<F>, &mut [F]) -> Result<F, usize> + Sync,
+    block: impl Fn(Rows<F>, Targets<F>, &mut [F]) -> Result<f64, usize> + Sync,
 ) -> KernelResult<F> {
     let n_samples = targets.labels().len();
     let (loss, total) = sum_blocks(
@@ -162,11 +165,11 @@ pub(super) fn dense_mean<F: Float>(
         },
         Partial::add,
     )?;
-    let n = targets.normalizer();
+    let n = if summing() { F::one() } else { targets.normalizer() };
     let mut grad = Vec::with_capacity(n_classes * n_features);
     for row in total.values.chunks_exact(stride) {
         grad.extend(row[..n_features].iter().map(|&g| g / n));
     }
     let grad = Array2::from_shape_vec((n_classes, n_features), grad).expect("C rows of D values");
-    Ok(LossAndGrad { loss: loss / n, grad })
+    Ok(LossAndGrad { loss: F::of(loss / n.as_f64()), grad })
 }

@@ -95,14 +95,14 @@ pub struct RowLoop<'a, F, S> {
 }
 
 impl<F: Float, E, S: FnMut(usize, &mut [F]) -> Result<F, E>> Simd for RowLoop<'_, F, S> {
-    type Output = Result<F, E>;
+    type Output = Result<f64, E>;
 
     /// One vector register per accumulator (16 f64 lanes on AVX-512, two registers each,
     /// spilled: float64 passes took 1.4× longer). AVX-512's 32 registers hold score tiles of 5
     /// classes and update spans of 2 lane chunks; the 16 of AVX2, 3 classes (12 accumulators:
     /// a CS231n minibatch pass 4% faster than with 2) and 1; the baseline's, 2 and 1.
     #[inline(always)]
-    fn run<A: Arch>(self) -> Result<F, E> {
+    fn run<A: Arch>(self) -> Result<f64, E> {
         let lanes = A::VECTOR_BYTES / std::mem::size_of::<F>();
         match (lanes, A::VECTOR_BYTES) {
             (16, _) => block_loop::<F, E, S, 16, 5, 2, A>(self),
@@ -122,7 +122,7 @@ impl<F: Float, E, S: FnMut(usize, &mut [F]) -> Result<F, E>> Simd for RowLoop<'_
 #[inline(always)]
 fn block_loop<F, E, S, const L: usize, const P: usize, const Q: usize, A: Arch>(
     block: RowLoop<F, S>,
-) -> Result<F, E>
+) -> Result<f64, E>
 where
     F: Float,
     S: FnMut(usize, &mut [F]) -> Result<F, E>,
@@ -137,7 +137,9 @@ where
     // g = ∂L/∂f of the group, class by class: the update's factors for each class together.
     let mut by_class = vec![[F::zero(); GROUP]; n_classes];
     let mut by_class_single = vec![[F::zero(); 1]; n_classes];
-    let mut loss_sum = F::zero();
+    // Summed in f64: in f32 a block's running sum of a few thousand losses drifts by ~1e-6
+    // relative, a noise that L-BFGS's line search then sees.
+    let mut loss_sum = 0.0;
     let mut start = 0;
     while start < n_rows {
         let group = (n_rows - start).min(GROUP);
@@ -154,7 +156,7 @@ where
             }
         }
         for (r, row_scores) in scores.chunks_exact_mut(n_classes).take(group).enumerate() {
-            loss_sum += step(order.row(start + r), row_scores)?;
+            loss_sum += step(order.row(start + r), row_scores)?.as_f64();
         }
         let Some(grad) = grad.as_deref_mut() else {
             start += group;

@@ -62,10 +62,10 @@ fn block_loss_and_grad<F: Float>(
     targets: Targets<F>,
     loss: Loss,
     mut grad: ArrayViewMut2<F>,
-) -> Result<F, usize> {
+) -> Result<f64, usize> {
     let n_classes = weights.nrows();
     let mut scores = Array2::zeros((SLAB_ROWS.min(rows.nrows()), n_classes));
-    let mut loss_sum = F::zero();
+    let mut loss_sum = 0.0;
     for (slab, first) in
         rows.axis_chunks_iter(ndarray::Axis(0), SLAB_ROWS).zip((0..).step_by(SLAB_ROWS))
     {
@@ -95,13 +95,13 @@ pub(super) struct RowSteps<'a, F> {
 }
 
 impl<F: Float> Simd for RowSteps<'_, F> {
-    type Output = Result<F, usize>;
+    type Output = Result<f64, usize>;
 
     #[inline(always)]
-    fn run<A: Arch>(self) -> Result<F, usize> {
-        let mut loss_sum = F::zero();
+    fn run<A: Arch>(self) -> Result<f64, usize> {
+        let mut loss_sum = 0.0; // in f64, as the fused kernel sums its losses
         for (i, row_scores) in self.scores.chunks_exact_mut(self.n_classes).enumerate() {
-            loss_sum += self.targets.step(self.loss, row_scores, i).map_err(|_| i)?;
+            loss_sum += self.targets.step(self.loss, row_scores, i).map_err(|_| i)?.as_f64();
         }
         Ok(loss_sum)
     }

@@ -181,9 +181,8 @@ impl MappedRows {
                     targets: targets.slice(start..end),
                     loss,
                 };
-                let slab_loss: F =
+                loss_sum +=
                     dispatch(isa, steps).map_err(|i| NonFiniteScores { sample: start + i })?;
-                loss_sum += slab_loss.as_f64();
                 let values = partial.values_mut();
                 let mut grad = ArrayViewMut2::from_shape(
                     (n_classes, n_features).strides((stride, 1)),

@@ -105,10 +105,10 @@ pub struct SparseRowLoop<'a, F, S> {
 }
 
 impl<F: Float, E, S: FnMut(usize, &mut [F]) -> Result<F, E>> Simd for SparseRowLoop<'_, F, S> {
-    type Output = Result<F, E>;
+    type Output = Result<f64, E>;
 
     #[inline(always)]
-    fn run<A: Arch>(self) -> Result<F, E> {
+    fn run<A: Arch>(self) -> Result<f64, E> {
         match lanes(A::VECTOR_BYTES) {
             16 => block_loop::<F, E, S, 16, A>(self),
             8 => block_loop::<F, E, S, 8, A>(self),
@@ -135,7 +135,7 @@ const PANEL_ROWS: usize = 32;
 /// `L` is the lane count ([`lanes`] of the instruction set that padded Wᵀ), `A` the
 /// instruction set.
 #[inline(always)]
-fn block_loop<F, E, S, const L: usize, A: Arch>(block: SparseRowLoop<F, S>) -> Result<F, E>
+fn block_loop<F, E, S, const L: usize, A: Arch>(block: SparseRowLoop<F, S>) -> Result<f64, E>
 where
     F: Float,
     S: FnMut(usize, &mut [F]) -> Result<F, E>,
@@ -145,7 +145,7 @@ where
         (weights_t.values.as_slice(), weights_t.n_classes, weights_t.width);
     assert_eq!(width % L, 0, "Wᵀ is padded to whole lane arrays");
     let mut scores = vec![F::zero(); PANEL_ROWS * width];
-    let mut loss_sum = F::zero();
+    let mut loss_sum = 0.0; // in f64, as the dense loops sum theirs
     for panel_start in rows.clone().step_by(PANEL_ROWS) {
         let panel = panel_start..(panel_start + PANEL_ROWS).min(rows.end);
         let scores = &mut scores[..panel.len() * width];
@@ -154,7 +154,7 @@ where
             row_scores::<F, L, A>(weights_t, width, columns, values, out);
         }
         for (i, row_scores) in panel.clone().zip(scores.chunks_exact_mut(width)) {
-            loss_sum += step(i, &mut row_scores[..n_classes])?;
+            loss_sum += step(i, &mut row_scores[..n_classes])?.as_f64();
         }
         for (i, dscores) in panel.clone().zip(scores.chunks_exact(width)) {
             let (columns, values) = inputs.row(i);

@@ -38,7 +38,12 @@ pub(super) fn train<F: Float>(
     options: &TrainOptions,
     progress: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
 ) -> Result<Trained<F>> {
-    let n_samples = objective.inputs.nrows();
+    // N and this process's rows of it: all of them alone; a share of the training split
+    // when it is one of several processes (`crate::distributed`), which all draw the same
+    // batches and evaluate their rows of them.
+    let n_samples = crate::distributed::training_split_rows(objective.inputs.nrows());
+    let mine = crate::distributed::own_training_rows(objective.inputs.nrows());
+    let local = |row: &usize| mine.contains(row).then(|| row - mine.start);
     // A batch larger than the training set is clipped to it, as scikit-learn does.
     let batch_size = options.batch_size.min(n_samples);
     let iterations_per_epoch = (n_samples / batch_size).max(1);
@@ -48,14 +53,14 @@ pub(super) fn train<F: Float>(
     };
     let checkpoint_rows: Vec<usize> = {
         let count = n_samples.min(CHECKPOINT_TRAIN_ROWS);
-        (0..count).map(|i| i * n_samples / count).collect()
+        (0..count).map(|i| i * n_samples / count).filter_map(|row| local(&row)).collect()
     };
     let checkpoint_labels: Vec<usize> =
         checkpoint_rows.iter().map(|&row| objective.labels[row]).collect();
     let mut rng = ChaCha8Rng::seed_from_u64(options.seed.wrapping_add(1));
     let mut update = Update::new(options, weights.raw_dim());
     let mut batch_rows = vec![0usize; batch_size];
-    let mut batch_labels = vec![0usize; batch_size];
+    let (mut own_rows, mut own_labels) = (Vec::new(), Vec::new());
     let mut history = History::default();
     let mut best: Option<(f64, Array2<F>)> = None;
     let mut since_best = 0;
@@ -63,11 +68,14 @@ pub(super) fn train<F: Float>(
     let mut val_accuracy = None;
 
     for iteration in 1..=total_iterations {
-        for (row, label) in batch_rows.iter_mut().zip(&mut batch_labels) {
+        for row in &mut batch_rows {
             *row = rng.random_range(0..n_samples);
-            *label = objective.labels[*row];
         }
-        let out = objective.evaluate_picked(weights.view(), &batch_rows, &batch_labels)?;
+        own_rows.clear();
+        own_rows.extend(batch_rows.iter().filter_map(local));
+        own_labels.clear();
+        own_labels.extend(own_rows.iter().map(|&row| objective.labels[row]));
+        let out = objective.evaluate_picked(weights.view(), &own_rows, &own_labels)?;
         update.apply(&mut weights, &out.grad);
         let epoch = iteration as f64 / iterations_per_epoch as f64;
         history.steps.push(Step { iteration, epoch, loss: out.loss.as_f64() });
@@ -81,7 +89,7 @@ pub(super) fn train<F: Float>(
             let checkpoint = Checkpoint {
                 iteration,
                 epoch,
-                train_accuracy: crate::metrics::accuracy(
+                train_accuracy: crate::distributed::accuracy(
                     &predict_picked(weights.view(), objective.inputs, &checkpoint_rows)?,
                     &checkpoint_labels,
                 ),

@@ -231,7 +231,7 @@ pub fn train<F: Float>(
     progress: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
 ) -> Result<Trained<F>> {
     crate::loss::check_reg(objective.reg)?;
-    if objective.inputs.nrows() == 0 {
+    if crate::distributed::training_split_rows(objective.inputs.nrows()) == 0 {
         return Err(Error::Empty("the training set has no samples".into()));
     }
     let mut initial = initial_weights(n_classes, objective.inputs.ncols(), options);
@@ -263,5 +263,6 @@ fn initial_weights<F: Float>(
 /// # Errors
 /// A mapped file cut short since it was mapped.
 pub fn accuracy<F: Float>(weights: ArrayView2<F>, data: Labeled<F>) -> Result<f64> {
-    Ok(crate::metrics::accuracy(&objective::predict(weights, data.inputs)?, data.labels))
+    // On a share of the data (`crate::distributed`), every process's counts.
+    Ok(crate::distributed::accuracy(&objective::predict(weights, data.inputs)?, data.labels))
 }

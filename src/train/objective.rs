@@ -49,15 +49,20 @@ impl<F: Float> Objective<'_, F> {
     pub fn evaluate(&self, weights: ArrayView2<F>) -> Result<LossAndGrad<F>> {
         let options = self.data_loss_options();
         let (labels, sample_weights) = (self.labels, self.sample_weights);
-        let data = match self.inputs {
-            Inputs::Dense(x) => loss_and_grad_with(weights, x, labels, sample_weights, &options),
-            Inputs::Sparse(rows) => {
-                loss_and_grad_sparse_with(weights, rows, labels, sample_weights, &options)
-            }
-            Inputs::Mapped(rows) => {
-                loss_and_grad_mapped(weights, rows, None, labels, sample_weights, &options)
-            }
-        }?;
+        // On a share of the training split (`crate::distributed`), every process's sums.
+        let (rows, weighted) = (self.inputs.nrows(), sample_weights.is_some());
+        let data =
+            crate::distributed::whole_pass(weights.dim(), rows, weighted, || match self.inputs {
+                Inputs::Dense(x) => {
+                    loss_and_grad_with(weights, x, labels, sample_weights, &options)
+                }
+                Inputs::Sparse(rows) => {
+                    loss_and_grad_sparse_with(weights, rows, labels, sample_weights, &options)
+                }
+                Inputs::Mapped(rows) => {
+                    loss_and_grad_mapped(weights, rows, None, labels, sample_weights, &options)
+                }
+            })?;
         Ok(self.with_penalty(weights, data))
     }
 
@@ -71,22 +76,30 @@ impl<F: Float> Objective<'_, F> {
     ) -> Result<LossAndGrad<F>> {
         let options = self.data_loss_options();
         let sample_weights = self.sample_weights;
-        let data = match self.inputs {
-            Inputs::Dense(x) => {
-                loss_and_grad_picked_with(weights, x, indices, labels, sample_weights, &options)
-            }
-            Inputs::Sparse(rows) => loss_and_grad_sparse_picked_with(
-                weights,
-                rows,
-                indices,
-                labels,
-                sample_weights,
-                &options,
-            ),
-            Inputs::Mapped(rows) => {
-                loss_and_grad_mapped(weights, rows, Some(indices), labels, sample_weights, &options)
-            }
-        }?;
+        // On a share of the training split, a share of the batch: every process's sums.
+        let (rows, weighted) = (indices.len(), sample_weights.is_some());
+        let data =
+            crate::distributed::batch_pass(weights.dim(), rows, weighted, || match self.inputs {
+                Inputs::Dense(x) => {
+                    loss_and_grad_picked_with(weights, x, indices, labels, sample_weights, &options)
+                }
+                Inputs::Sparse(rows) => loss_and_grad_sparse_picked_with(
+                    weights,
+                    rows,
+                    indices,
+                    labels,
+                    sample_weights,
+                    &options,
+                ),
+                Inputs::Mapped(rows) => loss_and_grad_mapped(
+                    weights,
+                    rows,
+                    Some(indices),
+                    labels,
+                    sample_weights,
+                    &options,
+                ),
+            })?;
         Ok(self.with_penalty(weights, data))
     }
 
@@ -98,6 +111,9 @@ impl<F: Float> Objective<'_, F> {
         let Inputs::Dense(x) = self.inputs else {
             return Ok(None);
         };
+        if crate::distributed::is_sharded() {
+            return Ok(None); // a share of the training split runs the dense kernels (sums)
+        }
         let wanted = match self.kernel {
             Kernel::Sparse => true,
             Kernel::Auto => nonzero_fraction(x) <= SPARSE_DENSITY,

@@ -5,6 +5,8 @@ mod cli;
 mod cli_train;
 mod common;
 mod data_loaders;
+#[cfg(feature = "mpi")]
+mod distributed;
 mod kernels_agree;
 mod library_errors;
 mod mapped_inputs;

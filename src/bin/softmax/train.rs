@@ -37,12 +37,44 @@ pub struct Args {
     /// Print only the JSON line, even at a terminal (where a summary in words follows it).
     #[arg(long)]
     json: bool,
+    /// Read an npy: source's inputs into memory instead of mapping them (a group of processes
+    /// under mpirun always reads them, each process its share, and trains this model bit for bit).
+    #[arg(long)]
+    no_mmap: bool,
 }
 
 pub fn run(args: Args) -> Result<()> {
+    // Under `mpirun`/`srun` (with the `mpi` feature) this process is one of a group that trains
+    // one model; started alone, it trains alone.
+    #[cfg(feature = "mpi")]
+    if let Some(mpi) = softmax::distributed::mpi::Mpi::initialize() {
+        softmax::distributed::join(Box::new(mpi));
+    }
+    let result = train(args);
+    match (result, softmax::distributed::cluster()) {
+        (Err(err), Some(cluster)) => {
+            // The other processes may wait for this one in a pass: end them all, now.
+            eprintln!("error (process {} of {}): {err:#}", cluster.rank(), cluster.size());
+            cluster.abort(1)
+        }
+        (result, _) => {
+            softmax::distributed::leave();
+            result
+        }
+    }
+}
+
+/// [`run`], on this process's share of the data when it is one of several: every process
+/// trains the same model, process 0 alone writes and prints.
+fn train(args: Args) -> Result<()> {
+    let (rank, processes) = softmax::distributed::rank_and_size();
     // Every option is checked before any work; named class weights once the classes are known.
     let options = args.train.fit_options(args.lr, args.reg);
     options.clone().check()?;
+    if let Some(cluster) = softmax::distributed::cluster() {
+        softmax::distributed::check_kernel(options.kernel)?;
+        cluster.agree("options", fingerprint(&args))?;
+    }
     if let Some(dir) = &args.report {
         anyhow::ensure!(
             !dir.exists() || dir.is_dir(),
@@ -51,13 +83,15 @@ pub fn run(args: Args) -> Result<()> {
         );
     }
     start_threads(args.train.threads)?;
-    let bar = Bar::new(args.train.quiet, "training");
+    let bar = Bar::new(args.train.quiet || rank > 0, "training");
     let mut on_progress = |p: &softmax::train::Progress| {
         bar.update(p);
         ControlFlow::Continue(())
     };
-    // An `npy:` source is mapped, not read: its rows stay in the file (see `fit_mapped`).
-    let Run { fitted, about, test, report_data } = match can_map(&args.train.data.data) {
+    // An `npy:` source is mapped, not read: its rows stay in the file (see `fit_mapped`). A
+    // group of processes reads it instead, each keeping its share, as any other source.
+    let mapped = can_map(&args.train.data.data) && processes == 1 && !args.no_mmap;
+    let Run { fitted, about, test, report_data } = match mapped {
         true => {
             let splits = args.train.load_mapped_data()?;
             let class_weight = args.train.class_weight(&splits.train.class_names)?;
@@ -73,9 +107,17 @@ pub fn run(args: Args) -> Result<()> {
             Run { fitted, about, test: None, report_data }
         }
         false => {
-            let splits = args.train.load_data()?;
-            let class_weight = args.train.class_weight(&splits.train.class_names)?;
-            let options = FitOptions { class_weight, ..options }.check()?;
+            let loaded = args.train.load_data().and_then(|splits| {
+                softmax::fit::check_data(&splits.train, splits.validation.as_ref())?;
+                let class_weight = args.train.class_weight(&splits.train.class_names)?;
+                Ok((splits, FitOptions { class_weight, ..options }.check()?))
+            });
+            // A process that cannot read its data stops them all, each with a message.
+            let (splits, options) = match softmax::distributed::cluster() {
+                Some(cluster) => cluster
+                    .all_ok(loaded.map_err(|err| softmax::Error::Training(format!("{err:#}"))))?,
+                None => loaded?,
+            };
             let about = AboutData::of(&splits, &args.train);
             // `fit` takes the training and validation splits (it preprocesses them in place). A
             // report evaluates the held-out split as loaded: the test split if the source has
@@ -85,22 +127,29 @@ pub fn run(args: Args) -> Result<()> {
                 (Some(_), SplitName::Train | SplitName::Validation) => {
                     splits.get(held_out).cloned().map(|data| (held_out, data))
                 }
+                // Each process keeps a share of the test split: process 0's report needs all.
+                (Some(_), SplitName::Test) if rank == 0 && processes > 1 => {
+                    splits.test.clone().map(|data| (held_out, data))
+                }
                 _ => None,
             };
-            let Splits { train, validation, test, .. } = splits;
+            let Splits { train, validation, test, .. } = share(splits);
             let fitted = fit(train, validation, &options, &mut on_progress);
             Run { fitted, about, test, report_data }
         }
     };
     bar.finish();
     let fitted = fitted.with_context(|| format!("training on {}", about.description))?;
+    let summary = summary(&fitted, &about, test.as_ref(), args.model.as_ref())?;
+    if rank > 0 {
+        return Ok(()); // process 0 writes and prints
+    }
     if let Some(path) = &args.model {
         fitted.model.save(path)?;
     }
     if let Some(path) = &args.history {
         fitted.history.write(path)?;
     }
-    let summary = summary(&fitted, &about, test.as_ref(), args.model.as_ref())?;
     let held_out = report_data.as_ref().map(|(split, data)| (*split, data));
     if let (Some(dir), Some(held_out)) =
         (&args.report, held_out.or(test.as_ref().map(|t| (SplitName::Test, t))))
@@ -134,6 +183,30 @@ struct Run {
     about: AboutData,
     test: Option<Dataset>,
     report_data: Option<(SplitName, Dataset)>,
+}
+
+/// This process's share of `splits` when it is one of several: its rows of the training
+/// split's partition, and an even share of the held-out splits (whose counts are summed).
+fn share(splits: Splits) -> Splits {
+    if softmax::distributed::cluster().is_none() {
+        return splits;
+    }
+    let held_out = |data: Dataset| data.rows(softmax::distributed::held_out_rows(data.n_samples()));
+    Splits {
+        train: splits.train.rows(softmax::distributed::training_rows(splits.train.n_samples())),
+        validation: splits.validation.map(held_out),
+        test: splits.test.map(held_out),
+        description: splits.description,
+    }
+}
+
+/// A hash of the parsed arguments and of this machine's instruction set (on which the kernels'
+/// last bits depend), which every process of a group must share.
+fn fingerprint(args: &Args) -> u64 {
+    use std::hash::{DefaultHasher, Hash, Hasher};
+    let mut hasher = DefaultHasher::new();
+    format!("{args:?} {}", softmax::Isa::detect().name()).hash(&mut hasher);
+    hasher.finish()
 }
 
 /// The JSON summary of a run ([`summary`]) in a few lines for a person: the data, the
@@ -178,6 +251,7 @@ pub struct AboutData {
     pub description: String,
     n_train: usize,
     n_validation: Option<usize>,
+    n_test: Option<usize>,
     sample_weight: Option<PathBuf>,
     weight_column: Option<String>,
 }
@@ -189,6 +263,7 @@ impl AboutData {
             description: splits.description.clone(),
             n_train: splits.train.n_samples(),
             n_validation: splits.validation.as_ref().map(Dataset::n_samples),
+            n_test: splits.test.as_ref().map(Dataset::n_samples),
             sample_weight: args.sample_weight.clone(),
             weight_column: args.data.weight_column.clone(),
         }
@@ -200,6 +275,7 @@ impl AboutData {
             description: splits.description.clone(),
             n_train: splits.train.n_samples(),
             n_validation: splits.validation.as_ref().map(MappedDataset::n_samples),
+            n_test: None,
             sample_weight: args.sample_weight.clone(),
             weight_column: args.data.weight_column.clone(),
         }
@@ -218,7 +294,8 @@ pub fn summary(
     let test_accuracy = match test {
         Some(test) => {
             let predicted = fitted.model.predict(test.inputs.view())?;
-            Some(softmax::metrics::accuracy(&predicted, &test.labels))
+            // Every process's share of the test split, counted together.
+            Some(softmax::distributed::accuracy(&predicted, &test.labels))
         }
         None => None,
     };
@@ -235,12 +312,13 @@ pub fn summary(
         "data": about.description,
         "n_train": about.n_train,
         "n_validation": about.n_validation,
-        "n_test": test.map(Dataset::n_samples),
+        "n_test": about.n_test,
         "options": fitted.model.training(),
         "class_weight": fitted.model.training()["class_weight"],
         "sample_weight": about.sample_weight,
         "weight_column": about.weight_column,
         "rss_anon_bytes": anonymous_resident_bytes(),
+        "processes": softmax::distributed::rank_and_size().1,
     }))
 }
 
