@@ -50,6 +50,8 @@ pub struct FitOptions {
     /// weight times its own sample weight ([`Dataset::sample_weights`]); see
     /// [`crate::class_weight`].
     pub class_weight: ClassWeight,
+    /// Label smoothing ε in [0, 1) (softmax only): the targets are (1 − ε)·onehot(y) + ε/C.
+    pub label_smoothing: f64,
     #[serde(flatten)]
     pub train: TrainOptions,
 }
@@ -65,6 +67,7 @@ impl Default for FitOptions {
             kernel: Kernel::Auto,
             dtype: Dtype::Auto,
             class_weight: ClassWeight::None,
+            label_smoothing: 0.0,
             train: TrainOptions::default(),
         }
     }
@@ -79,7 +82,8 @@ impl FitOptions {
         }
     }
 
-    /// Refuses options out of range before any work: a negative or non-finite regularization,
+    /// Refuses options out of range before any work: a negative or non-finite regularization, a
+    /// label smoothing outside [0, 1) or with the svm loss,
     /// per-class weights that are not finite and ≥ 0 (their count is checked against the data
     /// by [`Prepared::fit`]) and what [`TrainOptions::check`] refuses. What passes is the only
     /// way to the [`CheckedFitOptions`] that [`fit`] takes.
@@ -88,6 +92,7 @@ impl FitOptions {
     /// [`Error::InvalidOption`] naming the first option out of range.
     pub fn check(self) -> Result<CheckedFitOptions> {
         crate::loss::check_reg(self.reg)?;
+        crate::loss::check_label_smoothing(self.label_smoothing, self.loss)?;
         self.class_weight.check()?;
         let train = self.train.clone().check()?;
         Ok(CheckedFitOptions { options: self, train })
@@ -397,6 +402,7 @@ impl Prepared {
             reg_convention: options.reg_convention,
             bias: options.bias,
             kernel: options.kernel,
+            label_smoothing: options.label_smoothing,
         };
         let val = validation
             .zip(self.validation_labels.as_ref())

@@ -16,6 +16,10 @@
 //! two [`RegConvention`]s: `half` = ½·reg·ΣW² (gradient reg·W) or `full` = reg·ΣW² (gradient 2·reg·W).
 //! `docs/softmax-gradient.md` derives all of this step by step.
 //!
+//! With label smoothing ε ∈ [0, 1) ([`LossOptions::label_smoothing`], softmax only) the targets
+//! are q = (1 − ε)·onehot(y_i) + ε/C instead of onehot(y_i): `L_i = −Σ_j q_j log p_j` and
+//! `∂L_i/∂f_j = p_j − q_j`. ε = 0 is the plain loss, computed exactly as without the option.
+//!
 //! With sample weights s_i ≥ 0 ([`loss_and_grad_weighted`]) the data loss is the weighted mean
 //! `L = Σ_i s_i L_i / Σ_i s_i`, with gradient `Σ_i s_i ∂L_i/∂W / Σ_i s_i`: a weight of k counts
 //! as k copies of the sample, and weights all 1 give the unweighted loss.
@@ -234,6 +238,9 @@ pub struct LossOptions {
     /// has ([`Isa::detect`]). Results are the same bit for bit
     /// from run to run on one instruction set, and agree across them to rounding.
     pub isa: Option<Isa>,
+    /// Label smoothing ε in [0, 1), softmax only: the targets are (1 − ε)·onehot(y) + ε/C.
+    /// 0 (the default) is the plain cross-entropy, bit for bit.
+    pub label_smoothing: f64,
 }
 
 impl LossOptions {
@@ -328,7 +335,7 @@ fn dense_loss_and_grad<F: Float>(
     targets: Targets<F>,
     options: &LossOptions,
 ) -> Result<LossAndGrad<F>> {
-    check_reg(options.reg)?;
+    let targets = checked_targets(targets, options)?;
     let (w, x) = options.layout.to_canonical(weights, inputs);
     check_problem(w, x.dim(), x.nrows(), targets, options.layout)?;
     let kernel_output = match (options.kernel.resolve_for(w.nrows(), w.ncols()), options.loss) {
@@ -398,7 +405,7 @@ pub(crate) fn loss_and_grad_picked_with<F: Float>(
             grad: options.layout.grad_from_canonical(out.grad),
         });
     }
-    check_reg(options.reg)?;
+    let targets = checked_targets(targets, options)?;
     check_problem(w, x.dim(), indices.len(), targets, options.layout)?;
     let LossAndGrad { mut loss, mut grad } =
         fused::loss_and_grad_picked(options.isa(), w, x, indices, targets, options.loss)
@@ -441,7 +448,7 @@ fn sparse_loss_and_grad<F: Float>(
     targets: Targets<F>,
     options: &LossOptions,
 ) -> Result<LossAndGrad<F>> {
-    check_reg(options.reg)?;
+    let targets = checked_targets(targets, options)?;
     let shape = (inputs.nrows(), inputs.ncols());
     check_problem(weights, shape, inputs.nrows(), targets, Layout::Canonical)?;
     let LossAndGrad { mut loss, mut grad } =
@@ -499,6 +506,34 @@ pub fn check_reg(reg: f64) -> Result<()> {
         true => Ok(()),
         false => Err(Error::InvalidOption(format!("reg must be finite and >= 0, got {reg}"))),
     }
+}
+
+/// Refuses a label smoothing ε outside [0, 1), and ε > 0 with a loss other than softmax (the
+/// hinge loss has no target distribution to smooth).
+pub fn check_label_smoothing(epsilon: f64, loss: Loss) -> Result<()> {
+    if !(0.0..1.0).contains(&epsilon) {
+        return Err(Error::InvalidOption(format!(
+            "label smoothing must be in [0, 1), got {epsilon}"
+        )));
+    }
+    if epsilon > 0.0 && loss != Loss::Softmax {
+        return Err(Error::InvalidOption(format!(
+            "label smoothing ({epsilon}) is for the softmax loss only, not {loss}: the {loss} loss \
+             has no target probabilities to smooth"
+        )));
+    }
+    Ok(())
+}
+
+/// The options' checks that do not depend on the data (reg, label smoothing), then `targets`
+/// smoothed as the options ask.
+fn checked_targets<'a, F: Float>(
+    targets: Targets<'a, F>,
+    options: &LossOptions,
+) -> Result<Targets<'a, F>> {
+    check_reg(options.reg)?;
+    check_label_smoothing(options.label_smoothing, options.loss)?;
+    Ok(targets.smoothed(options.label_smoothing))
 }
 
 /// Checks canonical `w` (C×D), `x` (its rows have D features) and the `targets` (labels and

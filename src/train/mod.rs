@@ -220,7 +220,8 @@ pub struct Trained<F> {
 /// [`ControlFlow::Break`].
 ///
 /// # Errors
-/// A negative or non-finite `objective.reg` (the objective is built by the caller, unchecked),
+/// A negative or non-finite `objective.reg` or a label smoothing out of range (the objective is
+/// built by the caller, unchecked),
 /// an empty training set, what the loss kernels and the optimizer report, and
 /// [`Error::Interrupted`] when `progress` breaks.
 pub fn train<F: Float>(
@@ -231,6 +232,7 @@ pub fn train<F: Float>(
     progress: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
 ) -> Result<Trained<F>> {
     crate::loss::check_reg(objective.reg)?;
+    crate::loss::check_label_smoothing(objective.label_smoothing, objective.loss)?;
     if objective.inputs.nrows() == 0 {
         return Err(Error::Empty("the training set has no samples".into()));
     }

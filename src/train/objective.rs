@@ -41,6 +41,8 @@ pub struct Objective<'a, F> {
     pub reg_convention: RegConvention,
     pub bias: Bias,
     pub kernel: Kernel,
+    /// Label smoothing ε in [0, 1) of the softmax loss ([`LossOptions::label_smoothing`]).
+    pub label_smoothing: f64,
 }
 
 impl<F: Float> Objective<'_, F> {
@@ -114,7 +116,12 @@ impl<F: Float> Objective<'_, F> {
 
     /// Options for the mean data loss alone: the penalty is added by [`Self::with_penalty`].
     fn data_loss_options(&self) -> LossOptions {
-        LossOptions { loss: self.loss, kernel: self.kernel, ..Default::default() }
+        LossOptions {
+            loss: self.loss,
+            kernel: self.kernel,
+            label_smoothing: self.label_smoothing,
+            ..Default::default()
+        }
     }
 
     /// Adds the L2 penalty over the regularized columns of `weights` to a data loss, and with

@@ -6,6 +6,7 @@ mod cli_train;
 mod common;
 mod data_loaders;
 mod kernels_agree;
+mod label_smoothing;
 mod library_errors;
 mod model;
 mod plots;
