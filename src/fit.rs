@@ -19,7 +19,7 @@ use crate::names::named_enum;
 use crate::preprocess::{Bias, Preprocess, Preprocessor, split_bias};
 use crate::train::{
     CheckedTrainOptions, History, Inputs, Labeled, Objective, Optimizer, Progress, TrainOptions,
-    accuracy, train,
+    accuracy, top_k_accuracy, train,
 };
 use crate::{Error, Float, Kernel, Loss, RegConvention, Result, SampleWeights};
 
@@ -52,6 +52,11 @@ pub struct FitOptions {
     pub class_weight: ClassWeight,
     /// Label smoothing ε in [0, 1) (softmax only): the targets are (1 − ε)·onehot(y) + ε/C.
     pub label_smoothing: f64,
+    /// Also measure the top-k accuracy (k ≥ 1) of the trained model on the training and
+    /// validation splits ([`Fitted::top_k`]). What is reported, not how the model is trained:
+    /// not recorded in the model file.
+    #[serde(skip)]
+    pub top_k: Option<usize>,
     #[serde(flatten)]
     pub train: TrainOptions,
 }
@@ -68,6 +73,7 @@ impl Default for FitOptions {
             dtype: Dtype::Auto,
             class_weight: ClassWeight::None,
             label_smoothing: 0.0,
+            top_k: None,
             train: TrainOptions::default(),
         }
     }
@@ -83,7 +89,7 @@ impl FitOptions {
     }
 
     /// Refuses options out of range before any work: a negative or non-finite regularization, a
-    /// label smoothing outside [0, 1) or with the svm loss,
+    /// label smoothing outside [0, 1) or with the svm loss, a top-k of 0,
     /// per-class weights that are not finite and ≥ 0 (their count is checked against the data
     /// by [`Prepared::fit`]) and what [`TrainOptions::check`] refuses. What passes is the only
     /// way to the [`CheckedFitOptions`] that [`fit`] takes.
@@ -93,6 +99,9 @@ impl FitOptions {
     pub fn check(self) -> Result<CheckedFitOptions> {
         crate::loss::check_reg(self.reg)?;
         crate::loss::check_label_smoothing(self.label_smoothing, self.loss)?;
+        if self.top_k == Some(0) {
+            return Err(Error::InvalidOption("top-k accuracy needs k >= 1, got 0".into()));
+        }
         self.class_weight.check()?;
         let train = self.train.clone().check()?;
         Ok(CheckedFitOptions { options: self, train })
@@ -144,10 +153,22 @@ pub struct Fitted {
     pub objective: f64,
     pub train_accuracy: f64,
     pub val_accuracy: Option<f64>,
+    /// The top-k accuracies, when [`FitOptions::top_k`] asked for them.
+    pub top_k: Option<TopKAccuracy>,
     pub stop_reason: String,
     /// Seconds spent preprocessing and training (not loading); from [`Prepared::fit`], training
     /// only.
     pub seconds: f64,
+}
+
+/// The fraction of samples whose true class is among the model's `k` highest scores
+/// ([`crate::metrics::top_k_accuracy`]: ties count against), on the training and validation
+/// splits.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TopKAccuracy {
+    pub k: usize,
+    pub train: f64,
+    pub validation: Option<f64>,
 }
 
 /// Trains a model on `train`, checking accuracy on `validation` as it goes: [`Prepared::new`]
@@ -416,6 +437,11 @@ impl Prepared {
         let accuracy_of = |data: Labeled<F>| accuracy(trained.weights.view(), data);
         let train_accuracy = accuracy_of(Labeled { inputs: inputs.view(), labels });
         let val_accuracy = val.map(accuracy_of);
+        let top_k = options.top_k.map(|k| {
+            let top_k_of = |data: Labeled<F>| top_k_accuracy(trained.weights.view(), data, k);
+            let train = top_k_of(Labeled { inputs: inputs.view(), labels });
+            TopKAccuracy { k, train, validation: val.map(top_k_of) }
+        });
         let (weight, bias) = split_bias(trained.weights.view());
         let model = Model::new(ModelParts {
             weight: weight.mapv(F::as_f64),
@@ -442,6 +468,7 @@ impl Prepared {
             objective: objective_value,
             train_accuracy,
             val_accuracy,
+            top_k,
             stop_reason: trained.stop_reason,
             seconds: 0.0,
         })

@@ -264,3 +264,20 @@ fn initial_weights<F: Float>(
 pub fn accuracy<F: Float>(weights: ArrayView2<F>, data: Labeled<F>) -> f64 {
     crate::metrics::accuracy(&objective::predict(weights, data.inputs), data.labels)
 }
+
+/// The fraction of `data` whose true class is among the `k` (≥ 1) highest scores of W
+/// (C×(D+1)) ([`crate::metrics::top_k_accuracy`]), on augmented inputs: scored a chunk of rows at
+/// a time, so that the N×C scores are never held at once.
+pub fn top_k_accuracy<F: Float>(weights: ArrayView2<F>, data: Labeled<F>, k: usize) -> f64 {
+    const CHUNK_ROWS: usize = 8192;
+    let rows: Vec<usize> = (0..data.labels.len()).collect();
+    let hits: usize = rows
+        .chunks(CHUNK_ROWS)
+        .map(|chunk| {
+            let scores = data.inputs.scores_picked(weights, chunk);
+            let labels = &data.labels[chunk[0]..chunk[0] + chunk.len()];
+            crate::metrics::top_k_hits(scores.view(), labels, k)
+        })
+        .sum();
+    hits as f64 / rows.len() as f64
+}

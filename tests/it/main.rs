@@ -13,5 +13,6 @@ mod plots;
 mod reference_values;
 mod sample_weights;
 mod sparse_kernel;
+mod top_k;
 mod training;
 mod weighted_training;

@@ -301,6 +301,7 @@ impl TrainArgs {
                 _ => ClassWeight::None,
             },
             label_smoothing: self.label_smoothing,
+            top_k: None,
             train: TrainOptions {
                 optimizer: self.optimizer,
                 learning_rate,

@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use serde_json::json;
 use softmax::data::{Dataset, SplitName, Splits};
 use softmax::fit::{FitOptions, Fitted, fit};
+use softmax::model::argmax_rows;
 
 use crate::options::{TrainArgs, start_threads};
 use crate::output::print_line;
@@ -37,11 +38,16 @@ pub struct Args {
     /// Print only the JSON line, even at a terminal (where a summary in words follows it).
     #[arg(long)]
     json: bool,
+    /// Also report the top-K accuracy (K ≥ 1) of every split: JSON keys "top_k",
+    /// "train_top_k_accuracy", "val_top_k_accuracy", "test_top_k_accuracy". A sample counts when
+    /// fewer than K other classes score at least as high as its own (ties count against it).
+    #[arg(long, value_name = "K")]
+    top_k: Option<usize>,
 }
 
 pub fn run(args: Args) -> Result<()> {
     // Every option is checked before any work; named class weights once the classes are known.
-    let options = args.train.fit_options(args.lr, args.reg);
+    let options = FitOptions { top_k: args.top_k, ..args.train.fit_options(args.lr, args.reg) };
     options.clone().check()?;
     if let Some(dir) = &args.report {
         anyhow::ensure!(
@@ -102,37 +108,41 @@ pub fn run(args: Args) -> Result<()> {
 }
 
 /// The JSON summary of a run ([`summary`]) in a few lines for a person: the data, the
-/// accuracies, the objective and the cost, why training stopped and where the model went.
+/// accuracies (and top-k accuracies), the objective and the cost, why training stopped and where
+/// the model went.
 pub fn in_words(summary: &serde_json::Value) -> String {
     let number = |key: &str| summary[key].as_f64();
-    let accuracies: Vec<String> =
-        [("train_accuracy", "train"), ("val_accuracy", "validation"), ("test_accuracy", "test")]
-            .into_iter()
-            .filter_map(|(key, name)| Some(format!("{name} {:.4}", number(key)?)))
-            .collect();
+    // "train 0.9265, validation 0.9310, test 0.9220" from the keys train_…, val_…, test_….
+    let per_split = |measure: &str| {
+        let splits = [("train", "train"), ("val", "validation"), ("test", "test")];
+        let values = splits.into_iter().filter_map(|(key, name)| {
+            Some(format!("{name} {:.4}", number(&format!("{key}_{measure}"))?))
+        });
+        values.collect::<Vec<String>>().join(", ")
+    };
     let text = |key: &str| summary[key].as_str().unwrap_or("?").to_string();
     let model = match summary["model"].as_str() {
         Some(path) => format!("saved to {path}"),
         None => "not saved (--model PATH saves it)".to_string(),
     };
-    let lines = [
-        ("data", text("data")),
-        ("accuracy", accuracies.join(", ")),
-        (
-            "objective",
-            format!(
-                "{:.6} after {} iterations ({:.2} passes over the data) in {:.2} s",
-                number("objective").unwrap_or(f64::NAN),
-                summary["iterations"],
-                number("passes").unwrap_or(f64::NAN),
-                number("seconds").unwrap_or(f64::NAN),
-            ),
-        ),
-        ("stopped", text("stop_reason")),
-        ("model", model),
-    ];
-    let lines: Vec<String> =
-        lines.iter().map(|(what, value)| format!("{what:>9}  {value}")).collect();
+    let top_k =
+        summary["top_k"].as_u64().map(|k| (format!("top-{k}"), per_split("top_k_accuracy")));
+    let objective = format!(
+        "{:.6} after {} iterations ({:.2} passes over the data) in {:.2} s",
+        number("objective").unwrap_or(f64::NAN),
+        summary["iterations"],
+        number("passes").unwrap_or(f64::NAN),
+        number("seconds").unwrap_or(f64::NAN),
+    );
+    let lines = [("data".to_string(), text("data")), ("accuracy".into(), per_split("accuracy"))]
+        .into_iter()
+        .chain(top_k)
+        .chain([
+            ("objective".into(), objective),
+            ("stopped".into(), text("stop_reason")),
+            ("model".into(), model),
+        ]);
+    let lines: Vec<String> = lines.map(|(what, value)| format!("{what:>9}  {value}")).collect();
     lines.join("\n")
 }
 
@@ -169,14 +179,11 @@ pub fn summary(
     test: Option<&Dataset>,
     model_path: Option<&PathBuf>,
 ) -> Result<serde_json::Value> {
-    let test_accuracy = match test {
-        Some(test) => {
-            let predicted = fitted.model.predict(test.inputs.view())?;
-            Some(softmax::metrics::accuracy(&predicted, &test.labels))
-        }
-        None => None,
-    };
-    Ok(json!({
+    let test_scores = test.map(|test| fitted.model.scores(test.inputs.view())).transpose()?;
+    let test_accuracy = test.zip(test_scores.as_ref()).map(|(test, scores)| {
+        softmax::metrics::accuracy(&argmax_rows(scores.view()), &test.labels)
+    });
+    let mut summary = json!({
         "train_accuracy": fitted.train_accuracy,
         "val_accuracy": fitted.val_accuracy,
         "test_accuracy": test_accuracy,
@@ -194,7 +201,18 @@ pub fn summary(
         "class_weight": fitted.model.training()["class_weight"],
         "sample_weight": about.sample_weight,
         "weight_column": about.weight_column,
-    }))
+    });
+    if let Some(top_k) = fitted.top_k {
+        let test_top_k = test.zip(test_scores.as_ref()).map(|(test, scores)| {
+            softmax::metrics::top_k_accuracy(scores.view(), &test.labels, top_k.k)
+        });
+        let keys = summary.as_object_mut().expect("the summary is an object");
+        keys.insert("top_k".into(), json!(top_k.k));
+        keys.insert("train_top_k_accuracy".into(), json!(top_k.train));
+        keys.insert("val_top_k_accuracy".into(), json!(top_k.validation));
+        keys.insert("test_top_k_accuracy".into(), json!(test_top_k));
+    }
+    Ok(summary)
 }
 
 #[cfg(test)]
@@ -224,6 +242,18 @@ mod tests {
              objective  0.599364 after 30 iterations (4.64 passes over the data) in 0.12 s\n  \
              stopped  30 iterations done\n    \
              model  saved to out/digits.safetensors"
+        );
+        let mut with_top_k = summary.clone();
+        with_top_k["top_k"] = json!(5);
+        with_top_k["train_top_k_accuracy"] = json!(0.99);
+        with_top_k["val_top_k_accuracy"] = json!(0.98765);
+        with_top_k["test_top_k_accuracy"] = json!(null);
+        assert!(
+            in_words(&with_top_k).contains(
+                "test 0.9220\n    top-5  train 0.9900, validation 0.9877\nobjective  0.599364"
+            ),
+            "{}",
+            in_words(&with_top_k)
         );
         summary["model"] = json!(null);
         summary["val_accuracy"] = json!(null);
