@@ -8,7 +8,7 @@
 use std::ops::ControlFlow;
 use std::time::Instant;
 
-use ndarray::Array2;
+use ndarray::{Array2, ArrayView2, Axis, concatenate};
 use serde::Serialize;
 
 use crate::class_weight::ClassWeight;
@@ -19,7 +19,7 @@ use crate::names::named_enum;
 use crate::preprocess::{Bias, Preprocess, Preprocessor, split_bias};
 use crate::train::{
     CheckedTrainOptions, History, Inputs, Labeled, Objective, Optimizer, Progress, TrainOptions,
-    accuracy, top_k_accuracy, train,
+    accuracy, top_k_accuracy, train_from,
 };
 use crate::{Error, Float, Kernel, Loss, RegConvention, Result, SampleWeights};
 
@@ -159,6 +159,15 @@ pub struct Fitted {
     /// Seconds spent preprocessing and training (not loading); from [`Prepared::fit`], training
     /// only.
     pub seconds: f64,
+}
+
+impl Fitted {
+    /// The trained weights C×(D+1) in the prepared coordinates, the bias last (the model's
+    /// weight and bias side by side): what [`Prepared::fit_from`] starts a warm start from.
+    pub fn weights(&self) -> Array2<f64> {
+        let bias = self.model.bias().view().insert_axis(Axis(1));
+        concatenate(Axis(1), &[self.model.weight().view(), bias]).expect("one bias per class")
+    }
 }
 
 /// The fraction of samples whose true class is among the model's `k` highest scores
@@ -366,6 +375,23 @@ impl Prepared {
         options: &CheckedFitOptions,
         progress: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
     ) -> Result<Fitted> {
+        self.fit_from(options, None, progress)
+    }
+
+    /// [`Prepared::fit`] starting from the weights `initial` when given (a warm start): C×(D+1)
+    /// in the prepared coordinates, the bias last, as [`Fitted::weights`] gives them for a fit
+    /// on the same prepared data (at another regularization strength, say). Converted to the
+    /// dtype of training, in which f32 weights from a f32 fit round-trip exactly.
+    ///
+    /// # Errors
+    /// Those of [`Prepared::fit`], and [`Error::InvalidOption`] for initial weights of another
+    /// shape or not finite.
+    pub fn fit_from(
+        &self,
+        options: &CheckedFitOptions,
+        initial: Option<ArrayView2<f64>>,
+        progress: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
+    ) -> Result<Fitted> {
         let (wanted, prepared) = (options.resolved_dtype(), self.precision());
         if options.preprocess != self.preprocess || wanted != prepared {
             return Err(Error::PreparationMismatch(format!(
@@ -377,28 +403,29 @@ impl Prepared {
         let started = Instant::now();
         let mut fitted = match &self.inputs {
             PreparedInputs::F32(train, validation) => {
-                self.fit_in(train.view().into(), validation.as_ref(), options, progress)
+                self.fit_in(train.view().into(), validation.as_ref(), options, initial, progress)
             }
             PreparedInputs::F64(train, validation) => {
-                self.fit_in(train.view().into(), validation.as_ref(), options, progress)
+                self.fit_in(train.view().into(), validation.as_ref(), options, initial, progress)
             }
             PreparedInputs::SparseF32(train) => {
-                self.fit_in(Inputs::Sparse(train), None, options, progress)
+                self.fit_in(Inputs::Sparse(train), None, options, initial, progress)
             }
             PreparedInputs::SparseF64(train) => {
-                self.fit_in(Inputs::Sparse(train), None, options, progress)
+                self.fit_in(Inputs::Sparse(train), None, options, initial, progress)
             }
         }?;
         fitted.seconds = started.elapsed().as_secs_f64();
         Ok(fitted)
     }
 
-    /// [`Prepared::fit`] in `F`, on the trainer's inputs of both sets.
+    /// [`Prepared::fit_from`] in `F`, on the trainer's inputs of both sets.
     fn fit_in<F: Float>(
         &self,
         inputs: Inputs<'_, F>,
         validation: Option<&Array2<F>>,
         options: &CheckedFitOptions,
+        initial: Option<ArrayView2<f64>>,
         progress: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
     ) -> Result<Fitted> {
         let labels = &self.train_labels;
@@ -428,7 +455,10 @@ impl Prepared {
         let val = validation
             .zip(self.validation_labels.as_ref())
             .map(|(inputs, labels)| Labeled { inputs: inputs.view().into(), labels });
-        let trained = train(&objective, n_classes, val, options.train_options(), progress)?;
+        let initial = initial.map(|weights| weights.mapv(F::of));
+        let initial = initial.as_ref().map(|weights| weights.view());
+        let checked = options.train_options();
+        let trained = train_from(&objective, n_classes, initial, val, checked, progress)?;
 
         let objective_value = match trained.objective {
             Some(value) => value,

@@ -75,6 +75,7 @@ impl Params {
             dtype: parse(&self.dtype)?,
             class_weight: ClassWeight::None,
             label_smoothing: self.label_smoothing,
+            top_k: None,
             train: TrainOptions {
                 optimizer: parse(&self.optimizer)?,
                 learning_rate: self.learning_rate,

@@ -231,12 +231,47 @@ pub fn train<F: Float>(
     options: &CheckedTrainOptions,
     progress: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
 ) -> Result<Trained<F>> {
+    train_from(objective, n_classes, None, validation, options, progress)
+}
+
+/// [`train`] starting from the weights `initial` (`n_classes`×(D+1)) when given, instead of
+/// `init_scale`·randn: a warm start, as from the solution of a neighbouring problem (the
+/// previous regularization strength of a sweep, [`crate::tune`]). With [`Bias::None`] the bias
+/// column starts at 0 whatever `initial` holds there.
+///
+/// # Errors
+/// Those of [`train`], and [`Error::InvalidOption`] for initial weights of another shape or
+/// not finite.
+pub fn train_from<F: Float>(
+    objective: &Objective<F>,
+    n_classes: usize,
+    initial: Option<ArrayView2<F>>,
+    validation: Option<Labeled<F>>,
+    options: &CheckedTrainOptions,
+    progress: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
+) -> Result<Trained<F>> {
     crate::loss::check_reg(objective.reg)?;
     crate::loss::check_label_smoothing(objective.label_smoothing, objective.loss)?;
     if objective.inputs.nrows() == 0 {
         return Err(Error::Empty("the training set has no samples".into()));
     }
-    let mut initial = initial_weights(n_classes, objective.inputs.ncols(), options);
+    let shape = (n_classes, objective.inputs.ncols());
+    let mut initial = match initial {
+        None => initial_weights(shape.0, shape.1, options),
+        Some(weights) if weights.dim() != shape => {
+            return Err(Error::InvalidOption(format!(
+                "initial weights of {}×{} for a model of {}×{} (classes × features and bias)",
+                weights.nrows(),
+                weights.ncols(),
+                shape.0,
+                shape.1
+            )));
+        }
+        Some(weights) if !weights.iter().all(|w| w.is_finite()) => {
+            return Err(Error::InvalidOption("initial weights must be finite".into()));
+        }
+        Some(weights) => weights.to_owned(),
+    };
     if objective.bias == Bias::None {
         // No bias: its column starts at 0 and, its gradient being 0, stays there.
         initial.column_mut(objective.inputs.ncols() - 1).fill(F::zero());

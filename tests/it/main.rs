@@ -11,6 +11,7 @@ mod library_errors;
 mod model;
 mod plots;
 mod reference_values;
+mod reg_sweep;
 mod sample_weights;
 mod sparse_kernel;
 mod top_k;
