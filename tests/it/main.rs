@@ -1,6 +1,7 @@
 //! The integration tests, in one binary so that the crate is linked once: each module tests one
 //! part through the public API or the `softmax` command, as a user would.
 
+mod bench_probe;
 mod cli;
 mod cli_train;
 mod common;
