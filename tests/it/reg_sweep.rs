@@ -95,13 +95,22 @@ fn fit_from_starts_where_it_is_told() {
 }
 
 /// `softmax tune` with L-BFGS reports passes and "warm_started": true; --no-warm-start false.
+/// Each learning rate has its own path, and L-BFGS ignores the rate: two rates give the same
+/// fits.
 #[test]
 fn command_line_sweep() {
-    let args = ["tune", "--lr", "1", "--reg", "1e-2,1e-3", "--iters", "30"];
+    let args = ["tune", "--lr", "1,2", "--reg", "1e-2,1e-3", "--iters", "30"];
     let warm = json(&args);
     assert_eq!(warm["warm_started"], true);
     let results = warm["results"].as_array().unwrap();
     assert!(results.iter().all(|r| r["passes"].as_f64().unwrap() >= 1.0), "{warm}");
+    for (first, second) in results[..2].iter().zip(&results[2..]) {
+        assert_eq!((first["lr"].as_f64(), second["lr"].as_f64()), (Some(1.0), Some(2.0)));
+        assert_eq!(
+            (&first["objective"], &first["passes"]),
+            (&second["objective"], &second["passes"])
+        );
+    }
     let independent = json(&[&args[..], &["--no-warm-start"]].concat());
     assert_eq!(independent["warm_started"], false);
     assert_eq!(independent["results"][0]["passes"], results[0]["passes"]);
