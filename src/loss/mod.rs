@@ -49,8 +49,8 @@
 //! ```
 //!
 //! - [`row`]: one sample's math, L_i and ∂L_i/∂f from its scores;
-//! - `targets`: the samples' labels, optional weights ([`SampleWeights`]) and the normalizer
-//!   of the mean, and the weighted row step every fast kernel applies;
+//! - `targets`: the samples' labels, optional weights ([`SampleWeights`]), the normalizer of
+//!   the mean and the label smoothing, and the row step every fast kernel applies;
 //! - `blocks`: the row-block partition and the fixed-order parallel reduction;
 //! - [`isa`]: the instruction sets ([`Isa`], only ever detected) and the one dispatch to loops
 //!   compiled for each;

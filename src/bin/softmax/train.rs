@@ -112,38 +112,48 @@ pub fn run(args: Args) -> Result<()> {
 /// the model went.
 pub fn in_words(summary: &serde_json::Value) -> String {
     let number = |key: &str| summary[key].as_f64();
-    // "train 0.9265, validation 0.9310, test 0.9220" from the keys train_…, val_…, test_….
-    let per_split = |measure: &str| {
-        let splits = [("train", "train"), ("val", "validation"), ("test", "test")];
-        let values = splits.into_iter().filter_map(|(key, name)| {
-            Some(format!("{name} {:.4}", number(&format!("{key}_{measure}"))?))
-        });
-        values.collect::<Vec<String>>().join(", ")
-    };
+    let accuracies = per_split(summary, "accuracy");
     let text = |key: &str| summary[key].as_str().unwrap_or("?").to_string();
     let model = match summary["model"].as_str() {
         Some(path) => format!("saved to {path}"),
         None => "not saved (--model PATH saves it)".to_string(),
     };
-    let top_k =
-        summary["top_k"].as_u64().map(|k| (format!("top-{k}"), per_split("top_k_accuracy")));
-    let objective = format!(
-        "{:.6} after {} iterations ({:.2} passes over the data) in {:.2} s",
-        number("objective").unwrap_or(f64::NAN),
-        summary["iterations"],
-        number("passes").unwrap_or(f64::NAN),
-        number("seconds").unwrap_or(f64::NAN),
-    );
-    let lines = [("data".to_string(), text("data")), ("accuracy".into(), per_split("accuracy"))]
-        .into_iter()
-        .chain(top_k)
-        .chain([
-            ("objective".into(), objective),
-            ("stopped".into(), text("stop_reason")),
-            ("model".into(), model),
-        ]);
-    let lines: Vec<String> = lines.map(|(what, value)| format!("{what:>9}  {value}")).collect();
+    let lines = [
+        ("data", text("data")),
+        ("accuracy", accuracies),
+        (
+            "objective",
+            format!(
+                "{:.6} after {} iterations ({:.2} passes over the data) in {:.2} s",
+                number("objective").unwrap_or(f64::NAN),
+                summary["iterations"],
+                number("passes").unwrap_or(f64::NAN),
+                number("seconds").unwrap_or(f64::NAN),
+            ),
+        ),
+        ("stopped", text("stop_reason")),
+        ("model", model),
+    ];
+    let mut lines: Vec<String> =
+        lines.iter().map(|(what, value)| format!("{what:>9}  {value}")).collect();
+    if let Some(k) = summary["top_k"].as_u64() {
+        let what = format!("top-{k}");
+        lines.insert(2, format!("{what:>9}  {}", per_split(summary, "top_k_accuracy")));
+    }
     lines.join("\n")
+}
+
+/// "train 0.9265, validation 0.9310, test 0.9220": the summary's `train_`, `val_` and `test_`
+/// keys of a `measure`, those that are numbers.
+fn per_split(summary: &serde_json::Value, measure: &str) -> String {
+    let splits = [("train", "train"), ("val", "validation"), ("test", "test")];
+    let values: Vec<String> = splits
+        .into_iter()
+        .filter_map(|(key, name)| {
+            Some(format!("{name} {:.4}", summary[format!("{key}_{measure}")].as_f64()?))
+        })
+        .collect();
+    values.join(", ")
 }
 
 /// What a run's summary says about its data: where it came from, how many samples each split
