@@ -29,6 +29,11 @@ named_enum! {
         Minibatch = "minibatch",
         /// Many classes: 10,000 × 512, C = 1,000.
         Manyclass = "manyclass",
+        /// A linear probe on embeddings (ImageNet's 1,000 classes, D = 768 as ViT-B/CLIP
+        /// features): N × 768, C = 1,000, with N = 16,000 by default so that one pass (about
+        /// 50 GFLOP) takes seconds on a small machine; `softmax bench --n` sets N (ImageNet's
+        /// training set is 1,281,167).
+        Probe = "probe",
     }
 }
 
@@ -41,6 +46,7 @@ impl Shape {
             Shape::Dev => (500, 3_073, 10),
             Shape::Minibatch => (200, 3_073, 10),
             Shape::Manyclass => (10_000, 512, 1_000),
+            Shape::Probe => (16_000, 768, 1_000),
         }
     }
 }

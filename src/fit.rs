@@ -8,7 +8,7 @@
 use std::ops::ControlFlow;
 use std::time::Instant;
 
-use ndarray::Array2;
+use ndarray::{Array2, ArrayView2, Axis, concatenate};
 use serde::Serialize;
 
 use crate::class_weight::ClassWeight;
@@ -20,7 +20,7 @@ use crate::names::named_enum;
 use crate::preprocess::{Bias, Preprocess, Preprocessor, split_bias};
 use crate::train::{
     CheckedTrainOptions, History, Inputs, Labeled, Objective, Optimizer, Progress, TrainOptions,
-    accuracy, train,
+    accuracy, top_k_accuracy, train_from,
 };
 use crate::{Error, Float, Kernel, Loss, RegConvention, Result, SampleWeights};
 
@@ -51,6 +51,13 @@ pub struct FitOptions {
     /// weight times its own sample weight ([`Dataset::sample_weights`]); see
     /// [`crate::class_weight`].
     pub class_weight: ClassWeight,
+    /// Label smoothing ε in [0, 1) (softmax only): the targets are (1 − ε)·onehot(y) + ε/C.
+    pub label_smoothing: f64,
+    /// Also measure the top-k accuracy (k ≥ 1) of the trained model on the training and
+    /// validation splits ([`Fitted::top_k`]). What is reported, not how the model is trained:
+    /// not recorded in the model file.
+    #[serde(skip)]
+    pub top_k: Option<usize>,
     #[serde(flatten)]
     pub train: TrainOptions,
 }
@@ -66,6 +73,8 @@ impl Default for FitOptions {
             kernel: Kernel::Auto,
             dtype: Dtype::Auto,
             class_weight: ClassWeight::None,
+            label_smoothing: 0.0,
+            top_k: None,
             train: TrainOptions::default(),
         }
     }
@@ -80,7 +89,8 @@ impl FitOptions {
         }
     }
 
-    /// Refuses options out of range before any work: a negative or non-finite regularization,
+    /// Refuses options out of range before any work: a negative or non-finite regularization, a
+    /// label smoothing outside [0, 1) or with the svm loss, a top-k of 0,
     /// per-class weights that are not finite and ≥ 0 (their count is checked against the data
     /// by [`Prepared::fit`]) and what [`TrainOptions::check`] refuses. What passes is the only
     /// way to the [`CheckedFitOptions`] that [`fit`] takes.
@@ -89,6 +99,10 @@ impl FitOptions {
     /// [`Error::InvalidOption`] naming the first option out of range.
     pub fn check(self) -> Result<CheckedFitOptions> {
         crate::loss::check_reg(self.reg)?;
+        crate::loss::check_label_smoothing(self.label_smoothing, self.loss)?;
+        if self.top_k == Some(0) {
+            return Err(Error::InvalidOption("top-k accuracy needs k >= 1, got 0".into()));
+        }
         self.class_weight.check()?;
         let train = self.train.clone().check()?;
         Ok(CheckedFitOptions { options: self, train })
@@ -140,10 +154,31 @@ pub struct Fitted {
     pub objective: f64,
     pub train_accuracy: f64,
     pub val_accuracy: Option<f64>,
+    /// The top-k accuracies, when [`FitOptions::top_k`] asked for them.
+    pub top_k: Option<TopKAccuracy>,
     pub stop_reason: String,
     /// Seconds spent preprocessing and training (not loading); from [`Prepared::fit`], training
     /// only.
     pub seconds: f64,
+}
+
+impl Fitted {
+    /// The trained weights C×(D+1) in the prepared coordinates, the bias last (the model's
+    /// weight and bias side by side): what [`Prepared::fit_from`] starts a warm start from.
+    pub fn weights(&self) -> Array2<f64> {
+        let bias = self.model.bias().view().insert_axis(Axis(1));
+        concatenate(Axis(1), &[self.model.weight().view(), bias]).expect("one bias per class")
+    }
+}
+
+/// The fraction of samples whose true class is among the model's `k` highest scores
+/// ([`crate::metrics::top_k_accuracy`]: ties count against), on the training and validation
+/// splits.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TopKAccuracy {
+    pub k: usize,
+    pub train: f64,
+    pub validation: Option<f64>,
 }
 
 /// Trains a model on `train`, checking accuracy on `validation` as it goes: [`Prepared::new`]
@@ -420,6 +455,23 @@ impl Prepared {
         options: &CheckedFitOptions,
         progress: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
     ) -> Result<Fitted> {
+        self.fit_from(options, None, progress)
+    }
+
+    /// [`Prepared::fit`] starting from the weights `initial` when given (a warm start): C×(D+1)
+    /// in the prepared coordinates, the bias last, as [`Fitted::weights`] gives them for a fit
+    /// on the same prepared data (at another regularization strength, say). Converted to the
+    /// dtype of training, in which f32 weights from a f32 fit round-trip exactly.
+    ///
+    /// # Errors
+    /// Those of [`Prepared::fit`], and [`Error::InvalidOption`] for initial weights of another
+    /// shape or not finite.
+    pub fn fit_from(
+        &self,
+        options: &CheckedFitOptions,
+        initial: Option<ArrayView2<f64>>,
+        progress: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
+    ) -> Result<Fitted> {
         let (wanted, prepared) = (options.resolved_dtype(), self.precision());
         if options.preprocess != self.preprocess || wanted != prepared {
             return Err(Error::PreparationMismatch(format!(
@@ -432,28 +484,28 @@ impl Prepared {
         let mut fitted = match &self.inputs {
             PreparedInputs::F32(train, validation) => {
                 let validation = validation.as_ref().map(|v| v.view().into());
-                self.fit_in(train.view().into(), validation, options, progress)
+                self.fit_in(train.view().into(), validation, options, initial, progress)
             }
             PreparedInputs::F64(train, validation) => {
                 let validation = validation.as_ref().map(|v| v.view().into());
-                self.fit_in(train.view().into(), validation, options, progress)
+                self.fit_in(train.view().into(), validation, options, initial, progress)
             }
             PreparedInputs::SparseF32(train) => {
-                self.fit_in(Inputs::Sparse(train), None, options, progress)
+                self.fit_in(Inputs::Sparse(train), None, options, initial, progress)
             }
             PreparedInputs::SparseF64(train) => {
-                self.fit_in(Inputs::Sparse(train), None, options, progress)
+                self.fit_in(Inputs::Sparse(train), None, options, initial, progress)
             }
             PreparedInputs::Mapped(train, validation, precision) => {
                 let validation = validation.as_ref();
                 match precision {
                     Precision::F32 => {
                         let validation = validation.map(Inputs::<f32>::Mapped);
-                        self.fit_in(Inputs::Mapped(train), validation, options, progress)
+                        self.fit_in(Inputs::Mapped(train), validation, options, initial, progress)
                     }
                     Precision::F64 => {
                         let validation = validation.map(Inputs::<f64>::Mapped);
-                        self.fit_in(Inputs::Mapped(train), validation, options, progress)
+                        self.fit_in(Inputs::Mapped(train), validation, options, initial, progress)
                     }
                 }
             }
@@ -462,12 +514,13 @@ impl Prepared {
         Ok(fitted)
     }
 
-    /// [`Prepared::fit`] in `F`, on the trainer's inputs of both sets.
+    /// [`Prepared::fit_from`] in `F`, on the trainer's inputs of both sets.
     fn fit_in<'a, F: Float>(
         &'a self,
         inputs: Inputs<'a, F>,
         validation: Option<Inputs<'a, F>>,
         options: &CheckedFitOptions,
+        initial: Option<ArrayView2<f64>>,
         progress: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
     ) -> Result<Fitted> {
         let labels = &self.train_labels;
@@ -497,11 +550,15 @@ impl Prepared {
             reg_convention: options.reg_convention,
             bias: options.bias,
             kernel: options.kernel,
+            label_smoothing: options.label_smoothing,
         };
         let val = validation
             .zip(self.validation_labels.as_ref())
             .map(|(inputs, labels)| Labeled { inputs, labels });
-        let trained = train(&objective, n_classes, val, options.train_options(), progress)?;
+        let initial = initial.map(|weights| weights.mapv(F::of));
+        let initial = initial.as_ref().map(|weights| weights.view());
+        let checked = options.train_options();
+        let trained = train_from(&objective, n_classes, initial, val, checked, progress)?;
 
         let objective_value = match trained.objective {
             Some(value) => value,
@@ -510,6 +567,14 @@ impl Prepared {
         let accuracy_of = |data: Labeled<F>| accuracy(trained.weights.view(), data);
         let train_accuracy = accuracy_of(Labeled { inputs: inputs.view(), labels })?;
         let val_accuracy = val.map(accuracy_of).transpose()?;
+        let top_k = match options.top_k {
+            Some(k) => {
+                let top_k_of = |data: Labeled<F>| top_k_accuracy(trained.weights.view(), data, k);
+                let train = top_k_of(Labeled { inputs: inputs.view(), labels })?;
+                Some(TopKAccuracy { k, train, validation: val.map(top_k_of).transpose()? })
+            }
+            None => None,
+        };
         let (weight, bias) = split_bias(trained.weights.view());
         let model = Model::new(ModelParts {
             weight: weight.mapv(F::as_f64),
@@ -536,6 +601,7 @@ impl Prepared {
             objective: objective_value,
             train_accuracy,
             val_accuracy,
+            top_k,
             stop_reason: trained.stop_reason,
             seconds: 0.0,
         })

@@ -6,19 +6,26 @@
 //! - confusion matrix M (C×C): M_{t,p} = #{i : y_i = t, ŷ_i = p} (rows: true class, columns:
 //!   predicted class, both in class order);
 //! - accuracy = Σ_c M_{c,c} / N;
+//! - top-k accuracy = #{i : r_i < k} / N, where r_i = #{j ≠ y_i : f_j ≥ f_{y_i}} is the number of
+//!   classes that score at least as high as the true class. Ties count against the sample (a
+//!   class tied with the true one is ranked above it), so top-1 accuracy can be below the
+//!   accuracy, whose argmax breaks ties by the lowest index; a NaN score counts against too.
+//!   k ≥ C gives 1;
 //! - precision of class c = M_{c,c} / Σ_t M_{t,c} (of the samples predicted c, the fraction that
 //!   are c), recall = M_{c,c} / Σ_p M_{c,p} (of the samples of class c, the fraction predicted c),
 //!   support = Σ_p M_{c,p}. A class never predicted has precision 0 and a class without samples
 //!   recall 0 (scikit-learn's `zero_division=0`);
 //! - mean loss = (1/N) Σ_i L_i, the model's data loss without regularization: softmax
 //!   cross-entropy L_i = log Σ_j e^{f_j} − f_{y_i} or multiclass hinge
-//!   L_i = Σ_{j≠y_i} max(0, f_j − f_{y_i} + 1), on the scores f of sample i.
+//!   L_i = Σ_{j≠y_i} max(0, f_j − f_{y_i} + 1), on the scores f of sample i. Against the one-hot
+//!   labels, also for a model trained with label smoothing (its training objective is not a
+//!   measure of the model: it depends on ε).
 
 use crate::data::Dataset;
 use crate::loss::row::row_loss_and_dscores;
 use crate::model::{Model, argmax_rows};
-use crate::{Error, Loss, Result};
-use ndarray::ArrayView2;
+use crate::{Error, Float, Loss, Result};
+use ndarray::{ArrayView1, ArrayView2};
 
 /// Precision, recall and support of one class.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -60,6 +67,45 @@ pub fn accuracy(predicted: &[usize], labels: &[usize]) -> f64 {
     right as f64 / labels.len() as f64
 }
 
+/// The fraction of samples whose true class is among the `k` highest of its scores (N×C): see
+/// the module doc for ties. NaN when N = 0.
+///
+/// ```
+/// use ndarray::array;
+/// let scores = array![[0.1, 0.5, 0.4], [0.3, 0.3, 0.4], [0.9, 0.0, 0.1]];
+/// // Sample 0 (label 2) is second; sample 1 (label 0) ties for second: third, conservatively;
+/// // sample 2 is last.
+/// assert_eq!(softmax::metrics::top_k_accuracy(scores.view(), &[2, 0, 1], 2), 1.0 / 3.0);
+/// ```
+///
+/// # Panics
+/// If `labels` has another length than the rows of `scores`, a label is not a column of
+/// `scores`, or `k` is 0.
+pub fn top_k_accuracy<F: Float>(scores: ArrayView2<F>, labels: &[usize], k: usize) -> f64 {
+    top_k_hits(scores, labels, k) as f64 / labels.len() as f64
+}
+
+/// The number of samples whose true class is among the `k` highest of its scores (N×C), as
+/// [`top_k_accuracy`] counts them.
+///
+/// # Panics
+/// As [`top_k_accuracy`].
+pub fn top_k_hits<F: Float>(scores: ArrayView2<F>, labels: &[usize], k: usize) -> usize {
+    assert_eq!(scores.nrows(), labels.len(), "one row of scores per label");
+    assert!(k >= 1, "top-k needs k >= 1");
+    scores.rows().into_iter().zip(labels).filter(|(row, label)| rank(*row, **label) < k).count()
+}
+
+/// r = #{j ≠ y : not f_j < f_y}: the classes ranked above the true class y, ties and NaN
+/// included.
+fn rank<F: Float>(scores: ArrayView1<F>, label: usize) -> usize {
+    let correct = scores[label];
+    let not_below = |(j, score): &(usize, &F)| {
+        *j != label && score.partial_cmp(&&correct) != Some(std::cmp::Ordering::Less)
+    };
+    scores.iter().enumerate().filter(not_below).count()
+}
+
 /// Evaluates a model on a data set whose labels index the model's classes (call
 /// `Dataset::align_classes` with the model's class names first).
 ///
@@ -79,6 +125,19 @@ pub fn evaluate(model: &Model, data: &Dataset) -> Result<Evaluation> {
         per_class: class_metrics(&confusion_matrix, model.class_names()),
         confusion_matrix,
     })
+}
+
+/// The model's top-k accuracy ([`top_k_accuracy`]) on a data set aligned as for [`evaluate`].
+///
+/// # Errors
+/// Those of [`evaluate`], and [`Error::InvalidOption`] for k = 0.
+pub fn evaluate_top_k(model: &Model, data: &Dataset, k: usize) -> Result<f64> {
+    if k == 0 {
+        return Err(Error::InvalidOption("top-k accuracy needs k >= 1, got 0".into()));
+    }
+    check_dataset(model, data)?;
+    let scores = model.scores(data.inputs.view())?;
+    Ok(top_k_accuracy(scores.view(), &data.labels, k))
 }
 
 /// Refuses a data set that the model cannot be evaluated on.

@@ -3,14 +3,25 @@
 //!
 //! A [`Grid`] checks the options of every (lr, reg) pair before any work. [`Grid::prepare`]
 //! preprocesses the training and validation sets once ([`Prepared`]); [`Grid::search`] trains
-//! every pair on them, in parallel, each borrowing the prepared data read-only, and gathers
+//! every pair on them, each borrowing the prepared data read-only, and gathers
 //! [`TuningResults`]: the type `softmax tune --results` writes and `softmax plot tune` reads.
 //! The pair with the best validation accuracy is [`TuningResults::best`].
+//!
+//! How the pairs are trained:
+//! - minibatch optimizers: every pair independently, in parallel;
+//! - L-BFGS (which ignores the learning rate): a regularization path. For each learning rate the
+//!   regularization strengths are fitted one after the other, from the strongest to the
+//!   weakest, each starting from the previous solution ([`Prepared::fit_from`]): a weaker
+//!   penalty moves the optimum a little, so a fit from the last one needs fewer passes than one
+//!   from scratch, and the strongest penalty, the best-conditioned problem, comes first. Each
+//!   fit converges to its own optimum as an independent one does (to the tolerance).
+//!   [`Grid::with_warm_start`]`(false)` fits them independently, in parallel, for comparison.
 
 use std::ops::ControlFlow;
 use std::path::Path;
 use std::str::FromStr;
 
+use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
 use serde::{Deserialize, Deserializer, Serialize};
 
@@ -23,6 +34,10 @@ use crate::{Error, RegConvention, Result};
 #[derive(Clone, Debug, PartialEq)]
 pub struct Grid {
     pairs: Vec<CheckedFitOptions>,
+    /// How many regularization strengths each learning rate is paired with.
+    n_regs: usize,
+    /// Whether L-BFGS fits warm-start along the regularization path (the default).
+    warm_start: bool,
 }
 
 impl Grid {
@@ -51,7 +66,19 @@ impl Grid {
                 })?);
             }
         }
-        Ok(Grid { pairs })
+        Ok(Grid { pairs, n_regs: regs.len(), warm_start: true })
+    }
+
+    /// The same grid, with L-BFGS fits warm-started along the regularization path (`true`, the
+    /// default) or fitted independently (`false`). Minibatch optimizers always fit each pair
+    /// independently.
+    pub fn with_warm_start(self, warm_start: bool) -> Grid {
+        Grid { warm_start, ..self }
+    }
+
+    /// Whether [`Grid::search`] warm-starts: L-BFGS, and warm starts not turned off.
+    pub fn warm_starts(&self) -> bool {
+        self.warm_start && self.shared().train.optimizer == Optimizer::Lbfgs
     }
 
     /// The pairs' options, lr-major.
@@ -74,14 +101,18 @@ impl Grid {
         Prepared::new(train_set, Some(validation), shared.preprocess, shared.resolved_dtype())
     }
 
-    /// Trains every pair on `prepared` (in parallel, as cores allow) and gathers the results;
-    /// `data` describes the data for the results file. Returns the fits too, in the pairs'
-    /// order, to save the best model.
+    /// Trains every pair on `prepared` (along the regularization path when
+    /// [`Grid::warm_starts`], otherwise independently and in parallel, as cores allow) and
+    /// gathers the results; `data` describes the data for the results file. Returns the fits
+    /// too, in the pairs' order, to save the best model.
     ///
     /// # Errors
     /// The first error of a pair's training, naming the pair.
     pub fn search(&self, prepared: &Prepared, data: &str) -> Result<(TuningResults, Vec<Fitted>)> {
-        let runs = fit_each(prepared, &self.pairs)?;
+        let runs = match self.warm_starts() {
+            true => fit_paths(prepared, &self.pairs, self.n_regs)?,
+            false => fit_each(prepared, &self.pairs)?,
+        };
         let results = self
             .pairs
             .iter()
@@ -93,6 +124,7 @@ impl Grid {
                 val_accuracy: run.val_accuracy,
                 objective: run.objective,
                 iterations: run.iterations,
+                passes: run.passes,
                 seconds: run.seconds,
             })
             .collect();
@@ -103,6 +135,7 @@ impl Grid {
             reg_convention: shared.reg_convention,
             optimizer: shared.train.optimizer,
             data: data.to_string(),
+            warm_started: self.warm_starts(),
         };
         Ok((results, runs))
     }
@@ -113,15 +146,53 @@ impl Grid {
 /// # Errors
 /// The first error of a pair's training, naming the pair.
 fn fit_each(prepared: &Prepared, pairs: &[CheckedFitOptions]) -> Result<Vec<Fitted>> {
-    pairs
-        .par_iter()
-        .map(|options| {
-            prepared.fit(options, &mut |_| ControlFlow::Continue(())).map_err(|err| {
-                let (lr, reg) = (options.train.learning_rate(), options.reg);
-                Error::Training(format!("training with lr {lr}, reg {reg}: {err}"))
-            })
+    pairs.par_iter().map(|options| fit_pair(prepared, options, None)).collect()
+}
+
+/// Fits the pairs (lr-major, `n_regs` per learning rate) along each learning rate's
+/// regularization path: from the strongest reg to the weakest, each fit starting from the
+/// previous one's weights. The learning rates' paths run in parallel; the fits come back in the
+/// pairs' order.
+///
+/// # Errors
+/// The first error of a pair's training, naming the pair.
+fn fit_paths(
+    prepared: &Prepared,
+    pairs: &[CheckedFitOptions],
+    n_regs: usize,
+) -> Result<Vec<Fitted>> {
+    let paths: Vec<Vec<Fitted>> = pairs
+        .par_chunks(n_regs)
+        .map(|path| {
+            let mut order: Vec<usize> = (0..path.len()).collect();
+            order.sort_by(|&a, &b| path[b].reg.total_cmp(&path[a].reg));
+            let mut fits: Vec<Option<Fitted>> = vec![None; path.len()];
+            let mut previous: Option<Array2<f64>> = None;
+            for index in order {
+                let fitted = fit_pair(
+                    prepared,
+                    &path[index],
+                    previous.as_ref().map(|weights| weights.view()),
+                )?;
+                previous = Some(fitted.weights());
+                fits[index] = Some(fitted);
+            }
+            Ok(fits.into_iter().map(|fit| fit.expect("every reg is fitted")).collect())
         })
-        .collect()
+        .collect::<Result<_>>()?;
+    Ok(paths.into_iter().flatten().collect())
+}
+
+/// One pair's fit on `prepared`, from `initial` weights if any; an error names the pair.
+fn fit_pair(
+    prepared: &Prepared,
+    options: &CheckedFitOptions,
+    initial: Option<ArrayView2<f64>>,
+) -> Result<Fitted> {
+    prepared.fit_from(options, initial, &mut |_| ControlFlow::Continue(())).map_err(|err| {
+        let (lr, reg) = (options.train.learning_rate(), options.reg);
+        Error::Training(format!("training with lr {lr}, reg {reg}: {err}"))
+    })
 }
 
 /// One trained pair of a grid search.
@@ -136,6 +207,10 @@ pub struct TuningResult {
     #[serde(deserialize_with = "nan_if_null")]
     pub objective: f64,
     pub iterations: usize,
+    /// Loss+gradient passes over the training set (0 in results written before they were
+    /// recorded).
+    #[serde(default)]
+    pub passes: f64,
     pub seconds: f64,
 }
 
@@ -164,6 +239,10 @@ pub struct TuningResults {
     pub optimizer: Optimizer,
     /// The data searched on, in words.
     pub data: String,
+    /// Whether the L-BFGS fits were warm-started along the regularization path (see the module
+    /// doc); `false` in results written before it was recorded.
+    #[serde(default)]
+    pub warm_started: bool,
 }
 
 impl TuningResults {
@@ -231,6 +310,7 @@ mod tests {
                 val_accuracy,
                 objective: 1.0,
                 iterations: 3,
+                passes: 4.5,
                 seconds: 0.25,
             })
             .collect();
@@ -240,6 +320,7 @@ mod tests {
             reg_convention: RegConvention::Full,
             optimizer: Optimizer::Sgd,
             data: "four pairs".into(),
+            warm_started: false,
         }
     }
 
@@ -286,8 +367,25 @@ mod tests {
             .keys()
             .cloned()
             .collect();
-        assert_eq!(keys, ["results", "best", "reg_convention", "optimizer", "data"]);
+        assert_eq!(
+            keys,
+            ["results", "best", "reg_convention", "optimizer", "data", "warm_started"]
+        );
         assert!(text.contains("\"reg_convention\": \"full\""), "{text}");
+    }
+
+    /// Results written before `passes` and `warm_started` were recorded still read.
+    #[test]
+    fn older_results_without_passes_read() {
+        let text = r#"{"results": [{"lr": 0.1, "reg": 1e-4, "train_accuracy": 0.5,
+            "val_accuracy": 0.4, "objective": 1.0, "iterations": 3, "seconds": 0.25}],
+            "best": null, "reg_convention": "half", "optimizer": "sgd", "data": "old"}"#;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.json");
+        std::fs::write(&path, text).unwrap();
+        let read = TuningResults::read(&path).unwrap();
+        assert_eq!((read.results[0].passes, read.warm_started), (0.0, false));
+        assert_eq!(read.results[0].iterations, 3);
     }
 
     #[test]

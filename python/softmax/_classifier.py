@@ -51,6 +51,7 @@ _LIBRARY_PARAMS = (
     "kernel",
     "dtype",
     "init_scale",
+    "label_smoothing",
 )
 
 
@@ -108,6 +109,10 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         ``sample_weight``.
     init_scale : float, default=1e-3
         The weights start as ``init_scale * randn`` (seeded by ``random_state``).
+    label_smoothing : float, default=0.0
+        Label smoothing eps in [0, 1), softmax only: each sample's target distribution is
+        ``(1 - eps) * onehot(y) + eps / n_classes`` instead of ``onehot(y)`` (the loss is the
+        cross-entropy against it, its gradient ``p - q``). 0 is ``LogisticRegression``'s loss.
     random_state : int, RandomState instance or None, default=None
         Seeds the initial weights and the minibatches. None is seed 0: fits are reproducible.
     n_threads : int or None, default=None
@@ -163,6 +168,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         dtype="auto",
         class_weight=None,
         init_scale=1e-3,
+        label_smoothing=0.0,
         random_state=None,
         n_threads=None,
         verbose=0,
@@ -184,6 +190,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         self.dtype = dtype
         self.class_weight = class_weight
         self.init_scale = init_scale
+        self.label_smoothing = label_smoothing
         self.random_state = random_state
         self.n_threads = n_threads
         self.verbose = verbose
@@ -366,6 +373,7 @@ def _params_of(model):
         ("ftol", "ftol"),
         ("kernel", "kernel"),
         ("init_scale", "init_scale"),
+        ("label_smoothing", "label_smoothing"),
     ]:
         if key in training:
             params[name] = training[key]

@@ -22,6 +22,7 @@ def loss_and_grad(
     loss: LossName = "softmax",
     layout: LayoutName = "canonical",
     kernel: KernelName = "auto",
+    label_smoothing: float = 0.0,
 ) -> tuple[float, NDArray[np.floating[Any]]]: ...
 @final
 class Check:
@@ -58,6 +59,7 @@ def grad_check(
     loss: LossName = "softmax",
     layout: LayoutName = "canonical",
     kernel: KernelName = "auto",
+    label_smoothing: float = 0.0,
 ) -> GradCheckReport: ...
 def explain(
     *,

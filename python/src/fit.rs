@@ -47,6 +47,7 @@ pub struct Params {
     kernel: String,
     dtype: String,
     init_scale: f64,
+    label_smoothing: f64,
 }
 
 impl Params {
@@ -73,6 +74,8 @@ impl Params {
             kernel: parse(&self.kernel)?,
             dtype: parse(&self.dtype)?,
             class_weight: ClassWeight::None,
+            label_smoothing: self.label_smoothing,
+            top_k: None,
             train: TrainOptions {
                 optimizer: parse(&self.optimizer)?,
                 learning_rate: self.learning_rate,

@@ -111,7 +111,7 @@ impl From<gradcheck::GradCheckReport> for GradCheckReport {
 ///     The step of the centered differences (L(W + h e) - L(W - h e)) / 2h.
 /// seed : int, default 0
 ///     Seed of the coordinates (the same seed checks the same coordinates).
-/// reg_convention, loss, layout, kernel
+/// reg_convention, loss, layout, kernel, label_smoothing
 ///     As loss_and_grad.
 ///
 /// Returns
@@ -128,7 +128,7 @@ impl From<gradcheck::GradCheckReport> for GradCheckReport {
 #[pyfunction]
 #[pyo3(signature = (
     W, X, y, reg, *, num_checks = 10, h = 1e-5, seed = 0, reg_convention = "half",
-    loss = "softmax", layout = "canonical", kernel = "auto"
+    loss = "softmax", layout = "canonical", kernel = "auto", label_smoothing = 0.0
 ))]
 #[allow(non_snake_case, clippy::too_many_arguments)] // Python's names and keyword arguments
 pub fn grad_check(
@@ -144,8 +144,10 @@ pub fn grad_check(
     loss: &str,
     layout: &str,
     kernel: &str,
+    label_smoothing: f64,
 ) -> PyResult<GradCheckReport> {
-    let options = LossNames { reg_convention, loss, layout, kernel }.options(reg)?;
+    let options =
+        LossNames { reg_convention, loss, layout, kernel }.options(reg, label_smoothing)?;
     let checks = GradCheckOptions {
         checks: non_negative(num_checks, "num_checks")?,
         step: h,

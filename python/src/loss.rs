@@ -32,6 +32,9 @@ use crate::options::{LossNames, n_classes};
 ///     canonical: W C x D, X N x D; seed: W C x D, X D x N; cs231n: W D x C, X N x D.
 /// kernel : {"auto", "naive", "vectorized", "fused", "gemm", "sparse"}, default "auto"
 ///     Which implementation computes it; all give the same numbers to rounding.
+/// label_smoothing : float, default 0.0
+///     Label smoothing eps in [0, 1), softmax only: the targets are (1 - eps)*onehot(y) + eps/C,
+///     L_i = -sum_j q_j log p_j and the gradient of the scores is p - q.
 ///
 /// Returns
 /// -------
@@ -63,7 +66,7 @@ use crate::options::{LossNames, n_classes};
 #[pyfunction]
 #[pyo3(signature = (
     W, X, y, reg, *, reg_convention = "half", loss = "softmax", layout = "canonical",
-    kernel = "auto"
+    kernel = "auto", label_smoothing = 0.0
 ))]
 #[allow(non_snake_case, clippy::too_many_arguments)] // Python's names and keyword arguments
 pub fn loss_and_grad<'py>(
@@ -76,8 +79,10 @@ pub fn loss_and_grad<'py>(
     loss: &str,
     layout: &str,
     kernel: &str,
+    label_smoothing: f64,
 ) -> PyResult<(f64, Bound<'py, PyUntypedArray>)> {
-    let options = LossNames { reg_convention, loss, layout, kernel }.options(reg)?;
+    let options =
+        LossNames { reg_convention, loss, layout, kernel }.options(reg, label_smoothing)?;
     let matrices = Matrices::new(W, X)?;
     let labels = labels(y, n_classes(matrices.weights_shape(), options.layout))?;
     match matrices.precision {

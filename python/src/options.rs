@@ -18,8 +18,9 @@ pub struct LossNames<'a> {
 }
 
 impl LossNames<'_> {
-    /// The library's options with strength `reg` (checked by the library when it runs).
-    pub fn options(&self, reg: f64) -> PyResult<LossOptions> {
+    /// The library's options with strength `reg` and label smoothing `label_smoothing` (both
+    /// checked by the library when it runs).
+    pub fn options(&self, reg: f64, label_smoothing: f64) -> PyResult<LossOptions> {
         Ok(LossOptions {
             loss: parse(self.loss)?,
             reg,
@@ -27,6 +28,7 @@ impl LossNames<'_> {
             kernel: parse(self.kernel)?,
             layout: parse(self.layout)?,
             isa: None,
+            label_smoothing,
         })
     }
 }

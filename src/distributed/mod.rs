@@ -380,8 +380,8 @@ pub(crate) fn whole_pass<F: Float>(
     shape: (usize, usize),
     local_rows: usize,
     weighted: bool,
-    pass: impl FnOnce() -> Result<LossAndGrad<F>>,
-) -> Result<LossAndGrad<F>> {
+    pass: impl FnOnce() -> Result<LossAndGrad<F, f64>>,
+) -> Result<LossAndGrad<F, f64>> {
     let Some((cluster, shard)) = cluster().zip(SHARD.with(|shard| shard.borrow().clone())) else {
         return pass();
     };
@@ -411,8 +411,8 @@ pub(crate) fn batch_pass<F: Float>(
     shape: (usize, usize),
     local_rows: usize,
     weighted: bool,
-    pass: impl FnOnce() -> Result<LossAndGrad<F>>,
-) -> Result<LossAndGrad<F>> {
+    pass: impl FnOnce() -> Result<LossAndGrad<F, f64>>,
+) -> Result<LossAndGrad<F, f64>> {
     let Some((cluster, shard)) = cluster().zip(SHARD.with(|shard| shard.borrow().clone())) else {
         return pass();
     };
@@ -436,13 +436,14 @@ pub(crate) fn batch_pass<F: Float>(
 fn combined<F: Float>(
     cluster: &Cluster,
     (n_classes, n_columns): (usize, usize),
-    mine: Option<LossAndGrad<F>>,
+    mine: Option<LossAndGrad<F, f64>>,
     local_rows: usize,
-) -> Result<(LossAndGrad<F>, f64)> {
+) -> Result<(LossAndGrad<F, f64>, f64)> {
     let len = 2 + n_classes * n_columns;
     let mine = mine.map(|sums| {
         let mut values = Vec::with_capacity(len);
-        values.extend([F::of(local_rows as f64), sums.loss]);
+        // The loss travels in `F` with the gradient (rounded, in float32).
+        values.extend([F::of(local_rows as f64), F::of(sums.loss)]);
         values.extend(sums.grad.iter().copied());
         values
     });
@@ -451,12 +452,13 @@ fn combined<F: Float>(
         .ok_or_else(|| Error::Empty("no process holds a row of the training pass".into()))?;
     let grad = Array2::from_shape_vec((n_classes, n_columns), sums[2..].to_vec());
     let grad = grad.expect("C×D sums");
-    Ok((LossAndGrad { loss: sums[1], grad }, sums[0].as_f64()))
+    Ok((LossAndGrad { loss: sums[1].as_f64(), grad }, sums[0].as_f64()))
 }
 
 /// Sums divided by `normalizer`, as the kernels divide them.
-fn divided<F: Float>(sums: LossAndGrad<F>, normalizer: F) -> LossAndGrad<F> {
-    LossAndGrad { loss: sums.loss / normalizer, grad: sums.grad.mapv(|g| g / normalizer) }
+fn divided<F: Float>(sums: LossAndGrad<F, f64>, normalizer: F) -> LossAndGrad<F, f64> {
+    let loss = F::of(sums.loss) / normalizer; // as the kernels divided it in `F`
+    LossAndGrad { loss: loss.as_f64(), grad: sums.grad.mapv(|g| g / normalizer) }
 }
 
 /// The fraction of `predicted` equal to `labels`, over every process's samples when this one

@@ -171,5 +171,5 @@ pub(super) fn dense_mean<F: Float>(
         grad.extend(row[..n_features].iter().map(|&g| g / n));
     }
     let grad = Array2::from_shape_vec((n_classes, n_features), grad).expect("C rows of D values");
-    Ok(LossAndGrad { loss: F::of(loss / n.as_f64()), grad })
+    Ok(LossAndGrad { loss: loss / n.as_f64(), grad })
 }

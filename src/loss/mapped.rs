@@ -27,9 +27,9 @@ use super::gemm::{RowSteps, SLAB_ROWS};
 use super::isa::{Isa, dispatch};
 use super::targets::Targets;
 use super::types::NonFiniteScores;
-use super::types::{Loss, LossAndGrad};
+use super::types::{Loss, LossAndGrad, Precise};
 use super::{
-    Layout, LossOptions, batch_weights, check_problem, check_reg, non_finite_scores_error,
+    Layout, LossOptions, batch_weights, check_problem, checked_targets, non_finite_scores_error,
 };
 use crate::mapped::MappedMatrix;
 use crate::{Error, Float, Result, SampleWeights};
@@ -157,7 +157,7 @@ impl MappedRows {
         positions: Option<&[usize]>,
         targets: Targets<F>,
         loss: Loss,
-    ) -> Result<LossAndGrad<F>> {
+    ) -> Result<Precise<F>> {
         self.matrix.check_unchanged()?;
         let (folded, bias) = self.folded(weights);
         let (n_classes, n_features) = folded.dim();
@@ -214,7 +214,7 @@ impl MappedRows {
             }
             out[n_features] = F::of(bias_sum / n);
         }
-        Ok(LossAndGrad { loss: F::of(loss_sum / n), grad })
+        Ok(LossAndGrad { loss: loss_sum / n, grad })
     }
 
     /// The scores X' Wᵀ (one row per input `positions`, all with `None`) for W (C×(D+1)).
@@ -260,8 +260,7 @@ pub(crate) fn loss_and_grad_mapped<F: Float>(
     labels: &[usize],
     sample_weights: Option<SampleWeights<F>>,
     options: &LossOptions,
-) -> Result<LossAndGrad<F>> {
-    check_reg(options.reg)?;
+) -> Result<Precise<F>> {
     let batch_weights = match indices {
         Some(indices) => batch_weights(indices, sample_weights, inputs.nrows())?,
         None => None,
@@ -271,6 +270,7 @@ pub(crate) fn loss_and_grad_mapped<F: Float>(
         (Some(_), None) => Targets::unweighted(labels),
         (None, _) => Targets::of(labels, sample_weights),
     };
+    let targets = checked_targets(targets, options)?;
     let n_samples = indices.map_or(inputs.nrows(), <[usize]>::len);
     let shape = (inputs.nrows(), inputs.ncols());
     check_problem(weights, shape, n_samples, targets, Layout::Canonical)?;

@@ -16,6 +16,10 @@
 //! two [`RegConvention`]s: `half` = ½·reg·ΣW² (gradient reg·W) or `full` = reg·ΣW² (gradient 2·reg·W).
 //! `docs/softmax-gradient.md` derives all of this step by step.
 //!
+//! With label smoothing ε ∈ [0, 1) ([`LossOptions::label_smoothing`], softmax only) the targets
+//! are q = (1 − ε)·onehot(y_i) + ε/C instead of onehot(y_i): `L_i = −Σ_j q_j log p_j` and
+//! `∂L_i/∂f_j = p_j − q_j`. ε = 0 is the plain loss, computed exactly as without the option.
+//!
 //! With sample weights s_i ≥ 0 ([`loss_and_grad_weighted`]) the data loss is the weighted mean
 //! `L = Σ_i s_i L_i / Σ_i s_i`, with gradient `Σ_i s_i ∂L_i/∂W / Σ_i s_i`: a weight of k counts
 //! as k copies of the sample, and weights all 1 give the unweighted loss.
@@ -45,8 +49,8 @@
 //! ```
 //!
 //! - [`row`]: one sample's math, L_i and ∂L_i/∂f from its scores;
-//! - `targets`: the samples' labels, optional weights ([`SampleWeights`]) and the normalizer
-//!   of the mean, and the weighted row step every fast kernel applies;
+//! - `targets`: the samples' labels, optional weights ([`SampleWeights`]), the normalizer of
+//!   the mean and the label smoothing, and the row step every fast kernel applies;
 //! - `blocks`: the row-block partition and the fixed-order parallel reduction;
 //! - [`isa`]: the instruction sets ([`Isa`], only ever detected) and the one dispatch to loops
 //!   compiled for each;
@@ -72,6 +76,7 @@ use ndarray::{Array2, ArrayView1, ArrayView2, Axis};
 
 pub use isa::Isa;
 pub use targets::SampleWeights;
+use types::Precise;
 pub use types::{KernelResult, Loss, LossAndGrad, NonFiniteScores};
 
 use targets::Targets;
@@ -156,14 +161,14 @@ impl RegConvention {
         self,
         reg: f64,
         weights: ArrayView2<F>,
-        loss: &mut F,
+        loss: &mut f64,
         grad: &mut Array2<F>,
     ) {
         if reg == 0.0 {
             return;
         }
         let (_, grad_factor) = self.factors(reg);
-        *loss += self.penalty(reg, weights);
+        *loss += self.penalty(reg, weights).as_f64();
         grad.scaled_add(F::of(grad_factor), &weights);
     }
 }
@@ -235,6 +240,9 @@ pub struct LossOptions {
     /// has ([`Isa::detect`]). Results are the same bit for bit
     /// from run to run on one instruction set, and agree across them to rounding.
     pub isa: Option<Isa>,
+    /// Label smoothing ε in [0, 1), softmax only: the targets are (1 − ε)·onehot(y) + ε/C.
+    /// 0 (the default) is the plain cross-entropy, bit for bit.
+    pub label_smoothing: f64,
 }
 
 impl LossOptions {
@@ -273,7 +281,7 @@ pub fn loss_and_grad<F: Float>(
     labels: &[usize],
     options: &LossOptions,
 ) -> Result<LossAndGrad<F>> {
-    dense_loss_and_grad(weights, inputs, Targets::unweighted(labels), options)
+    dense_loss_and_grad(weights, inputs, Targets::unweighted(labels), options).map(Precise::rounded)
 }
 
 /// [`loss_and_grad`] with one weight s_i ≥ 0 per sample: the data loss is the weighted mean
@@ -307,7 +315,7 @@ pub fn loss_and_grad_weighted<F: Float>(
     options: &LossOptions,
 ) -> Result<LossAndGrad<F>> {
     let sample_weights = SampleWeights::new(sample_weights)?;
-    loss_and_grad_with(weights, inputs, labels, Some(sample_weights), options)
+    loss_and_grad_with(weights, inputs, labels, Some(sample_weights), options).map(Precise::rounded)
 }
 
 /// [`loss_and_grad`], weighted by checked `sample_weights` when there are any (as
@@ -318,7 +326,7 @@ pub(crate) fn loss_and_grad_with<F: Float>(
     labels: &[usize],
     sample_weights: Option<SampleWeights<F>>,
     options: &LossOptions,
-) -> Result<LossAndGrad<F>> {
+) -> Result<Precise<F>> {
     dense_loss_and_grad(weights, inputs, Targets::of(labels, sample_weights), options)
 }
 
@@ -328,8 +336,8 @@ fn dense_loss_and_grad<F: Float>(
     inputs: ArrayView2<F>,
     targets: Targets<F>,
     options: &LossOptions,
-) -> Result<LossAndGrad<F>> {
-    check_reg(options.reg)?;
+) -> Result<Precise<F>> {
+    let targets = checked_targets(targets, options)?;
     let (w, x) = options.layout.to_canonical(weights, inputs);
     check_problem(w, x.dim(), x.nrows(), targets, options.layout)?;
     let kernel_output = match (options.kernel.resolve_for(w.nrows(), w.ncols()), options.loss) {
@@ -364,7 +372,7 @@ pub fn loss_and_grad_picked<F: Float>(
     labels: &[usize],
     options: &LossOptions,
 ) -> Result<LossAndGrad<F>> {
-    loss_and_grad_picked_with(weights, inputs, indices, labels, None, options)
+    loss_and_grad_picked_with(weights, inputs, indices, labels, None, options).map(Precise::rounded)
 }
 
 /// [`loss_and_grad_picked`], weighted by `sample_weights` (one per row of `inputs`, not per
@@ -382,7 +390,7 @@ pub(crate) fn loss_and_grad_picked_with<F: Float>(
     labels: &[usize],
     sample_weights: Option<SampleWeights<F>>,
     options: &LossOptions,
-) -> Result<LossAndGrad<F>> {
+) -> Result<Precise<F>> {
     let (w, x) = options.layout.to_canonical(weights, inputs);
     let batch_weights = batch_weights(indices, sample_weights, x.nrows())?;
     let targets = match &batch_weights {
@@ -399,7 +407,7 @@ pub(crate) fn loss_and_grad_picked_with<F: Float>(
             grad: options.layout.grad_from_canonical(out.grad),
         });
     }
-    check_reg(options.reg)?;
+    let targets = checked_targets(targets, options)?;
     check_problem(w, x.dim(), indices.len(), targets, options.layout)?;
     let LossAndGrad { mut loss, mut grad } =
         fused::loss_and_grad_picked(options.isa(), w, x, indices, targets, options.loss)
@@ -419,7 +427,7 @@ pub fn loss_and_grad_sparse<F: Float>(
     labels: &[usize],
     options: &LossOptions,
 ) -> Result<LossAndGrad<F>> {
-    loss_and_grad_sparse_with(weights, inputs, labels, None, options)
+    loss_and_grad_sparse_with(weights, inputs, labels, None, options).map(Precise::rounded)
 }
 
 /// [`loss_and_grad_sparse`], weighted by `sample_weights` when there are any (as
@@ -430,7 +438,7 @@ pub(crate) fn loss_and_grad_sparse_with<F: Float>(
     labels: &[usize],
     sample_weights: Option<SampleWeights<F>>,
     options: &LossOptions,
-) -> Result<LossAndGrad<F>> {
+) -> Result<Precise<F>> {
     let targets = Targets::of(labels, sample_weights);
     sparse_loss_and_grad(weights, inputs, targets, options)
 }
@@ -441,8 +449,8 @@ fn sparse_loss_and_grad<F: Float>(
     inputs: &sparse::SparseRows<F>,
     targets: Targets<F>,
     options: &LossOptions,
-) -> Result<LossAndGrad<F>> {
-    check_reg(options.reg)?;
+) -> Result<Precise<F>> {
+    let targets = checked_targets(targets, options)?;
     let shape = (inputs.nrows(), inputs.ncols());
     check_problem(weights, shape, inputs.nrows(), targets, Layout::Canonical)?;
     let LossAndGrad { mut loss, mut grad } =
@@ -466,7 +474,7 @@ pub(crate) fn loss_and_grad_sparse_picked_with<F: Float>(
     labels: &[usize],
     sample_weights: Option<SampleWeights<F>>,
     options: &LossOptions,
-) -> Result<LossAndGrad<F>> {
+) -> Result<Precise<F>> {
     let batch_weights = batch_weights(indices, sample_weights, inputs.nrows())?;
     let targets = match &batch_weights {
         Some((batch, normalizer)) => Targets::weighted(labels, batch, *normalizer),
@@ -500,6 +508,34 @@ pub fn check_reg(reg: f64) -> Result<()> {
         true => Ok(()),
         false => Err(Error::InvalidOption(format!("reg must be finite and >= 0, got {reg}"))),
     }
+}
+
+/// Refuses a label smoothing ε outside [0, 1), and ε > 0 with a loss other than softmax (the
+/// hinge loss has no target distribution to smooth).
+pub fn check_label_smoothing(epsilon: f64, loss: Loss) -> Result<()> {
+    if !(0.0..1.0).contains(&epsilon) {
+        return Err(Error::InvalidOption(format!(
+            "label smoothing must be in [0, 1), got {epsilon}"
+        )));
+    }
+    if epsilon > 0.0 && loss != Loss::Softmax {
+        return Err(Error::InvalidOption(format!(
+            "label smoothing ({epsilon}) is for the softmax loss only, not {loss}: the {loss} loss \
+             has no target probabilities to smooth"
+        )));
+    }
+    Ok(())
+}
+
+/// The options' checks that do not depend on the data (reg, label smoothing), then `targets`
+/// smoothed as the options ask.
+fn checked_targets<'a, F: Float>(
+    targets: Targets<'a, F>,
+    options: &LossOptions,
+) -> Result<Targets<'a, F>> {
+    check_reg(options.reg)?;
+    check_label_smoothing(options.label_smoothing, options.loss)?;
+    Ok(targets.smoothed(options.label_smoothing))
 }
 
 /// Checks canonical `w` (C×D), `x` (its rows have D features) and the `targets` (labels and
@@ -592,7 +628,8 @@ mod tests {
                     Kernel::Fused => fused::loss_and_grad_on(isa, w, x, targets, Loss::Softmax),
                     _ => sparse::loss_and_grad_on(isa, w, &rows, targets, Loss::Softmax),
                 }
-                .unwrap();
+                .unwrap()
+                .rounded();
                 assert_eq!(out, expected, "{kernel} on {isa}");
             }
         }

@@ -8,7 +8,9 @@
 //!
 //! Sample weights (not in the seed) are spelled out too: sample i's loss and gradient are
 //! multiplied by its weight s_i (1 without weights), and the sums are divided by the targets'
-//! normalizer (N, or Σ s_i) instead of N.
+//! normalizer (N, or Σ s_i) instead of N. So is label smoothing (softmax only): the target
+//! distribution q = (1 − ε)·onehot(y_i) + ε/C, the loss −Σ_j q_j log p_j and the gradient
+//! (p_j − q_j) x_i.
 
 use ndarray::{Array2, ArrayView2};
 
@@ -30,6 +32,8 @@ pub(crate) fn softmax<F: Float>(
     // Get shapes
     let num_classes = weights.nrows(); // C
     let num_train = inputs.nrows(); // N
+    let smoothing = targets.smoothing(); // ε of smoothed targets, None for one-hot ones
+    let c = F::of(num_classes as f64);
 
     // Initialize the loss and gradient (the seed's dW) to zero.
     let mut loss = F::zero();
@@ -55,21 +59,36 @@ pub(crate) fn softmax<F: Float>(
         for &f_i_j in f_i.iter() {
             sum_i += f_i_j.exp();
         }
-        loss += s_i * (-f_i[labels[i]] + sum_i.ln());
+        let mut loss_i = -f_i[labels[i]] + sum_i.ln();
+        if let Some(epsilon) = smoothing {
+            // Smoothed targets q = (1 − ε)·onehot(y_i) + ε/C: L_i = −Σ_j q_j log p_j =
+            // (1 − ε)·(−log p_{y_i}) + (ε/C)·Σ_j (−log p_j), with −log p_j = log Σ_k e^{f_k} − f_j.
+            let mut minus_log_p_sum = F::zero();
+            for &f_i_j in f_i.iter() {
+                minus_log_p_sum += sum_i.ln() - f_i_j;
+            }
+            loss_i = (F::one() - epsilon) * loss_i + epsilon / c * minus_log_p_sum;
+        }
+        loss += s_i * loss_i;
 
-        // Compute gradient: dW_j = 1/N Σ_i s_i (p(y_i = j | x_i) − 1{y_i = j}) x_i.
+        // Compute gradient: dW_j = 1/N Σ_i s_i (p(y_i = j | x_i) − q_j) x_i, with the targets
+        // q_j = 1{y_i = j} (smoothed: (1 − ε)·1{y_i = j} + ε/C).
         // Here we add the contribution of sample i to the inner sum, for every class j.
         for j in 0..num_classes {
             let p = f_i[j].exp() / sum_i; // the softmax probability of class j
             let indicator = if j == labels[i] { F::one() } else { F::zero() }; // (j == y[i])
-            // dW[j, :] += s_i * (p - (j == y[i])) * X[:, i]
-            dw.row_mut(j).scaled_add(s_i * (p - indicator), &x_i);
+            let target = match smoothing {
+                None => indicator,
+                Some(epsilon) => (F::one() - epsilon) * indicator + epsilon / c,
+            };
+            // dW[j, :] += s_i * (p - q_j) * X[:, i]
+            dw.row_mut(j).scaled_add(s_i * (p - target), &x_i);
         }
     }
 
     // Compute average: divide by N (Σ_i s_i with weights)
     let n = targets.normalizer();
-    Ok(LossAndGrad { loss: loss / n, grad: dw / n })
+    Ok(LossAndGrad { loss: (loss / n).as_f64(), grad: dw / n })
 }
 
 /// Mean multiclass SVM (hinge, margin 1) loss over the samples and its subgradient (C×D),
@@ -111,5 +130,5 @@ pub(crate) fn svm<F: Float>(
     }
 
     let n = targets.normalizer(); // N, or Σ_i s_i
-    Ok(LossAndGrad { loss: loss / n, grad: dw / n })
+    Ok(LossAndGrad { loss: (loss / n).as_f64(), grad: dw / n })
 }

@@ -31,6 +31,33 @@ pub(crate) fn checked_row_step<F: Float>(
     Ok(row_loss_and_dscores(loss, scores, label))
 }
 
+/// [`checked_row_step`] of the softmax loss with smoothed targets q = (1 − ε)·onehot(y) + ε/C
+/// (label smoothing, 0 < ε < 1) instead of onehot(y): since Σ_j q_j = 1 and
+/// log p_j = f_j − log Σ_k e^{f_k},
+///
+/// L_i = −Σ_j q_j log p_j = L⁰_i + ε·(f_y − f̄)   (f̄ = Σ_j f_j / C),
+/// g = p − q = g⁰ + ε·onehot(y) − ε/C,
+///
+/// where L⁰_i and g⁰ are the one-hot loss and gradient of [`row_loss_and_dscores`]. f_y − f̄ is
+/// taken from the scores before they are overwritten; a shift of all the scores cancels in it.
+#[inline(always)]
+pub(crate) fn checked_smoothed_softmax_step<F: Float>(
+    scores: &mut [F],
+    label: usize,
+    sample: usize,
+    epsilon: F,
+) -> std::result::Result<F, NonFiniteScores> {
+    let n_classes = F::of(scores.len() as f64);
+    let margin = scores[label] - lane_fold(scores, F::zero(), |total, s| total + s) / n_classes;
+    let one_hot_loss = checked_row_step(Loss::Softmax, scores, label, sample)?;
+    let spread = epsilon / n_classes;
+    for g in scores.iter_mut() {
+        *g -= spread;
+    }
+    scores[label] += epsilon;
+    Ok(one_hot_loss + epsilon * margin)
+}
+
 /// For one sample: returns L_i and overwrites its scores f with g = ∂L_i/∂f. `label` is in
 /// `0..C` (C = `scores.len()`; the caller checks).
 ///

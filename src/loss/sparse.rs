@@ -60,7 +60,7 @@ pub(crate) fn loss_and_grad_on<F: Float>(
     let n = targets.normalizer();
     let (grad_t, width) = (grad_t.as_slice(), weights_t.width());
     let grad = Array2::from_shape_fn(weights.dim(), |(j, k)| grad_t[k * width + j] / n);
-    Ok(LossAndGrad { loss: F::of(loss_sum / n.as_f64()), grad })
+    Ok(LossAndGrad { loss: loss_sum / n.as_f64(), grad })
 }
 
 /// The scores X Wᵀ (N×C) of sparse `inputs` (N×D) for `weights` C×D: row i is Σ_k x_ik·W[:, k]

@@ -6,8 +6,11 @@
 //! sample. Without weights every s_i is 1 and the normalizer is N. Each kernel's row step
 //! ([`Targets::step`]) multiplies L_i and g_i by s_i; the kernel divides its sums by
 //! [`Targets::normalizer`].
+//!
+//! With label smoothing ε (softmax only) the targets are q = (1 − ε)·onehot(y_i) + ε/C instead
+//! of onehot(y_i): L_i = −Σ_j q_j log p_j and g_i = p − q ([`Targets::smoothed`]).
 
-use super::row::checked_row_step;
+use super::row::{checked_row_step, checked_smoothed_softmax_step};
 use super::types::{Loss, NonFiniteScores};
 use crate::{Error, Float, Result};
 
@@ -83,18 +86,21 @@ pub(crate) fn check_weight_count(n_weights: usize, n_samples: usize) -> Result<(
 
 /// The labels of the samples a kernel reads (in the order it reads them), their weights if
 /// any (as many as labels), and the normalizer of the summed loss: N without weights, Σ s_i
-/// over a data set, or |B|·s̄ over a minibatch B (see [`super::loss_and_grad_picked`]).
+/// over a data set, or |B|·s̄ over a minibatch B (see [`super::loss_and_grad_picked`]), and
+/// the label smoothing ε, if any.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Targets<'a, F> {
     labels: &'a [usize],
     weights: Option<&'a [F]>,
     normalizer: F,
+    /// ε in (0, 1) of smoothed targets; `None`: one-hot targets (ε = 0).
+    smoothing: Option<F>,
 }
 
 impl<'a, F: Float> Targets<'a, F> {
     /// Unweighted: every s_i = 1, and the normalizer is N = `labels.len()`.
     pub(crate) fn unweighted(labels: &'a [usize]) -> Targets<'a, F> {
-        Targets { labels, weights: None, normalizer: F::of(labels.len() as f64) }
+        Targets { labels, weights: None, normalizer: F::of(labels.len() as f64), smoothing: None }
     }
 
     /// The targets of a whole data set: weighted by `sample_weights` (normalizer Σ s_i) if
@@ -108,7 +114,20 @@ impl<'a, F: Float> Targets<'a, F> {
 
     /// Weighted by `weights` (one per label), the summed loss divided by `normalizer`.
     pub(crate) fn weighted(labels: &'a [usize], weights: &'a [F], normalizer: f64) -> Self {
-        Targets { labels, weights: Some(weights), normalizer: F::of(normalizer) }
+        Targets { labels, weights: Some(weights), normalizer: F::of(normalizer), smoothing: None }
+    }
+
+    /// The same samples scored against smoothed targets q = (1 − ε)·onehot(y_i) + ε/C, or
+    /// one-hot ones for ε = 0 (then every step is the one-hot step itself, bit for bit). The
+    /// caller checks that 0 ≤ ε < 1 and that the loss is softmax
+    /// ([`super::check_label_smoothing`]).
+    pub(crate) fn smoothed(self, epsilon: f64) -> Targets<'a, F> {
+        Targets { smoothing: (epsilon > 0.0).then(|| F::of(epsilon)), ..self }
+    }
+
+    /// ε of smoothed targets; `None` for one-hot targets.
+    pub(crate) fn smoothing(&self) -> Option<F> {
+        self.smoothing
     }
 
     /// The labels.
@@ -137,11 +156,13 @@ impl<'a, F: Float> Targets<'a, F> {
             labels: &self.labels[rows.clone()],
             weights: self.weights.map(|weights| &weights[rows]),
             normalizer: self.normalizer,
+            smoothing: self.smoothing,
         }
     }
 
     /// Sample `i`'s step of a kernel's row loop: checks its `scores` f, then returns s_i·L_i and
-    /// overwrites f with s_i·g ([`checked_row_step`]). Without weights it is
+    /// overwrites f with s_i·g ([`checked_row_step`], or with smoothed targets
+    /// [`checked_smoothed_softmax_step`]). Without weights and smoothing it is
     /// [`checked_row_step`] itself (no multiplication by 1).
     #[inline(always)]
     pub(crate) fn step(
@@ -150,7 +171,14 @@ impl<'a, F: Float> Targets<'a, F> {
         scores: &mut [F],
         i: usize,
     ) -> std::result::Result<F, NonFiniteScores> {
-        let row_loss = checked_row_step(loss, scores, self.labels[i], i)?;
+        let label = self.labels[i];
+        let row_loss = match self.smoothing {
+            None => checked_row_step(loss, scores, label, i)?,
+            Some(epsilon) => {
+                debug_assert_eq!(loss, Loss::Softmax, "smoothing is refused for other losses");
+                checked_smoothed_softmax_step(scores, label, i, epsilon)?
+            }
+        };
         let Some(weights) = self.weights else {
             return Ok(row_loss);
         };

@@ -5,7 +5,8 @@
 //! one-hot labels; svm → M = max(0, S − s_y + 1) with M_{i,y_i} = 0, dW = Gᵀ X / N with
 //! G_{ij} = 1{M_ij > 0} and G_{i,y_i} = −Σ_j 1{M_ij > 0}. With sample weights s (N), the
 //! summed loss is s · (L_1..L_N), row i of ∂L/∂S is multiplied by s_i, and the sums are divided
-//! by Σ_i s_i instead of N.
+//! by Σ_i s_i instead of N. With label smoothing ε (softmax only) Y is replaced by the smoothed
+//! targets Q = (1 − ε)·Y + ε/C, and L_i = −Σ_j Q_ij log P_ij.
 
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis};
 
@@ -29,12 +30,12 @@ pub(crate) fn loss_and_grad<F: Float>(
     }
     let (labels, sample_weights) = (targets.labels(), targets.weights().map(ArrayView1::from));
     let (data_loss, dscores) = match loss {
-        Loss::Softmax => softmax_dscores(scores, labels, sample_weights),
+        Loss::Softmax => softmax_dscores(scores, labels, sample_weights, targets.smoothing()),
         Loss::Svm => svm_dscores(scores, labels, sample_weights),
     };
     let n = targets.normalizer(); // N, or Σ_i s_i
     let grad = dscores.t().dot(&inputs) / n; // dW = (∂L/∂S)ᵀ X / N: C×D
-    Ok(LossAndGrad { loss: data_loss / n, grad })
+    Ok(LossAndGrad { loss: (data_loss / n).as_f64(), grad })
 }
 
 /// Multiplies row i of ∂L/∂S by s_i, when there are sample weights.
@@ -44,25 +45,42 @@ fn weigh_rows<F: Float>(dscores: &mut Array2<F>, sample_weights: Option<ArrayVie
     }
 }
 
-/// The summed (weighted) softmax loss and ∂(Σ s_i L_i)/∂S = diag(s) (P − Y) (N×C).
+/// The summed (weighted) softmax loss and ∂(Σ s_i L_i)/∂S = diag(s) (P − Y) (N×C), or with
+/// label smoothing `smoothing` = ε, diag(s) (P − Q) with Q = (1 − ε)·Y + ε/C.
 fn softmax_dscores<F: Float>(
     scores: Array2<F>,
     labels: &[usize],
     sample_weights: Option<ArrayView1<F>>,
+    smoothing: Option<F>,
 ) -> (F, Array2<F>) {
     let row_max = scores.map_axis(Axis(1), |row| row.fold(F::neg_infinity(), |m, &s| m.max(s)));
     let shifted = scores - &row_max.insert_axis(Axis(1)); // every row's max is now 0
     let mut probabilities = shifted.mapv(F::exp);
     let row_sums = probabilities.sum_axis(Axis(1));
     let correct = Array1::from_iter(labels.iter().enumerate().map(|(i, &y)| shifted[[i, y]]));
-    let losses = row_sums.mapv(F::ln) - correct; // L_i = −f_{y_i} + log Σ_j e^{f_j}
+    let log_sums = row_sums.mapv(F::ln);
+    let mut losses = &log_sums - &correct; // L_i = −f_{y_i} + log Σ_j e^{f_j}
+    let n_classes = F::of(shifted.ncols() as f64);
+    if let Some(epsilon) = smoothing {
+        // −log P = log Σ_j e^{f_j} − f (N×C); L_i = (1 − ε)·(−log P_{i,y_i}) + (ε/C)·Σ_j −log P_ij.
+        let minus_log_p = &log_sums.view().insert_axis(Axis(1)) - &shifted;
+        let smoothed = minus_log_p.sum_axis(Axis(1)) * (epsilon / n_classes);
+        losses = losses * (F::one() - epsilon) + smoothed;
+    }
     let loss = match sample_weights {
         None => losses.sum(),
         Some(weights) => losses.dot(&weights), // Σ_i s_i L_i
     };
     probabilities /= &row_sums.insert_axis(Axis(1)); // P
+    let (hit, spread) = match smoothing {
+        None => (F::one(), None),
+        Some(epsilon) => (F::one() - epsilon, Some(epsilon / n_classes)),
+    };
     for (i, &y) in labels.iter().enumerate() {
-        probabilities[[i, y]] -= F::one(); // P − Y
+        probabilities[[i, y]] -= hit; // P − Y, or P − (1 − ε)·Y
+    }
+    if let Some(spread) = spread {
+        probabilities -= spread; // P − Q = P − (1 − ε)·Y − ε/C
     }
     weigh_rows(&mut probabilities, sample_weights);
     (loss, probabilities)

@@ -157,13 +157,14 @@ impl<F: Float> Problem<'_, '_, '_, F> {
         let weights =
             Array2::from_shape_vec(self.shape, params.iter().map(|&w| F::of(w)).collect())
                 .expect("C×(D+1) parameters");
+        // The loss in f64 as the kernels sum it: a float32 loss would move in steps coarser
+        // than the last iterations' decrease (see `LossAndGrad`).
         let out = match &self.sparse_inputs {
-            Some(inputs) => self.objective.evaluate_sparse(weights.view(), inputs),
-            None => self.objective.evaluate(weights.view()),
+            Some(inputs) => self.objective.evaluate_sparse_precise(weights.view(), inputs),
+            None => self.objective.evaluate_precise(weights.view()),
         }
         .map_err(|err| self.fail(err))?;
-        let (cost, grad): (f64, Params) =
-            (out.loss.as_f64(), out.grad.iter().map(|g| g.as_f64()).collect());
+        let (cost, grad): (f64, Params) = (out.loss, out.grad.iter().map(|g| g.as_f64()).collect());
         self.passes.set(self.passes.get() + 1);
         *self.cache.borrow_mut() = Some((params.clone(), cost, grad.clone()));
         let iteration = self.steps.lock().expect("not poisoned").len().saturating_sub(1);

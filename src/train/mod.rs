@@ -220,7 +220,8 @@ pub struct Trained<F> {
 /// [`ControlFlow::Break`].
 ///
 /// # Errors
-/// A negative or non-finite `objective.reg` (the objective is built by the caller, unchecked),
+/// A negative or non-finite `objective.reg` or a label smoothing out of range (the objective is
+/// built by the caller, unchecked),
 /// an empty training set, what the loss kernels and the optimizer report, and
 /// [`Error::Interrupted`] when `progress` breaks.
 pub fn train<F: Float>(
@@ -230,11 +231,47 @@ pub fn train<F: Float>(
     options: &CheckedTrainOptions,
     progress: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
 ) -> Result<Trained<F>> {
+    train_from(objective, n_classes, None, validation, options, progress)
+}
+
+/// [`train`] starting from the weights `initial` (`n_classes`×(D+1)) when given, instead of
+/// `init_scale`·randn: a warm start, as from the solution of a neighbouring problem (the
+/// previous regularization strength of a sweep, [`crate::tune`]). With [`Bias::None`] the bias
+/// column starts at 0 whatever `initial` holds there.
+///
+/// # Errors
+/// Those of [`train`], and [`Error::InvalidOption`] for initial weights of another shape or
+/// not finite.
+pub fn train_from<F: Float>(
+    objective: &Objective<F>,
+    n_classes: usize,
+    initial: Option<ArrayView2<F>>,
+    validation: Option<Labeled<F>>,
+    options: &CheckedTrainOptions,
+    progress: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
+) -> Result<Trained<F>> {
     crate::loss::check_reg(objective.reg)?;
+    crate::loss::check_label_smoothing(objective.label_smoothing, objective.loss)?;
     if crate::distributed::training_split_rows(objective.inputs.nrows()) == 0 {
         return Err(Error::Empty("the training set has no samples".into()));
     }
-    let mut initial = initial_weights(n_classes, objective.inputs.ncols(), options);
+    let shape = (n_classes, objective.inputs.ncols());
+    let mut initial = match initial {
+        None => initial_weights(shape.0, shape.1, options),
+        Some(weights) if weights.dim() != shape => {
+            return Err(Error::InvalidOption(format!(
+                "initial weights of {}×{} for a model of {}×{} (classes × features and bias)",
+                weights.nrows(),
+                weights.ncols(),
+                shape.0,
+                shape.1
+            )));
+        }
+        Some(weights) if !weights.iter().all(|w| w.is_finite()) => {
+            return Err(Error::InvalidOption("initial weights must be finite".into()));
+        }
+        Some(weights) => weights.to_owned(),
+    };
     if objective.bias == Bias::None {
         // No bias: its column starts at 0 and, its gradient being 0, stays there.
         initial.column_mut(objective.inputs.ncols() - 1).fill(F::zero());
@@ -265,4 +302,22 @@ fn initial_weights<F: Float>(
 pub fn accuracy<F: Float>(weights: ArrayView2<F>, data: Labeled<F>) -> Result<f64> {
     // On a share of the data (`crate::distributed`), every process's counts.
     Ok(crate::distributed::accuracy(&objective::predict(weights, data.inputs)?, data.labels))
+}
+
+/// The fraction of `data` whose true class is among the `k` (≥ 1) highest scores of W
+/// (C×(D+1)) ([`crate::metrics::top_k_accuracy`]), on augmented inputs: scored a chunk of rows at
+/// a time, so that the N×C scores are never held at once.
+///
+/// # Errors
+/// A mapped file cut short since it was mapped.
+pub fn top_k_accuracy<F: Float>(weights: ArrayView2<F>, data: Labeled<F>, k: usize) -> Result<f64> {
+    const CHUNK_ROWS: usize = 8192;
+    let rows: Vec<usize> = (0..data.labels.len()).collect();
+    let mut hits = 0;
+    for chunk in rows.chunks(CHUNK_ROWS) {
+        let scores = data.inputs.scores_picked(weights, chunk)?;
+        let labels = &data.labels[chunk[0]..chunk[0] + chunk.len()];
+        hits += crate::metrics::top_k_hits(scores.view(), labels, k);
+    }
+    Ok(hits as f64 / rows.len() as f64)
 }

@@ -42,11 +42,18 @@ pub struct Objective<'a, F> {
     pub reg_convention: RegConvention,
     pub bias: Bias,
     pub kernel: Kernel,
+    /// Label smoothing ε in [0, 1) of the softmax loss ([`LossOptions::label_smoothing`]).
+    pub label_smoothing: f64,
 }
 
 impl<F: Float> Objective<'_, F> {
     /// The objective and its gradient at `weights` (C×(D+1)) over all samples.
     pub fn evaluate(&self, weights: ArrayView2<F>) -> Result<LossAndGrad<F>> {
+        self.evaluate_precise(weights).map(LossAndGrad::rounded)
+    }
+
+    /// [`Self::evaluate`] with the loss in f64, as the kernels sum it (what L-BFGS compares).
+    pub(crate) fn evaluate_precise(&self, weights: ArrayView2<F>) -> Result<LossAndGrad<F, f64>> {
         let options = self.data_loss_options();
         let (labels, sample_weights) = (self.labels, self.sample_weights);
         // On a share of the training split (`crate::distributed`), every process's sums.
@@ -100,7 +107,7 @@ impl<F: Float> Objective<'_, F> {
                     &options,
                 ),
             })?;
-        Ok(self.with_penalty(weights, data))
+        Ok(self.with_penalty(weights, data).rounded())
     }
 
     /// Dense training inputs converted to compressed sparse rows, if full passes should use
@@ -129,6 +136,15 @@ impl<F: Float> Objective<'_, F> {
         weights: ArrayView2<F>,
         inputs: &SparseRows<F>,
     ) -> Result<LossAndGrad<F>> {
+        self.evaluate_sparse_precise(weights, inputs).map(LossAndGrad::rounded)
+    }
+
+    /// [`Self::evaluate_sparse`] with the loss in f64 (see [`Self::evaluate_precise`]).
+    pub(crate) fn evaluate_sparse_precise(
+        &self,
+        weights: ArrayView2<F>,
+        inputs: &SparseRows<F>,
+    ) -> Result<LossAndGrad<F, f64>> {
         let options = self.data_loss_options();
         let data =
             loss_and_grad_sparse_with(weights, inputs, self.labels, self.sample_weights, &options)?;
@@ -137,18 +153,27 @@ impl<F: Float> Objective<'_, F> {
 
     /// Options for the mean data loss alone: the penalty is added by [`Self::with_penalty`].
     fn data_loss_options(&self) -> LossOptions {
-        LossOptions { loss: self.loss, kernel: self.kernel, ..Default::default() }
+        LossOptions {
+            loss: self.loss,
+            kernel: self.kernel,
+            label_smoothing: self.label_smoothing,
+            ..Default::default()
+        }
     }
 
     /// Adds the L2 penalty over the regularized columns of `weights` to a data loss, and with
     /// [`Bias::None`] zeroes the bias column's gradient.
-    fn with_penalty(&self, weights: ArrayView2<F>, mut out: LossAndGrad<F>) -> LossAndGrad<F> {
+    fn with_penalty(
+        &self,
+        weights: ArrayView2<F>,
+        mut out: LossAndGrad<F, f64>,
+    ) -> LossAndGrad<F, f64> {
         if self.bias == Bias::None {
             out.grad.column_mut(weights.ncols() - 1).fill(F::zero());
         }
         let penalized = self.penalized_columns(weights.ncols());
         let penalized_weights = weights.slice(s![.., ..penalized]);
-        out.loss += self.reg_convention.penalty(self.reg, penalized_weights);
+        out.loss += self.reg_convention.penalty(self.reg, penalized_weights).as_f64();
         let (_, grad_factor) = self.reg_convention.factors(self.reg);
         out.grad.slice_mut(s![.., ..penalized]).scaled_add(F::of(grad_factor), &penalized_weights);
         out

@@ -66,6 +66,7 @@ fn kernels_agree_on_every_shape() {
                         layout: Layout::ALL[case as usize % 3],
                         kernel: Kernel::Auto,
                         isa: None,
+                        label_smoothing: 0.0,
                     };
                     check_agreement::<f64>((n, d, c), options.clone(), 1e-10, case);
                     check_agreement::<f32>((n, d, c), options, 1e-4, case);

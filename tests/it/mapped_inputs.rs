@@ -139,6 +139,7 @@ fn a_pass_over_mapped_rows_equals_one_over_the_preprocessed_matrix() {
                 labels: &labels,
                 sample_weights: None,
                 loss,
+                label_smoothing: 0.0,
                 reg: 1e-3,
                 reg_convention: RegConvention::Half,
                 bias: Bias::Intercept,

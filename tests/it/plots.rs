@@ -341,6 +341,7 @@ fn tuning() -> TuningResults {
                 val_accuracy: Some(val),
                 objective: 1.0 - val,
                 iterations: 10,
+                passes: 12.0,
                 seconds: 0.5,
             });
         }
@@ -351,6 +352,7 @@ fn tuning() -> TuningResults {
         reg_convention: RegConvention::Full,
         optimizer: Optimizer::Sgd,
         data: "a 3×3 grid".to_string(),
+        warm_started: false,
     }
 }
 

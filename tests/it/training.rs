@@ -247,6 +247,7 @@ fn lbfgs_on_sparse_inputs_uses_the_sparse_kernel_and_the_same_optimum() {
         reg_convention: RegConvention::Half,
         bias: Bias::Trick,
         kernel,
+        label_smoothing: 0.0,
     };
     let on_sparse = |kernel| objective(sparse.inputs.view().into(), &sparse.labels[..], kernel);
     assert!(on_sparse(Kernel::Auto).sparse_inputs().unwrap().is_some());

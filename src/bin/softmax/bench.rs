@@ -11,17 +11,19 @@ use crate::output::print_line;
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// A named shape: cifar (49000×3073, C=10) | mnist (60000×785, C=10) | dev (500×3073) |
-    /// minibatch (200×3073) | manyclass (10000×512, C=1000). Ignored with --n, --d and --c.
+    /// minibatch (200×3073) | manyclass (10000×512, C=1000) | probe (a linear probe on
+    /// embeddings: N×768, C=1000, N = 16000 unless --n says; use --dtype f32, the default).
+    /// --n, --d and --c replace its N, D and C.
     #[arg(long, default_value = "cifar")]
     shape: Shape,
-    /// Samples N (with --d and --c instead of --shape).
-    #[arg(long, requires_all = ["d", "c"])]
+    /// Samples N, instead of the shape's.
+    #[arg(long)]
     n: Option<usize>,
-    /// Features D.
-    #[arg(long, requires_all = ["n", "c"])]
+    /// Features D, instead of the shape's.
+    #[arg(long)]
     d: Option<usize>,
-    /// Classes C.
-    #[arg(long, requires_all = ["n", "d"])]
+    /// Classes C, instead of the shape's.
+    #[arg(long)]
     c: Option<usize>,
     /// Kernel: naive | vectorized | fused | gemm | sparse | auto | all (the four dense kernels,
     /// and sparse with --density; naive is slow on the large shapes). The sparse kernel is timed
@@ -64,11 +66,11 @@ pub fn run(args: Args) -> Result<()> {
         }
         name => vec![name.parse()?],
     };
-    let dims = match (args.n, args.d, args.c) {
-        (Some(n), Some(d), Some(c)) if n > 0 && d > 0 && c > 0 => (n, d, c),
-        (Some(_), Some(_), Some(_)) => bail!("--n, --d and --c must be at least 1"),
-        _ => args.shape.dims(),
-    };
+    let (n, d, c) = args.shape.dims();
+    let dims = (args.n.unwrap_or(n), args.d.unwrap_or(d), args.c.unwrap_or(c));
+    if dims.0 == 0 || dims.1 == 0 || dims.2 == 0 {
+        bail!("--n, --d and --c must be at least 1");
+    }
     let timings = match args.dtype {
         Dtype::F64 => time_all(workload::<f64>(dims, args.density)?, &kernels, isa, args.reps)?,
         Dtype::F32 => time_all(workload::<f32>(dims, args.density)?, &kernels, isa, args.reps)?,

@@ -1,12 +1,12 @@
 //! `softmax eval`: how a saved model does on a data set (accuracy, mean loss, per-class
-//! precision and recall, confusion matrix), as one JSON object.
+//! precision and recall, confusion matrix, and with --top-k the top-K accuracy), as one JSON
+//! object.
 
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow};
-use softmax::data::{Dataset, SplitName};
-use softmax::metrics::{Evaluation, evaluate};
-use softmax::model::Model;
+use softmax::data::SplitName;
+use softmax::metrics::{Evaluation, evaluate, evaluate_top_k};
 
 use crate::options::ModelAndData;
 use crate::output::print_line;
@@ -22,6 +22,10 @@ pub struct Args {
     /// --val-fraction 0: the whole source is then the train split.
     #[arg(long)]
     split: Option<SplitName>,
+    /// Also report the top-K accuracy (K ≥ 1; ties count against the sample): keys "top_k" and
+    /// "top_k_accuracy".
+    #[arg(long, value_name = "K")]
+    top_k: Option<usize>,
 }
 
 /// The JSON report: where the numbers come from, then the evaluation's fields.
@@ -32,6 +36,10 @@ struct Report<'a> {
     split: &'static str,
     #[serde(flatten)]
     evaluation: &'a Evaluation,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_k: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_k_accuracy: Option<f64>,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -46,7 +54,7 @@ pub fn run(args: Args) -> Result<()> {
         ),
         None => splits.held_out(),
     };
-    let evaluation = align_and_evaluate(&model, data.clone()).with_context(|| {
+    let context = || {
         format!(
             "evaluating {} ({} classes, {} features) on the {} split of {description}",
             args.source.model.display(),
@@ -54,18 +62,19 @@ pub fn run(args: Args) -> Result<()> {
             model.n_features(),
             split.name()
         )
-    })?;
+    };
+    let data = data.clone().align_classes(model.class_names()).with_context(context)?;
+    let evaluation = evaluate(&model, &data).with_context(context)?;
+    let top_k_accuracy =
+        args.top_k.map(|k| evaluate_top_k(&model, &data, k)).transpose().with_context(context)?;
     let report = Report {
         model: &args.source.model,
         data: &description,
         split: split.name(),
         evaluation: &evaluation,
+        top_k: args.top_k,
+        top_k_accuracy,
     };
     print_line(&serde_json::to_string(&report)?)?;
     Ok(())
-}
-
-/// Relabels the data's classes by name to the model's, then evaluates.
-fn align_and_evaluate(model: &Model, data: Dataset) -> softmax::Result<Evaluation> {
-    evaluate(model, &data.align_classes(model.class_names())?)
 }

@@ -34,6 +34,9 @@ pub struct LossArgs {
     /// Worker threads for the fused kernel (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Label smoothing ε in [0, 1), softmax only: targets (1−ε)·onehot(y) + ε/C.
+    #[arg(long, default_value_t = 0.0, value_name = "ε", allow_hyphen_values = true)]
+    pub label_smoothing: f64,
 }
 
 impl LossArgs {
@@ -48,6 +51,7 @@ impl LossArgs {
             kernel: self.kernel,
             layout: self.layout,
             isa: None,
+            label_smoothing: self.label_smoothing,
         })
     }
 }
@@ -245,6 +249,9 @@ pub struct TrainArgs {
     /// training row of the source as read (before the validation split).
     #[arg(long, value_name = "PATH")]
     pub sample_weight: Option<PathBuf>,
+    /// Label smoothing ε in [0, 1), softmax only: targets (1−ε)·onehot(y) + ε/C.
+    #[arg(long, default_value_t = 0.0, value_name = "ε", allow_hyphen_values = true)]
+    pub label_smoothing: f64,
     /// Initial weights: this times randn (seeded).
     #[arg(long, default_value_t = 1e-3)]
     pub init_scale: f64,
@@ -319,6 +326,8 @@ impl TrainArgs {
                 Some(ClassWeightArg::Balanced) => ClassWeight::Balanced,
                 _ => ClassWeight::None,
             },
+            label_smoothing: self.label_smoothing,
+            top_k: None,
             train: TrainOptions {
                 optimizer: self.optimizer,
                 learning_rate,

@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use serde_json::json;
 use softmax::data::{Dataset, MappedDataset, MappedSplits, SplitName, Splits, can_map};
 use softmax::fit::{FitOptions, Fitted, fit, fit_mapped};
+use softmax::model::argmax_rows;
 
 use crate::options::{TrainArgs, start_threads};
 use crate::output::print_line;
@@ -41,6 +42,11 @@ pub struct Args {
     /// under mpirun always reads them, each process its share, and trains this model bit for bit).
     #[arg(long)]
     no_mmap: bool,
+    /// Also report the top-K accuracy (K ≥ 1) of every split: JSON keys "top_k",
+    /// "train_top_k_accuracy", "val_top_k_accuracy", "test_top_k_accuracy". A sample counts when
+    /// fewer than K other classes score at least as high as its own (ties count against it).
+    #[arg(long, value_name = "K")]
+    top_k: Option<usize>,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -69,7 +75,7 @@ pub fn run(args: Args) -> Result<()> {
 fn train(args: Args) -> Result<()> {
     let (rank, processes) = softmax::distributed::rank_and_size();
     // Every option is checked before any work; named class weights once the classes are known.
-    let options = args.train.fit_options(args.lr, args.reg);
+    let options = FitOptions { top_k: args.top_k, ..args.train.fit_options(args.lr, args.reg) };
     options.clone().check()?;
     if let Some(cluster) = softmax::distributed::cluster() {
         softmax::distributed::check_kernel(options.kernel)?;
@@ -210,14 +216,11 @@ fn fingerprint(args: &Args) -> u64 {
 }
 
 /// The JSON summary of a run ([`summary`]) in a few lines for a person: the data, the
-/// accuracies, the objective and the cost, why training stopped and where the model went.
+/// accuracies (and top-k accuracies), the objective and the cost, why training stopped and where
+/// the model went.
 pub fn in_words(summary: &serde_json::Value) -> String {
     let number = |key: &str| summary[key].as_f64();
-    let accuracies: Vec<String> =
-        [("train_accuracy", "train"), ("val_accuracy", "validation"), ("test_accuracy", "test")]
-            .into_iter()
-            .filter_map(|(key, name)| Some(format!("{name} {:.4}", number(key)?)))
-            .collect();
+    let accuracies = per_split(summary, "accuracy");
     let text = |key: &str| summary[key].as_str().unwrap_or("?").to_string();
     let model = match summary["model"].as_str() {
         Some(path) => format!("saved to {path}"),
@@ -225,7 +228,7 @@ pub fn in_words(summary: &serde_json::Value) -> String {
     };
     let lines = [
         ("data", text("data")),
-        ("accuracy", accuracies.join(", ")),
+        ("accuracy", accuracies),
         (
             "objective",
             format!(
@@ -239,9 +242,26 @@ pub fn in_words(summary: &serde_json::Value) -> String {
         ("stopped", text("stop_reason")),
         ("model", model),
     ];
-    let lines: Vec<String> =
+    let mut lines: Vec<String> =
         lines.iter().map(|(what, value)| format!("{what:>9}  {value}")).collect();
+    if let Some(k) = summary["top_k"].as_u64() {
+        let what = format!("top-{k}");
+        lines.insert(2, format!("{what:>9}  {}", per_split(summary, "top_k_accuracy")));
+    }
     lines.join("\n")
+}
+
+/// "train 0.9265, validation 0.9310, test 0.9220": the summary's `train_`, `val_` and `test_`
+/// keys of a `measure`, those that are numbers.
+fn per_split(summary: &serde_json::Value, measure: &str) -> String {
+    let splits = [("train", "train"), ("val", "validation"), ("test", "test")];
+    let values: Vec<String> = splits
+        .into_iter()
+        .filter_map(|(key, name)| {
+            Some(format!("{name} {:.4}", summary[format!("{key}_{measure}")].as_f64()?))
+        })
+        .collect();
+    values.join(", ")
 }
 
 /// What a run's summary says about its data: where it came from, how many samples each split
@@ -291,15 +311,12 @@ pub fn summary(
     test: Option<&Dataset>,
     model_path: Option<&PathBuf>,
 ) -> Result<serde_json::Value> {
-    let test_accuracy = match test {
-        Some(test) => {
-            let predicted = fitted.model.predict(test.inputs.view())?;
-            // Every process's share of the test split, counted together.
-            Some(softmax::distributed::accuracy(&predicted, &test.labels))
-        }
-        None => None,
-    };
-    Ok(json!({
+    let test_scores = test.map(|test| fitted.model.scores(test.inputs.view())).transpose()?;
+    let test_accuracy = test.zip(test_scores.as_ref()).map(|(test, scores)| {
+        // Every process's share of the test split, counted together.
+        softmax::distributed::accuracy(&argmax_rows(scores.view()), &test.labels)
+    });
+    let mut summary = json!({
         "train_accuracy": fitted.train_accuracy,
         "val_accuracy": fitted.val_accuracy,
         "test_accuracy": test_accuracy,
@@ -319,7 +336,18 @@ pub fn summary(
         "weight_column": about.weight_column,
         "rss_anon_bytes": anonymous_resident_bytes(),
         "processes": softmax::distributed::rank_and_size().1,
-    }))
+    });
+    if let Some(top_k) = fitted.top_k {
+        let test_top_k = test.zip(test_scores.as_ref()).map(|(test, scores)| {
+            softmax::metrics::top_k_accuracy(scores.view(), &test.labels, top_k.k)
+        });
+        let keys = summary.as_object_mut().expect("the summary is an object");
+        keys.insert("top_k".into(), json!(top_k.k));
+        keys.insert("train_top_k_accuracy".into(), json!(top_k.train));
+        keys.insert("val_top_k_accuracy".into(), json!(top_k.validation));
+        keys.insert("test_top_k_accuracy".into(), json!(test_top_k));
+    }
+    Ok(summary)
 }
 
 /// This process's anonymous resident memory (`RssAnon` in `/proc/self/status`: what it
@@ -359,6 +387,18 @@ mod tests {
              objective  0.599364 after 30 iterations (4.64 passes over the data) in 0.12 s\n  \
              stopped  30 iterations done\n    \
              model  saved to out/digits.safetensors"
+        );
+        let mut with_top_k = summary.clone();
+        with_top_k["top_k"] = json!(5);
+        with_top_k["train_top_k_accuracy"] = json!(0.99);
+        with_top_k["val_top_k_accuracy"] = json!(0.98765);
+        with_top_k["test_top_k_accuracy"] = json!(null);
+        assert!(
+            in_words(&with_top_k).contains(
+                "test 0.9220\n    top-5  train 0.9900, validation 0.9877\nobjective  0.599364"
+            ),
+            "{}",
+            in_words(&with_top_k)
         );
         summary["model"] = json!(null);
         summary["val_accuracy"] = json!(null);

@@ -1,9 +1,12 @@
 //! `softmax tune`: CS231n's grid search over learning rate × regularization strength.
 //!
-//! Every pair is trained with the same data, seed and options (in parallel, as cores allow);
-//! the pair with the best validation accuracy wins and its model is saved.
+//! Every pair is trained with the same data, seed and options: with a minibatch optimizer in
+//! parallel, as cores allow; with L-BFGS along the regularization path, from the strongest reg
+//! to the weakest, each fit warm-started from the previous one (--no-warm-start: independently,
+//! in parallel). The pair with the best validation accuracy wins and its model is saved.
 
 use std::path::PathBuf;
+use std::time::Instant;
 
 use anyhow::{Result, bail};
 use softmax::fit::FitOptions;
@@ -29,6 +32,10 @@ pub struct Args {
     /// Also write the JSON results here (for `softmax plot tune`).
     #[arg(long)]
     results: Option<PathBuf>,
+    /// L-BFGS: fit every reg independently (in parallel) instead of along the regularization
+    /// path, from the strongest reg to the weakest, each fit starting from the previous one.
+    #[arg(long)]
+    no_warm_start: bool,
 }
 
 pub fn run(args: Args) -> Result<()> {
@@ -38,7 +45,8 @@ pub fn run(args: Args) -> Result<()> {
     start_threads(args.train.threads)?;
     let splits = args.train.load_data()?;
     let class_weight = args.train.class_weight(&splits.train.class_names)?;
-    let grid = Grid::new(&FitOptions { class_weight, ..base }, &args.lr, &args.reg)?;
+    let grid = Grid::new(&FitOptions { class_weight, ..base }, &args.lr, &args.reg)?
+        .with_warm_start(!args.no_warm_start);
     let about = AboutData::of(&splits, &args.train);
     let Some(validation) = splits.validation else {
         bail!(
@@ -46,19 +54,33 @@ pub fn run(args: Args) -> Result<()> {
             splits.description
         );
     };
-    eprintln!("tuning {} pairs on {}", grid.pairs().len(), splits.description);
+    let how = match grid.warm_starts() {
+        true => ", warm-started from the strongest reg to the weakest",
+        false => "",
+    };
+    eprintln!("tuning {} pairs on {}{how}", grid.pairs().len(), splits.description);
     // The raw training and validation sets go into the prepared data: one copy, shared by all
     // the pairs. The test split stays raw, for the best model's summary.
+    let started = Instant::now();
     let prepared = grid.prepare(splits.train, validation)?;
     let (mut results, runs) = grid.search(&prepared, &splits.description)?;
     drop(prepared);
 
-    eprintln!("{:>12} {:>12} {:>10} {:>10}", "lr", "reg", "train acc", "val acc");
+    eprintln!(
+        "{:>12} {:>12} {:>10} {:>10} {:>6} {:>8}",
+        "lr", "reg", "train acc", "val acc", "iters", "passes"
+    );
     for result in &results.results {
         let val = result.val_accuracy.unwrap_or(f64::NAN);
-        let (lr, reg) = (result.lr, result.reg);
-        eprintln!("{lr:>12.3e} {reg:>12.3e} {:>10.4} {val:>10.4}", result.train_accuracy);
+        let (lr, reg, iterations, passes) =
+            (result.lr, result.reg, result.iterations, result.passes);
+        eprintln!(
+            "{lr:>12.3e} {reg:>12.3e} {:>10.4} {val:>10.4} {iterations:>6} {passes:>8.1}",
+            result.train_accuracy
+        );
     }
+    let total_passes: f64 = results.results.iter().map(|result| result.passes).sum();
+    eprintln!("{total_passes:.1} passes in all, {:.2} s", started.elapsed().as_secs_f64());
     let best = results.best().expect("a grid has pairs");
     let (lr, reg) = (results.results[best].lr, results.results[best].reg);
     let best_run = &runs[best];

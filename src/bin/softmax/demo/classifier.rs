@@ -144,6 +144,7 @@ impl Problem {
             reg_convention: self.terms.reg_convention,
             bias: Bias::Intercept,
             kernel: Kernel::Auto,
+            label_smoothing: 0.0,
         }
     }
 
