@@ -4,11 +4,14 @@
 # every pass streams the file from the disk. Prints each run's JSON line (time, passes and
 # anonymous resident memory) with and without the cap.
 #
-#   scripts/probe_memory_limit.sh [ROWS] [LIMIT_MIB]      # default 400000 rows (1.2 GB), 512 MiB
+#   scripts/probe_memory_limit.sh [ROWS] [LIMIT_MIB]      # default 400000 rows (1.2 GB), 640 MiB
+# ITERS (default 3) L-BFGS iterations. The cap must hold the anonymous memory (about 400 MiB at
+# C = 1,000: the weights, up to 256 MiB of L-BFGS correction pairs, the blocks' partials) and
+# some page cache; at 448 MiB the kernel's OOM killer ended the run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rows=${1:-400000}
-limit_mib=${2:-512}
+limit_mib=${2:-640}
 dir=${PROBE_DIR:-/tmp/probe_memory_limit}
 mkdir -p "$dir"
 binary=target/release/softmax
@@ -36,7 +39,7 @@ size_mib=$(($(stat -c %s "$x") / 1048576))
 echo "# $x: $size_mib MiB of float32; cap $limit_mib MiB; $(nproc) CPUs"
 
 train=("$binary" train --data "npy:$x,$y" --val-fraction 0 --preprocess none --dtype f32
-  --iters 3 --json --quiet)
+  --iters "${ITERS:-3}" --json --quiet)
 
 # The cgroup: v1's memory controller, or a v2 child group.
 if [ -d /sys/fs/cgroup/memory ]; then
@@ -55,6 +58,5 @@ bash -c 'echo $$ > "$1/cgroup.procs"; shift; exec "$@"' _ "$group" "${train[@]}"
 if [ -f "$group/memory.max_usage_in_bytes" ]; then
   echo "  the group's peak usage: $(($(cat "$group/memory.max_usage_in_bytes") / 1048576)) MiB"
 fi
-echo "uncapped (the file in the page cache after a first pass):"
-"${train[@]}" >/dev/null
+echo "uncapped (the file in the page cache after the first pass):"
 "${train[@]}"
