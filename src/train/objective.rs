@@ -173,7 +173,7 @@ impl<F: Float> Objective<'_, F> {
         }
         let penalized = self.penalized_columns(weights.ncols());
         let penalized_weights = weights.slice(s![.., ..penalized]);
-        out.loss += self.reg_convention.penalty(self.reg, penalized_weights).as_f64();
+        out.loss += self.reg_convention.penalty_f64(self.reg, penalized_weights);
         let (_, grad_factor) = self.reg_convention.factors(self.reg);
         out.grad.slice_mut(s![.., ..penalized]).scaled_add(F::of(grad_factor), &penalized_weights);
         out
