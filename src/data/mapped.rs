@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use super::files::grouped;
+use super::numpy::check_label_count;
 use super::split::split_indices;
 use super::{DataSpec, Dataset, LoadOptions, labels, weights};
 use crate::mapped::MappedMatrix;
@@ -75,24 +76,11 @@ pub fn load_mapped(spec: &DataSpec, options: &LoadOptions) -> Result<MappedSplit
     let DataSpec::Npy { inputs: inputs_path, labels: labels_path } = spec else {
         return Err(Error::InvalidOption(format!("only npy: sources are mapped, not {spec}")));
     };
-    if !(0.0..1.0).contains(&options.val_fraction) {
-        return Err(Error::InvalidOption(format!(
-            "the validation fraction must be in [0, 1), got {}",
-            options.val_fraction
-        )));
-    }
+    options.check_val_fraction()?;
     let inputs = Arc::new(MappedMatrix::open(inputs_path)?);
     let labels = npy::read_labels(labels_path)?;
     let n_rows = inputs.dim().0;
-    if labels.len() != n_rows {
-        let message = format!(
-            "{} labels for the {} samples of {}",
-            grouped(labels.len()),
-            grouped(n_rows),
-            inputs_path.display()
-        );
-        return Err(Error::file(labels_path, message));
-    }
+    check_label_count((labels_path, labels.len()), (inputs_path, n_rows))?;
     let class_names = labels::numbered_classes(labels_path, &labels, 0)?;
     let source = format!(
         "NumPy {} (mapped, {}) and {}",

@@ -143,6 +143,19 @@ pub struct LoadOptions {
     pub csv_weight: Option<String>,
 }
 
+impl LoadOptions {
+    /// Refuses a `val_fraction` outside [0, 1).
+    fn check_val_fraction(&self) -> Result<()> {
+        match (0.0..1.0).contains(&self.val_fraction) {
+            true => Ok(()),
+            false => Err(Error::InvalidOption(format!(
+                "the validation fraction must be in [0, 1), got {}",
+                self.val_fraction
+            ))),
+        }
+    }
+}
+
 impl Default for LoadOptions {
     fn default() -> Self {
         LoadOptions {
@@ -165,12 +178,7 @@ impl Default for LoadOptions {
 /// missing, unreadable or malformed file (a weight file with a count other than the training
 /// rows included), naming the file and the record or line.
 pub fn load(spec: &DataSpec, options: &LoadOptions) -> Result<Splits> {
-    if !(0.0..1.0).contains(&options.val_fraction) {
-        return Err(Error::InvalidOption(format!(
-            "the validation fraction must be in [0, 1), got {}",
-            options.val_fraction
-        )));
-    }
+    options.check_val_fraction()?;
     if let Some(column) = &options.csv_weight {
         if !matches!(spec, DataSpec::Csv(_)) {
             return Err(Error::InvalidOption(format!(

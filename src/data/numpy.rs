@@ -69,20 +69,30 @@ pub(super) fn load_npy(
 ) -> Result<Splits> {
     let inputs = read_features(inputs_path)?;
     let labels = npy::read_labels(labels_path)?;
-    if labels.len() != inputs.nrows() {
-        let message = format!(
-            "{} labels for the {} samples of {}",
-            grouped(labels.len()),
-            grouped(inputs.nrows()),
-            inputs_path.display()
-        );
-        return Err(Error::file(labels_path, message));
-    }
+    check_label_count((labels_path, labels.len()), (inputs_path, inputs.nrows()))?;
     let class_names = labels::numbered_classes(labels_path, &labels, 0)?;
     let data = Dataset::new(inputs, labels, class_names);
     let source = format!("NumPy {} and {}", inputs_path.display(), labels_path.display());
     let data = weights::attach(data, options, &source)?;
     Ok(Splits::holding_out(&source, data, None, "", options))
+}
+
+/// Refuses a labels file (`labels_path`, `n_labels` labels) whose count is not the inputs'
+/// (`inputs_path`, `n_samples` rows), naming the labels file.
+pub(super) fn check_label_count(
+    (labels_path, n_labels): (&Path, usize),
+    (inputs_path, n_samples): (&Path, usize),
+) -> Result<()> {
+    if n_labels == n_samples {
+        return Ok(());
+    }
+    let message = format!(
+        "{} labels for the {} samples of {}",
+        grouped(n_labels),
+        grouped(n_samples),
+        inputs_path.display()
+    );
+    Err(Error::file(labels_path, message))
 }
 
 /// A float16, float32 or float64 `.npy` matrix as `f32`, every value finite (float16 in C

@@ -311,13 +311,9 @@ pub fn accuracy<F: Float>(weights: ArrayView2<F>, data: Labeled<F>) -> Result<f6
 /// # Errors
 /// A mapped file cut short since it was mapped.
 pub fn top_k_accuracy<F: Float>(weights: ArrayView2<F>, data: Labeled<F>, k: usize) -> Result<f64> {
-    const CHUNK_ROWS: usize = 8192;
-    let rows: Vec<usize> = (0..data.labels.len()).collect();
     let mut hits = 0;
-    for chunk in rows.chunks(CHUNK_ROWS) {
-        let scores = data.inputs.scores_picked(weights, chunk)?;
-        let labels = &data.labels[chunk[0]..chunk[0] + chunk.len()];
-        hits += crate::metrics::top_k_hits(scores.view(), labels, k);
-    }
-    Ok(hits as f64 / rows.len() as f64)
+    objective::for_score_chunks(weights, data.inputs, |rows, scores| {
+        hits += crate::metrics::top_k_hits(scores.view(), &data.labels[rows], k);
+    })?;
+    Ok(hits as f64 / data.labels.len() as f64)
 }

@@ -199,22 +199,37 @@ fn nonzero_fraction<F: Float>(inputs: ArrayView2<F>) -> f64 {
 }
 
 /// Predicted classes (argmax of the scores X Wᵀ, lowest index on ties) for augmented inputs,
-/// scored [`PREDICT_ROWS`] rows at a time: the N×C scores of a probe (1.28 million rows and a
+/// scored a chunk of rows at a time ([`for_score_chunks`]): the N×C scores of a probe (1.28 million rows and a
 /// thousand classes: 5 GB in float32) are never held at once.
 ///
 /// # Errors
 /// A mapped file cut short since it was mapped.
 pub fn predict<F: Float>(weights: ArrayView2<F>, inputs: Inputs<F>) -> Result<Vec<usize>> {
-    let rows: Vec<usize> = (0..inputs.nrows()).collect();
-    let mut predicted = Vec::with_capacity(rows.len());
-    for chunk in rows.chunks(PREDICT_ROWS) {
-        predicted.extend(argmax_rows(inputs.scores_picked(weights, chunk)?));
-    }
+    let mut predicted = Vec::with_capacity(inputs.nrows());
+    for_score_chunks(weights, inputs, |_, scores| predicted.extend(argmax_rows(scores)))?;
     Ok(predicted)
 }
 
-/// Rows scored at a time by [`predict`].
+/// Rows scored at a time by [`for_score_chunks`].
 const PREDICT_ROWS: usize = 8192;
+
+/// Calls `each` with the rows (a range of positions) and the scores X Wᵀ of each chunk of
+/// [`PREDICT_ROWS`] inputs in turn, so that the N×C scores are never held at once.
+///
+/// # Errors
+/// A mapped file cut short since it was mapped.
+pub(crate) fn for_score_chunks<F: Float>(
+    weights: ArrayView2<F>,
+    inputs: Inputs<F>,
+    mut each: impl FnMut(std::ops::Range<usize>, Array2<F>),
+) -> Result<()> {
+    let rows: Vec<usize> = (0..inputs.nrows()).collect();
+    for chunk in rows.chunks(PREDICT_ROWS) {
+        let scores = inputs.scores_picked(weights, chunk)?;
+        each(chunk[0]..chunk[0] + chunk.len(), scores);
+    }
+    Ok(())
+}
 
 /// [`predict`] for the rows `indices` of the inputs.
 pub fn predict_picked<F: Float>(
