@@ -34,6 +34,7 @@ SHAPES = {  # N, D, C — as `softmax bench --shape`
     "dev": (500, 3073, 10),
     "minibatch": (200, 3073, 10),
     "manyclass": (10000, 512, 1000),
+    "probe": (16000, 768, 1000),  # a linear probe on embeddings (issue 16)
 }
 PEER_CODE = r'''
 import sys, time, json

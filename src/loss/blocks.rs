@@ -36,10 +36,11 @@ const _: () = assert!(ROW_GROUP == GROUP);
 /// Below this many multiply-adds (N·D·C for a dense pass, nonzeros·C for a sparse one) a pass
 /// runs its blocks one after another on the calling thread: handing a block to another thread
 /// (waking it, and the rows it reads then missing that core's cache) costs more than the block.
-/// A CS231n minibatch (200 × 3,073, C = 10: 6.1 million) runs on the caller, the dev set (500
-/// rows: 15.4 million) in parallel; on a 2-core AMD EPYC the minibatch's second thread saved
-/// nothing while the dev set's saved up to a third.
-const SEQUENTIAL_WORK: usize = 8_000_000;
+/// On a quiet 2-core AMD EPYC (Zen 4) a CS231n minibatch (200 × 3,073, C = 10: 6.1 million, two
+/// blocks) took 0.21–0.29 ms on two threads against 0.33–0.35 ms on the caller alone, and
+/// passes of about 2 million (400 × 500 or 256 × 785, C = 10) the same time either way. (An
+/// earlier bound of 8 million was set on a machine whose second core a build kept busy.)
+const SEQUENTIAL_WORK: usize = 2_000_000;
 
 /// Σ over the blocks of `n_samples` rows of `block(rows)` = (summed loss, partial), where the
 /// whole pass does about `work` multiply-adds, added by the fixed pairwise tree over the

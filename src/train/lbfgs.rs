@@ -3,6 +3,9 @@
 //! objective by less than `ftol` relative (as scipy's L-BFGS-B; on MNIST with 10 pairs it stops
 //! after 360 iterations instead of 511, 2e-7 from the optimum instead of 5e-10).
 //!
+//! A line search that finds no lower objective in [`LINE_SEARCH_PASSES`] passes ends the run at
+//! the last iteration's point, as scipy's does.
+//!
 //! argmin asks for the cost and the gradient separately, often at the same point; one
 //! loss+gradient pass serves both through a one-entry cache.
 
@@ -32,6 +35,12 @@ const DEFAULT_MAX_ITERATIONS: usize = 1000;
 const MEMORY_BUDGET: usize = 256 << 20;
 /// The fewest and the most correction pairs L-BFGS keeps.
 const MEMORY_PAIRS: std::ops::RangeInclusive<usize> = 10..=200;
+/// Passes one iteration's line search may take (scipy's L-BFGS-B: `maxls` = 20). Near the
+/// optimum of a float32 problem the objective along the search direction is flat to its last
+/// bits, and More–Thuente, which argmin runs without a limit, narrows its interval down to
+/// 1e-10 relative: on a float16 probe (20,000 × 768 × 300) its last two iterations took 52
+/// passes, half of the run, for no decrease.
+const LINE_SEARCH_PASSES: usize = 20;
 
 /// Correction pairs for `n_parameters` weights: as many as [`MEMORY_BUDGET`] holds, within
 /// [`MEMORY_PAIRS`]. A long memory pays on ill-conditioned problems: on MNIST (pixels / 255,
@@ -66,6 +75,7 @@ pub(super) fn train<F: Float>(
         sparse_inputs: objective.sparse_inputs()?,
         shape,
         cache: RefCell::new(None),
+        iteration_passes: Cell::new((0, 0)),
         passes: &passes,
         failure: &failure,
         progress: RefCell::new(progress),
@@ -138,6 +148,8 @@ struct Problem<'o, 'd, 'p, F> {
     cache: RefCell<Option<(Params, f64, Params)>>,
     /// Loss+gradient passes so far.
     passes: &'p Cell<usize>,
+    /// The iteration under way and the passes it has taken.
+    iteration_passes: Cell<(usize, usize)>,
     /// The first error of ours (a kernel's, or [`Error::Interrupted`]), which argmin would lose.
     failure: &'p RefCell<Option<Error>>,
     progress: RefCell<OnProgress<'p>>,
@@ -154,6 +166,17 @@ impl<F: Float> Problem<'_, '_, '_, F> {
         {
             return Ok((*cost, grad.clone()));
         }
+        let iteration = self.steps.lock().expect("not poisoned").len().saturating_sub(1);
+        let (started, taken) = self.iteration_passes.get();
+        let taken = if started == iteration { taken } else { 0 };
+        if taken == LINE_SEARCH_PASSES {
+            // Not a failure of ours: argmin ends the run with this message, at the last
+            // iteration's point.
+            return Err(argmin::core::Error::msg(format!(
+                "no lower objective along the search direction in {LINE_SEARCH_PASSES} passes"
+            )));
+        }
+        self.iteration_passes.set((iteration, taken + 1));
         let weights =
             Array2::from_shape_vec(self.shape, params.iter().map(|&w| F::of(w)).collect())
                 .expect("C×(D+1) parameters");
@@ -167,7 +190,6 @@ impl<F: Float> Problem<'_, '_, '_, F> {
         let (cost, grad): (f64, Params) = (out.loss, out.grad.iter().map(|g| g.as_f64()).collect());
         self.passes.set(self.passes.get() + 1);
         *self.cache.borrow_mut() = Some((params.clone(), cost, grad.clone()));
-        let iteration = self.steps.lock().expect("not poisoned").len().saturating_sub(1);
         let total_iterations = self.max_iterations;
         let report = Progress { iteration, total_iterations, loss: cost, val_accuracy: None };
         if (self.progress.borrow_mut())(&report).is_break() {

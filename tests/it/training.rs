@@ -114,6 +114,34 @@ fn the_ftol_rule_stops_sooner_than_the_gradient_rule() {
     );
 }
 
+/// With no tolerance at all, float32 L-BFGS runs until its line search finds no lower
+/// objective (the float32 objective is flat to its last bits along the direction): it then stops
+/// after at most 20 passes of that search, at the last iteration's point, near float64's
+/// optimum. (Unlimited, More–Thuente took 165 passes for 98 iterations here; capped, 123 for 97.)
+#[test]
+fn float32_lbfgs_without_tolerances_ends_when_its_line_search_stalls() {
+    let untolerant = |dtype| FitOptions {
+        dtype,
+        train: TrainOptions { tolerance: 0.0, ftol: 0.0, ..Default::default() },
+        ..Default::default()
+    };
+    let stalled = fit_digits(&untolerant(softmax::fit::Dtype::F32));
+    assert!(stalled.stop_reason.contains("no lower objective"), "{}", stalled.stop_reason);
+    let line_search_passes = stalled.passes - stalled.iterations as f64;
+    assert!(
+        line_search_passes <= 2.0 * 20.0,
+        "{} passes, {} iterations",
+        stalled.passes,
+        stalled.iterations
+    );
+    let optimum = fit_digits(&FitOptions {
+        train: TrainOptions { tolerance: 1e-10, ftol: 0.0, ..Default::default() },
+        ..untolerant(softmax::fit::Dtype::F64)
+    });
+    let relative = (stalled.objective - optimum.objective) / optimum.objective;
+    assert!((0.0..1e-6).contains(&relative), "{} against {}", stalled.objective, optimum.objective);
+}
+
 #[test]
 fn defaults_reach_scikit_learns_accuracy_on_digits() {
     let fitted = fit_digits(&FitOptions::default());
