@@ -152,19 +152,23 @@ impl Cluster {
     }
 
     /// `mine` if every process's result is `Ok`: this process's error if it has one, else an
-    /// error naming the first process that failed (which says why itself).
+    /// error naming the first process that failed (which says why itself). Every process then
+    /// knows whether all succeeded, and none waits for another.
     ///
     /// # Errors
     /// As above.
-    pub fn all_ok<T>(&self, mine: Result<T>) -> Result<T> {
+    pub fn all_ok<T, E: From<Error>>(
+        &self,
+        mine: std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
         let all = self.gather(&[f64::from(u8::from(mine.is_ok()))]);
         match (mine, all.iter().position(|ok| ok[0] == 0.0)) {
             (Err(err), _) => Err(err),
             (Ok(value), None) => Ok(value),
-            (Ok(_), Some(rank)) => Err(Error::Training(format!(
+            (Ok(_), Some(rank)) => Err(E::from(Error::Training(format!(
                 "process {rank} of {} failed (its own message says why)",
                 self.size()
-            ))),
+            )))),
         }
     }
 
