@@ -334,7 +334,7 @@ impl Splits {
         let description = describe(
             source,
             first.len(),
-            (!second.is_empty()).then(|| (second.len(), validation_origin.as_str())),
+            (!second.is_empty()).then_some((second.len(), validation_origin.as_str())),
             n_test.map(|n| (n, test_origin)),
         );
         Ok(Splits { train: train_share, validation, test, description })

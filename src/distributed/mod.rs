@@ -261,8 +261,8 @@ thread_local! {
 /// of a [`cluster`]: its sums over rows are then combined with the other processes' (see the
 /// module doc). Alone, it runs `fit` as it is.
 ///
-/// The passes run `kernel`: `fused`, `gemm` or `auto` (which then never picks `sparse`),
-/// the kernels that sum by the partition.
+/// The passes run `kernel`: `fused`, `gemm`, `sparse` or `auto` (which then never picks
+/// `sparse`), the kernels that sum by the partition.
 ///
 /// # Errors
 /// [`Error::InvalidOption`] for another kernel; [`Error::InconsistentData`] when this
@@ -295,16 +295,16 @@ pub(crate) fn sharded<T>(
     result
 }
 
-/// Refuses a kernel that cannot train on a share of the training split: `naive`, `vectorized`
-/// and `sparse` divide their sums on their own.
+/// Refuses a kernel that cannot train on a share of the training split: `naive` and
+/// `vectorized` divide their sums on their own.
 ///
 /// # Errors
 /// [`Error::InvalidOption`] naming the kernel.
 pub fn check_kernel(kernel: Kernel) -> Result<()> {
     match kernel {
-        Kernel::Fused | Kernel::Gemm | Kernel::Auto => Ok(()),
+        Kernel::Fused | Kernel::Gemm | Kernel::Sparse | Kernel::Auto => Ok(()),
         other => Err(Error::InvalidOption(format!(
-            "kernel '{other}' does not train across processes: use fused, gemm or auto"
+            "kernel '{other}' does not train across processes: use fused, gemm, sparse or auto"
         ))),
     }
 }

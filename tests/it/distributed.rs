@@ -180,6 +180,48 @@ fn idx_and_cifar_records_read_by_offset_give_the_one_process_model_bit_for_bit()
     same_model_for(&[2, 4], &[&args[..], &["--preprocess", "standardize"]].concat(), dir.path());
 }
 
+/// A LIBSVM file in `dir`: 1,800 rows of 5 classes over 40 features, about 6 nonzeros each,
+/// one of them (feature 8·y + something) telling the class.
+fn synthetic_libsvm(dir: &Path) -> String {
+    let mut next = bytes(3);
+    let lines: Vec<String> = (0..1800)
+        .map(|_| {
+            let label = next() % 5;
+            let mut features: Vec<u8> = (0..5).map(|_| next() % 40 + 1).collect();
+            features.push(8 * label + next() % 8 + 1);
+            features.sort_unstable();
+            features.dedup();
+            let values: Vec<String> = features
+                .iter()
+                .map(|&k| format!("{k}:{}", f64::from(next()) / 64.0 + 0.5))
+                .collect();
+            format!("{label} {}", values.join(" "))
+        })
+        .collect();
+    let path = dir.join("train.libsvm");
+    std::fs::write(&path, lines.join("\n")).unwrap();
+    format!("libsvm:{}", text(&path))
+}
+
+#[test]
+fn the_sparse_kernel_gives_the_one_process_model_bit_for_bit() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = synthetic_libsvm(dir.path());
+    let args = ["--data", &data, "--kernel", "sparse", "--iters", "30"];
+    same_model_for(&[2, 4], &args, dir.path());
+    // Minibatches: reproducible for a number of processes.
+    let minibatch = [&args[..4], &["--optimizer", "adam", "--epochs", "1"]].concat();
+    let runs: Vec<Vec<u8>> = ["a", "b"]
+        .map(|name| {
+            let path = dir.path().join(format!("{name}.safetensors"));
+            let out = mpirun(2, &[&minibatch[..], &["--model", &text(&path)]].concat());
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            std::fs::read(&path).unwrap()
+        })
+        .into();
+    assert!(runs[0] == runs[1], "two sparse minibatch runs on 2 processes differ");
+}
+
 /// Runs `mpirun` that must fail: every process non-zero within seconds, no model file, and
 /// the cause on stderr (which is returned).
 fn fails_fast(processes: usize, args: &[&str], model: &Path, cause: &str) -> String {
