@@ -615,10 +615,55 @@ impl Prepared {
 /// set's, and sample weights that are not one per sample, finite and ≥ 0 (and, for the training
 /// split, of positive sum).
 ///
+/// On a process of a group ([`crate::distributed`]: `softmax train` under `mpirun`) the sets
+/// are its shares of the splits: each process checks its rows, and the splits' samples,
+/// classes and weight sum are every process's (collective: every process calls this).
+///
 /// # Errors
 /// [`Error::Empty`], [`Error::LabelCount`], [`Error::LabelOutOfRange`], [`Error::NonFinite`],
 /// [`Error::SampleWeights`] or [`Error::InconsistentData`], naming the split.
 pub fn check_data(train: &Dataset, validation: Option<&Dataset>) -> Result<()> {
+    let rows = check_rows(train, validation);
+    let whole = check_whole_splits(train, validation);
+    rows.and(whole)
+}
+
+/// What [`check_data`] checks of whole splits: samples in each, two classes or more in the
+/// training split, and a positive (finite) sum of its sample weights. The counts, classes and
+/// sums are every process's in a group.
+fn check_whole_splits(train: &Dataset, validation: Option<&Dataset>) -> Result<()> {
+    let labels = &train.labels;
+    let mine = [
+        train.n_samples() as f64,
+        validation.map_or(1, Dataset::n_samples) as f64,
+        labels.iter().min().map_or(f64::INFINITY, |&label| label as f64),
+        labels.iter().max().map_or(f64::NEG_INFINITY, |&label| label as f64),
+        train.sample_weights.as_ref().map_or(0.0, |weights| weights.iter().sum()),
+    ];
+    let all = match crate::distributed::cluster() {
+        Some(cluster) => cluster.gather(&mine),
+        None => vec![mine.to_vec()],
+    };
+    let total = |k: usize| all.iter().map(|facts| facts[k]).sum::<f64>();
+    let (least, greatest) = (all.iter().map(|facts| facts[2]), all.iter().map(|facts| facts[3]));
+    let (least, greatest) = (least.fold(f64::INFINITY, f64::min), greatest.fold(0.0, f64::max));
+    for (split, k) in [("training", 0), ("validation", 1)] {
+        if total(k) == 0.0 {
+            return Err(Error::Empty(format!("the {split} split has no samples")));
+        }
+    }
+    // (A label out of range is another process's error, from its rows.)
+    if (greatest as usize) < train.class_names.len() {
+        check_classes(&[least as usize, greatest as usize], &train.class_names)?;
+    }
+    if train.sample_weights.is_some() {
+        SampleWeights::new(&[total(4)]).map_err(weights_of("the training split"))?;
+    }
+    Ok(())
+}
+
+/// What [`check_data`] checks row by row (any share of the splits may be checked alone).
+fn check_rows(train: &Dataset, validation: Option<&Dataset>) -> Result<()> {
     let (n_features, class_names) = (train.inputs.ncols(), &train.class_names);
     check_names(n_features, class_names, train.feature_names.as_deref())?;
     if let Some(shape) = train.image_shape {
@@ -632,9 +677,6 @@ pub fn check_data(train: &Dataset, validation: Option<&Dataset>) -> Result<()> {
     let splits = std::iter::once(("training", train)).chain(validation.map(|v| ("validation", v)));
     for (split, data) in splits {
         let n_samples = data.inputs.nrows();
-        if n_samples == 0 {
-            return Err(Error::Empty(format!("the {split} split has no samples")));
-        }
         if data.inputs.ncols() != n_features || data.class_names != *class_names {
             return Err(Error::InconsistentData(format!(
                 "the {split} split has {} features and classes {:?}; the training split has \
@@ -644,9 +686,9 @@ pub fn check_data(train: &Dataset, validation: Option<&Dataset>) -> Result<()> {
                 class_names
             )));
         }
-        check_labels(split, &data.labels, n_samples, class_names)?;
+        check_labels(&data.labels, n_samples, class_names)?;
         if let Some(weights) = &data.sample_weights {
-            check_sample_weights(weights, n_samples, split == "training")
+            check_sample_weights(weights, n_samples, false)
                 .map_err(weights_of(&format!("the {split} split")))?;
         }
         // A fold, which vectorizes; the place is looked up only when there is one.
@@ -675,7 +717,8 @@ pub fn check_sparse_data(train: &SparseDataset) -> Result<()> {
     if inputs.nrows() == 0 {
         return Err(Error::Empty("the training split has no samples".into()));
     }
-    check_labels("training", &train.labels, inputs.nrows(), &train.class_names)?;
+    check_labels(&train.labels, inputs.nrows(), &train.class_names)?;
+    check_classes(&train.labels, &train.class_names)?;
     if let Some(weights) = &train.sample_weights {
         check_sample_weights(weights, inputs.nrows(), true)
             .map_err(weights_of("the training split"))?;
@@ -707,7 +750,10 @@ pub fn check_mapped_data(train: &MappedDataset, validation: Option<&MappedDatase
         std::iter::once(("training", train)).chain(validation.map(|v| ("validation", v)))
     {
         let n_rows = data.rows.as_ref().map_or(data.inputs.dim().0, Vec::len);
-        check_labels(split, &data.labels, n_rows, &train.class_names)?;
+        check_labels(&data.labels, n_rows, &train.class_names)?;
+        if split == "training" {
+            check_classes(&data.labels, &train.class_names)?;
+        }
         if let Some(weights) = &data.sample_weights {
             check_sample_weights(weights, n_rows, split == "training")
                 .map_err(weights_of(&format!("the {split} split")))?;
@@ -752,27 +798,26 @@ fn check_names(
     Ok(())
 }
 
-/// One label in `0..C` per sample of the `split` (`n_samples` ≥ 1), and in the training split
-/// more than one class.
-fn check_labels(
-    split: &str,
-    labels: &[usize],
-    n_samples: usize,
-    class_names: &[String],
-) -> Result<()> {
+/// Labels of the training split (at least one) of more than one class.
+fn check_classes(labels: &[usize], class_names: &[String]) -> Result<()> {
+    if labels.iter().all(|&label| label == labels[0]) {
+        return Err(Error::InconsistentData(format!(
+            "the training split has only one class ('{}'): a classifier needs samples of at \
+             least 2 classes",
+            class_names[labels[0]]
+        )));
+    }
+    Ok(())
+}
+
+/// One label in `0..C` per sample of `n_samples`.
+fn check_labels(labels: &[usize], n_samples: usize, class_names: &[String]) -> Result<()> {
     if labels.len() != n_samples {
         return Err(Error::LabelCount { labels: labels.len(), samples: n_samples });
     }
     let n_classes = class_names.len();
     if let Some((index, &label)) = labels.iter().enumerate().find(|(_, l)| **l >= n_classes) {
         return Err(Error::LabelOutOfRange { index, label: label as i128, n_classes });
-    }
-    if split == "training" && labels.iter().all(|&label| label == labels[0]) {
-        return Err(Error::InconsistentData(format!(
-            "the training split has only one class ('{}'): a classifier needs samples of at \
-             least 2 classes",
-            class_names[labels[0]]
-        )));
     }
     Ok(())
 }

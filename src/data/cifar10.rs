@@ -14,13 +14,15 @@
 //! one per training record of the five batches, and go with their records.
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::ops::Range;
+use std::path::Path;
 
 use ndarray::Array2;
 
 use super::files::{self, grouped, plural};
+use super::records::{self, Records};
 use super::{Dataset, ImageShape, LoadOptions, Splits, weights};
-use crate::{Error, Result};
+use crate::{Error, Result, distributed};
 
 /// The image of a record: 3 channels of 32×32.
 const IMAGE_SHAPE: ImageShape = ImageShape { channels: 3, height: 32, width: 32 };
@@ -42,18 +44,14 @@ const TRAIN_FILES: [&str; 5] = [
 const TEST_FILE: &str = "test_batch.bin";
 const META_FILE: &str = "batches.meta.txt";
 
-/// A batch file's path and bytes, checked to be a whole number of records.
-struct Batch {
-    path: PathBuf,
-    bytes: Vec<u8>,
-}
-
+/// The training records (train, then validation) and the test records: in a group of
+/// processes, only this process's share of each is read (see [`super::load`]).
 pub(super) fn load(dir: &Path, options: &LoadOptions) -> Result<Splits> {
     files::require_dir(dir)?;
     let class_names = read_class_names(dir)?;
     let batches =
-        TRAIN_FILES.iter().map(|name| read_batch(dir, name)).collect::<Result<Vec<_>>>()?;
-    let n_records: usize = batches.iter().map(|batch| batch.bytes.len() / RECORD_BYTES).sum();
+        TRAIN_FILES.iter().map(|name| open_batch(dir, name)).collect::<Result<Vec<_>>>()?;
+    let n_records: usize = batches.iter().map(Records::count).sum();
     let n_validation = options.cifar_validation;
     if n_validation >= n_records {
         let message = format!(
@@ -65,20 +63,25 @@ pub(super) fn load(dir: &Path, options: &LoadOptions) -> Result<Splits> {
     }
     let n_train = n_records - n_validation;
     let source = format!("CIFAR-10 from {}", dir.display());
-    let mut sample_weights = weights::for_rows(options, n_records, &source)?;
-    let validation_weights = sample_weights.as_mut().map(|weights| weights.split_off(n_train));
-    let train = decode(&batches, 0..n_train, &class_names)?;
+    let sample_weights = weights::for_rows(options, n_records, &source)?;
+    let read = |records: Range<usize>| {
+        let weights = sample_weights.as_ref().map(|weights| weights[records.clone()].to_vec());
+        let data = decode(&batches, records, &class_names)?;
+        Ok::<_, Error>(Dataset { sample_weights: weights, ..data })
+    };
+    let train = read(distributed::training_rows(n_train))?;
     let validation = (n_validation > 0)
-        .then(|| decode(&batches, n_train..n_records, &class_names))
-        .transpose()?
-        .map(|validation| Dataset { sample_weights: validation_weights, ..validation });
-    let train = Dataset { sample_weights, ..train };
+        .then(|| {
+            let share = distributed::held_out_rows(n_validation);
+            read(n_train + share.start..n_train + share.end)
+        })
+        .transpose()?;
     drop(batches);
     let test = match options.cifar_test {
         Some(0) => None,
         wanted => {
-            let batch = read_batch(dir, TEST_FILE)?;
-            let available = batch.bytes.len() / RECORD_BYTES;
+            let batch = open_batch(dir, TEST_FILE)?;
+            let available = batch.count();
             let n_test = wanted.unwrap_or(available);
             if n_test > available {
                 let message = format!(
@@ -86,9 +89,10 @@ pub(super) fn load(dir: &Path, options: &LoadOptions) -> Result<Splits> {
                     grouped(n_test),
                     plural(available, "record")
                 );
-                return Err(Error::file(batch.path, message));
+                return Err(Error::file(batch.path(), message));
             }
-            Some(decode(&[batch], 0..n_test, &class_names)?)
+            let share = distributed::held_out_rows(n_test);
+            Some((n_test, decode(&[batch], share, &class_names)?))
         }
     };
     let validation_origin = format!("the last {} training records", grouped(n_validation));
@@ -96,7 +100,13 @@ pub(super) fn load(dir: &Path, options: &LoadOptions) -> Result<Splits> {
         Some(n_test) => format!("the first {} of {TEST_FILE}", grouped(n_test)),
         None => TEST_FILE.to_string(),
     };
-    Ok(Splits::new(&source, train, (validation, &validation_origin), (test, &test_origin)))
+    let description = super::describe(
+        &source,
+        n_train,
+        (n_validation > 0).then_some((n_validation, validation_origin.as_str())),
+        test.as_ref().map(|(n_test, _)| (*n_test, test_origin.as_str())),
+    );
+    Ok(Splits { train, validation, test: test.map(|(_, test)| test), description })
 }
 
 /// The class names of `batches.meta.txt`, or the standard ones when it is missing.
@@ -118,43 +128,58 @@ fn read_class_names(dir: &Path) -> Result<Vec<String>> {
     Ok(names)
 }
 
-fn read_batch(dir: &Path, name: &str) -> Result<Batch> {
+/// The records of batch file `name` in `dir`: by offset when it is a plain file of whole
+/// records, else read whole (which names what is wrong with it).
+fn open_batch(dir: &Path, name: &str) -> Result<Records> {
     let path = files::find(dir, name)?;
+    if let Some((file, _, length)) = records::plain_head(&path, 2)
+        && let Some(records) = Records::in_file(
+            &path,
+            (file, length),
+            0,
+            (RECORD_BYTES, length as usize / RECORD_BYTES),
+        )
+    {
+        return Ok(records);
+    }
     let bytes = files::read(&path)?;
-    files::count_records(&path, &bytes, RECORD_BYTES, None, "record")?;
-    Ok(Batch { path, bytes })
+    let count = files::count_records(&path, &bytes, RECORD_BYTES, None, "record")?;
+    Ok(Records::in_memory(&path, bytes, 0, (RECORD_BYTES, count)))
 }
 
 /// The records `range` of the batches taken as one sequence, one row of pixels (0–255) each.
-fn decode(
-    batches: &[Batch],
-    range: std::ops::Range<usize>,
-    class_names: &[String],
-) -> Result<Dataset> {
+fn decode(batches: &[Records], range: Range<usize>, class_names: &[String]) -> Result<Dataset> {
     let n_samples = range.len();
     let mut inputs = Vec::with_capacity(n_samples * IMAGE_BYTES);
     let mut labels = Vec::with_capacity(n_samples);
-    let records = batches.iter().flat_map(|batch| {
-        batch
-            .bytes
-            .chunks_exact(RECORD_BYTES)
-            .enumerate()
-            .map(move |(index, record)| (batch, index, record))
-    });
-    for (batch, index, record) in records.skip(range.start).take(n_samples) {
-        let label = usize::from(record[0]);
-        if label >= class_names.len() {
-            let message = format!(
-                "label {label} at record {index} is out of range: there are {} class names",
-                class_names.len()
-            );
-            return Err(Error::file(&batch.path, message));
+    let mut bytes = Vec::new();
+    let mut first = 0; // the first record of `batch` in the sequence
+    for batch in batches {
+        let (start, end) = (range.start.max(first), range.end.min(first + batch.count()));
+        let mine = start.saturating_sub(first)..end.saturating_sub(first); // in the batch
+        first += batch.count();
+        if mine.is_empty() {
+            continue;
         }
-        labels.push(label);
-        inputs.extend(record[1..].iter().map(|&pixel| f32::from(pixel)));
+        bytes.clear();
+        batch.read_run(mine.clone(), &mut bytes)?;
+        for (index, record) in mine.zip(bytes.chunks_exact(RECORD_BYTES)) {
+            let label = usize::from(record[0]);
+            if label >= class_names.len() {
+                let message = format!(
+                    "label {label} at record {index} is out of range: there are {} class names",
+                    class_names.len()
+                );
+                return Err(Error::file(batch.path(), message));
+            }
+            labels.push(label);
+            inputs.extend(record[1..].iter().map(|&pixel| f32::from(pixel)));
+        }
     }
-    let inputs = Array2::from_shape_vec((n_samples, IMAGE_BYTES), inputs)
-        .map_err(|e| Error::file(&batches[0].path, format!("records do not fit: {e}")))?;
+    let inputs = Array2::from_shape_vec((n_samples, IMAGE_BYTES), inputs).map_err(|e| {
+        let path = batches.first().map_or(Path::new(""), Records::path);
+        Error::file(path, format!("records do not fit: {e}"))
+    })?;
     Ok(Dataset {
         inputs,
         labels,

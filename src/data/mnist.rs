@@ -12,7 +12,9 @@ use std::path::Path;
 use ndarray::Array2;
 
 use super::files::{self, count_records, grouped};
-use super::{Dataset, ImageShape, LoadOptions, Splits, weights};
+use super::records::{self, Records};
+use super::rows::Rows;
+use super::{Dataset, ImageShape, LoadOptions, Splits};
 use crate::{Error, Result};
 
 /// The magic number of an IDX file of unsigned-byte images (type 0x08, 3 dimensions).
@@ -21,30 +23,34 @@ const IMAGE_MAGIC: u32 = 2051;
 const LABEL_MAGIC: u32 = 2049;
 /// MNIST's and Fashion-MNIST's classes: labels 0..9, named by their digit.
 const N_CLASSES: usize = 10;
+/// The header of an IDX image file: the magic number and three sizes, u32 each.
+const IMAGE_HEADER_BYTES: usize = 16;
 
 /// The training and test files, under their released names.
 const TRAIN: (&str, &str) = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte");
 const TEST: (&str, &str) = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte");
 
-/// Train (less the validation set) and validation from the training files, test = t10k.
+/// Train (less the validation set) and validation from the training files, test = t10k; in a
+/// group of processes, only this process's rows of each are read (see [`super::load`]).
 pub(super) fn load(dir: &Path, options: &LoadOptions) -> Result<Splits> {
     files::require_dir(dir)?;
-    let train = read_pair(dir, TRAIN, None)?;
-    let test = read_pair(dir, TEST, train.image_shape)?;
+    let (train, image_shape) = open_pair(dir, TRAIN, None)?;
+    let (test, _) = open_pair(dir, TEST, Some(image_shape))?;
     let source = format!("MNIST-format images from {}", dir.display());
-    let train = weights::attach(train, options, &source)?;
-    Ok(Splits::holding_out(&source, train, Some(test), "t10k", options))
+    let train = train.weighted(options, &source)?;
+    Splits::holding_out_rows(&source, train, Some(test), "t10k", options)
 }
 
-/// One images file and its labels file; the images must be `expected_shape` when given.
-fn read_pair(
+/// One images file and its labels file, the labels read and the images opened; the images
+/// must be `expected_shape` when given.
+fn open_pair(
     dir: &Path,
     (images_name, labels_name): (&str, &str),
     expected_shape: Option<ImageShape>,
-) -> Result<Dataset> {
+) -> Result<(Rows<'static>, ImageShape)> {
     let images_path = files::find(dir, images_name)?;
     let labels_path = files::find(dir, labels_name)?;
-    let (inputs, image_shape) = read_images(&images_path)?;
+    let (images, image_shape) = open_images(&images_path)?;
     if let Some(expected) = expected_shape.filter(|&expected| expected != image_shape) {
         let message = format!(
             "images are {}×{} but the training images are {}×{}",
@@ -53,38 +59,67 @@ fn read_pair(
         return Err(Error::file(images_path, message));
     }
     let labels = read_labels(&labels_path)?;
-    if labels.len() != inputs.nrows() {
+    if labels.len() != images.count() {
         let message = format!(
             "{} labels for the {} images of {}",
             grouped(labels.len()),
-            grouped(inputs.nrows()),
+            grouped(images.count()),
             images_path.display()
         );
         return Err(Error::file(labels_path, message));
     }
-    Ok(Dataset {
-        inputs,
-        labels,
-        sample_weights: None,
-        class_names: (0..N_CLASSES).map(|digit| digit.to_string()).collect(),
-        feature_names: None,
+    let meta = Dataset {
         image_shape: Some(image_shape),
-    })
+        ..Dataset::new(Array2::zeros((labels.len(), 0)), labels, class_names())
+    };
+    let image_bytes = image_shape.height * image_shape.width;
+    let read = move |indices: &[usize]| read_images(&images, image_bytes, indices);
+    Ok((Rows::new(meta, Box::new(read)), image_shape))
 }
 
-/// The images of an IDX image file, one row of pixels (0–255) per image.
-fn read_images(path: &Path) -> Result<(Array2<f32>, ImageShape)> {
+/// MNIST's class names: the digits.
+fn class_names() -> Vec<String> {
+    (0..N_CLASSES).map(|digit| digit.to_string()).collect()
+}
+
+/// The images of an IDX image file as records: by offset when the file is plain and of the
+/// length its header declares, else read whole (which names what is wrong with it).
+fn open_images(path: &Path) -> Result<(Records, ImageShape)> {
+    if let Some((file, head, length)) = records::plain_head(path, IMAGE_HEADER_BYTES)
+        && let Ok(([count, height, width], _)) = header(path, &head, IMAGE_MAGIC, "image")
+        && let Ok(image_bytes) = image_size(path, height, width)
+        && let Some(images) =
+            Records::in_file(path, (file, length), IMAGE_HEADER_BYTES, (image_bytes, count))
+    {
+        return Ok((images, ImageShape { channels: 1, height, width }));
+    }
     let bytes = files::read(path)?;
     let ([count, height, width], pixels) = header(path, &bytes, IMAGE_MAGIC, "image")?;
-    let image_bytes = height
+    let image_bytes = image_size(path, height, width)?;
+    count_records(path, pixels, image_bytes, Some(count), "image")?;
+    let images = Records::in_memory(path, bytes, IMAGE_HEADER_BYTES, (image_bytes, count));
+    Ok((images, ImageShape { channels: 1, height, width }))
+}
+
+/// The bytes of a `height`×`width` image.
+fn image_size(path: &Path, height: usize, width: usize) -> Result<usize> {
+    height
         .checked_mul(width)
         .filter(|&size| size > 0)
-        .ok_or_else(|| Error::file(path, format!("impossible image size {height}×{width}")))?;
-    count_records(path, pixels, image_bytes, Some(count), "image")?;
-    let inputs = pixels.iter().map(|&pixel| f32::from(pixel)).collect();
-    let inputs = Array2::from_shape_vec((count, image_bytes), inputs)
-        .map_err(|e| Error::file(path, format!("images do not fit their shape: {e}")))?;
-    Ok((inputs, ImageShape { channels: 1, height, width }))
+        .ok_or_else(|| Error::file(path, format!("impossible image size {height}×{width}")))
+}
+
+/// The images `indices` (in that order), one row of `image_bytes` pixels (0–255) each.
+fn read_images(images: &Records, image_bytes: usize, indices: &[usize]) -> Result<Array2<f32>> {
+    let mut inputs = Vec::with_capacity(indices.len() * image_bytes);
+    let mut pixels = Vec::new();
+    for run in records::runs(indices) {
+        pixels.clear();
+        images.read_run(run, &mut pixels)?;
+        inputs.extend(pixels.iter().map(|&pixel| f32::from(pixel)));
+    }
+    Array2::from_shape_vec((indices.len(), image_bytes), inputs)
+        .map_err(|e| Error::file(images.path(), format!("images do not fit their shape: {e}")))
 }
 
 /// The labels of an IDX label file.

@@ -31,6 +31,8 @@ mod libsvm;
 mod mapped;
 mod mnist;
 mod numpy;
+mod records;
+mod rows;
 mod spec;
 mod split;
 mod weights;
@@ -47,7 +49,9 @@ pub use spec::DataSpec;
 pub use split::stratified_split;
 pub use weights::read_sample_weights;
 
-use crate::{Error, Result};
+use crate::{Error, Result, distributed};
+use rows::Rows;
+use split::split_indices;
 
 /// The shape of an image sample, whose features are stored channel-major (C×H×W, as CIFAR-10's
 /// binary records: all red, then green, then blue, each row by row).
@@ -172,6 +176,12 @@ impl Default for LoadOptions {
 
 /// Reads the source `spec` names and splits it as `options` say (see the module doc).
 ///
+/// On a process of a group ([`crate::distributed`]: `softmax train` under `mpirun`), each
+/// split is this process's share of it ([`crate::distributed::training_rows`] of the training
+/// split, [`crate::distributed::held_out_rows`] of the others; the description counts them
+/// all), and `npy:` inputs, MNIST IDX images and CIFAR-10 records are read only there (by
+/// offset, from plain files); other sources are read whole, and their shares kept.
+///
 /// # Errors
 /// [`Error::InvalidOption`] for a `val_fraction` outside [0, 1), or a weight column with
 /// another source than CSV or with a weight file; [`Error::File`] or [`Error::Io`] for a
@@ -272,8 +282,8 @@ impl Dataset {
 
 impl Splits {
     /// `train` and `test` with a validation set held out of `train` by
-    /// `options.val_fraction` (none when that is 0 or leaves no sample). `source` says where
-    /// the data came from and `test_origin` how the test set was chosen, for the description.
+    /// `options.val_fraction` (none when that is 0 or leaves no sample): [`Self::holding_out_rows`]
+    /// of rows read already.
     fn holding_out(
         source: &str,
         train: Dataset,
@@ -281,31 +291,72 @@ impl Splits {
         test_origin: &str,
         options: &LoadOptions,
     ) -> Splits {
-        let (train, validation) = stratified_split(train, options.val_fraction, options.seed);
-        let validation = (validation.n_samples() > 0).then_some(validation);
+        let (train, test) = (Rows::in_memory(train), test.map(Rows::in_memory));
+        Splits::holding_out_rows(source, train, test, test_origin, options)
+            .expect("rows in memory are read without error")
+    }
+
+    /// The `train` rows with a validation set held out of them by `options.val_fraction`
+    /// ([`stratified_split`]: of every row's label), and the `test` rows, of which only this
+    /// process's share is read: all of them alone, and in a group ([`crate::distributed`]) its
+    /// rows of the training split ([`crate::distributed::training_rows`]) and an even share of
+    /// the validation and test splits ([`crate::distributed::held_out_rows`]), a split that
+    /// has rows being there (maybe empty) on every process. The description counts every
+    /// process's rows. `source` says where the data came from and `test_origin` how the test
+    /// set was chosen.
+    ///
+    /// # Errors
+    /// The readers' errors.
+    fn holding_out_rows(
+        source: &str,
+        mut train: Rows,
+        test: Option<Rows>,
+        test_origin: &str,
+        options: &LoadOptions,
+    ) -> Result<Splits> {
+        let (first, second) = split_indices(train.labels(), options.val_fraction, options.seed);
+        let train_share = train.read(&first[distributed::training_rows(first.len())])?;
+        let validation = match second.is_empty() {
+            true => None,
+            false => Some(train.read(&second[distributed::held_out_rows(second.len())])?),
+        };
+        let n_test = test.as_ref().map(Rows::len);
+        let test = test
+            .map(|mut test| {
+                let rows: Vec<usize> = distributed::held_out_rows(test.len()).collect();
+                test.read(&rows)
+            })
+            .transpose()?;
         let validation_origin = format!(
             "stratified {} of the training samples, seed {}",
             options.val_fraction, options.seed
         );
-        Splits::new(source, train, (validation, &validation_origin), (test, test_origin))
+        let description = describe(
+            source,
+            first.len(),
+            (!second.is_empty()).then_some((second.len(), validation_origin.as_str())),
+            n_test.map(|n| (n, test_origin)),
+        );
+        Ok(Splits { train: train_share, validation, test, description })
     }
+}
 
-    /// The splits with a description: `source` then the size and origin of each set.
-    fn new(
-        source: &str,
-        train: Dataset,
-        validation: (Option<Dataset>, &str),
-        test: (Option<Dataset>, &str),
-    ) -> Splits {
-        let mut description = format!("{source}: {} train", files::grouped(train.n_samples()));
-        for (name, (set, origin)) in [("validation", &validation), ("test", &test)] {
-            if let Some(set) = set {
-                let count = files::grouped(set.n_samples());
-                description.push_str(&format!(", {count} {name} ({origin})"));
-            }
+/// One line saying where the data came from (`source`) and how it was split: the size of the
+/// training split, then the size and origin of the validation and test splits it has.
+fn describe(
+    source: &str,
+    n_train: usize,
+    validation: Option<(usize, &str)>,
+    test: Option<(usize, &str)>,
+) -> String {
+    let mut description = format!("{source}: {} train", files::grouped(n_train));
+    for (name, set) in [("validation", validation), ("test", test)] {
+        if let Some((count, origin)) = set {
+            let count = files::grouped(count);
+            description.push_str(&format!(", {count} {name} ({origin})"));
         }
-        Splits { train, validation: validation.0, test: test.0, description }
     }
+    description
 }
 
 /// Up to 20 names, comma-separated, for messages.

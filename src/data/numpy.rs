@@ -14,12 +14,13 @@
 use std::io::Read;
 use std::path::Path;
 
-use ndarray::{Array2, ArrayD, ArrayViewD, IxDyn, ShapeBuilder};
+use ndarray::{Array2, ArrayD, ArrayViewD, Axis, IxDyn, ShapeBuilder};
 use npyz::npz::NpzArchive;
 use npyz::{NpyFile, NpyHeader, Order, TypeChar};
 use num_traits::AsPrimitive;
 
 use super::files::grouped;
+use super::rows::{ReadInputs, Rows};
 use super::{Dataset, ImageShape, LoadOptions, Splits, labels, weights};
 use crate::mapped::{Element, MappedMatrix};
 use crate::npy::{self, Matrix};
@@ -61,20 +62,66 @@ macro_rules! with_elements {
     }};
 }
 
-/// Train and validation from an `.npy` matrix and its labels.
+/// Train and validation from an `.npy` matrix and its labels. The matrix is read through its
+/// mapping ([`MappedMatrix`]) where it can be mapped, so that only the rows kept are read (in a
+/// group of processes, this process's: see [`super::load`]); otherwise it is read whole.
 pub(super) fn load_npy(
     inputs_path: &Path,
     labels_path: &Path,
     options: &LoadOptions,
 ) -> Result<Splits> {
-    let inputs = read_features(inputs_path)?;
+    let (inputs, n_rows): (ReadInputs, usize) = match MappedMatrix::open(inputs_path) {
+        Ok(mapped) if mapped.dim().0 > 0 && mapped.dim().1 > 0 => {
+            let n_rows = mapped.dim().0;
+            (Box::new(move |rows: &[usize]| read_rows(&mapped, rows)), n_rows)
+        }
+        // Not mappable (Fortran order, big-endian), empty or not readable: read whole, or say why.
+        _ => {
+            let inputs = read_features(inputs_path)?;
+            let n_rows = inputs.nrows();
+            (Box::new(move |rows: &[usize]| Ok(inputs.select(Axis(0), rows))), n_rows)
+        }
+    };
     let labels = npy::read_labels(labels_path)?;
-    check_label_count((labels_path, labels.len()), (inputs_path, inputs.nrows()))?;
+    check_label_count((labels_path, labels.len()), (inputs_path, n_rows))?;
     let class_names = labels::numbered_classes(labels_path, &labels, 0)?;
-    let data = Dataset::new(inputs, labels, class_names);
+    let meta = Dataset::new(Array2::zeros((labels.len(), 0)), labels, class_names);
     let source = format!("NumPy {} and {}", inputs_path.display(), labels_path.display());
-    let data = weights::attach(data, options, &source)?;
-    Ok(Splits::holding_out(&source, data, None, "", options))
+    let rows = Rows::new(meta, inputs).weighted(options, &source)?;
+    Splits::holding_out_rows(&source, rows, None, "", options)
+}
+
+/// The rows `rows` of a mapped matrix (in that order) as `f32`, every value finite: float32
+/// and float16 exactly, float64 rounded (an error beyond float32's range).
+fn read_rows(mapped: &MappedMatrix, rows: &[usize]) -> Result<Array2<f32>> {
+    /// Rows converted at a time.
+    const CHUNK_ROWS: usize = 1024;
+    let n_features = mapped.dim().1;
+    let mut values = Vec::with_capacity(rows.len() * n_features);
+    let mut buffer = Vec::new();
+    for chunk in rows.chunks(CHUNK_ROWS) {
+        let read: &[f64] = mapped.gather(chunk, &mut buffer); // exact for every float dtype
+        for (&row, read) in chunk.iter().zip(read.chunks_exact(n_features.max(1))) {
+            for (feature, &value) in read.iter().enumerate() {
+                let converted = value as f32;
+                if !converted.is_finite() {
+                    let why = not_finite(value);
+                    let message = format!("sample {row}, feature {feature}: {why}");
+                    return Err(Error::file(mapped.path(), message));
+                }
+                values.push(converted);
+            }
+        }
+    }
+    Ok(Array2::from_shape_vec((rows.len(), n_features), values).expect("whole rows"))
+}
+
+/// Why a value read as `original` is not a finite float32.
+fn not_finite(original: f64) -> String {
+    match original.is_finite() {
+        true => format!("{original:e} overflows float32"),
+        false => format!("{original} is not finite"),
+    }
 }
 
 /// Refuses a labels file (`labels_path`, `n_labels` labels) whose count is not the inputs'
@@ -264,12 +311,7 @@ where
     for &value in &array {
         let converted: f32 = value.as_();
         if !converted.is_finite() {
-            let original: f64 = value.as_();
-            let why = if original.is_finite() {
-                format!("{original:e} overflows float32")
-            } else {
-                format!("{original} is not finite")
-            };
+            let why = not_finite(value.as_());
             let (sample, feature) = (values.len() / sample_size, values.len() % sample_size);
             return Err(Error::file(
                 path,

@@ -74,12 +74,6 @@ pub(crate) fn split_indices(
 }
 
 impl Dataset {
-    /// The samples `rows` (a contiguous range of them, which must lie within the data set), with
-    /// their weights, classes and names: a process's share of a split.
-    pub fn rows(&self, rows: std::ops::Range<usize>) -> Dataset {
-        self.select(&rows.collect::<Vec<_>>())
-    }
-
     /// The samples at `indices`, in that order (with their weights: NaN, which training
     /// refuses, for a sample beyond the weights), with this data set's classes and names.
     pub(super) fn select(&self, indices: &[usize]) -> Dataset {

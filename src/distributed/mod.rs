@@ -152,19 +152,23 @@ impl Cluster {
     }
 
     /// `mine` if every process's result is `Ok`: this process's error if it has one, else an
-    /// error naming the first process that failed (which says why itself).
+    /// error naming the first process that failed (which says why itself). Every process then
+    /// knows whether all succeeded, and none waits for another.
     ///
     /// # Errors
     /// As above.
-    pub fn all_ok<T>(&self, mine: Result<T>) -> Result<T> {
+    pub fn all_ok<T, E: From<Error>>(
+        &self,
+        mine: std::result::Result<T, E>,
+    ) -> std::result::Result<T, E> {
         let all = self.gather(&[f64::from(u8::from(mine.is_ok()))]);
         match (mine, all.iter().position(|ok| ok[0] == 0.0)) {
             (Err(err), _) => Err(err),
             (Ok(value), None) => Ok(value),
-            (Ok(_), Some(rank)) => Err(Error::Training(format!(
+            (Ok(_), Some(rank)) => Err(E::from(Error::Training(format!(
                 "process {rank} of {} failed (its own message says why)",
                 self.size()
-            ))),
+            )))),
         }
     }
 
@@ -257,8 +261,8 @@ thread_local! {
 /// of a [`cluster`]: its sums over rows are then combined with the other processes' (see the
 /// module doc). Alone, it runs `fit` as it is.
 ///
-/// The passes run `kernel`: `fused`, `gemm` or `auto` (which then never picks `sparse`),
-/// the kernels that sum by the partition.
+/// The passes run `kernel`: `fused`, `gemm`, `sparse` or `auto` (which then never picks
+/// `sparse`), the kernels that sum by the partition.
 ///
 /// # Errors
 /// [`Error::InvalidOption`] for another kernel; [`Error::InconsistentData`] when this
@@ -291,16 +295,16 @@ pub(crate) fn sharded<T>(
     result
 }
 
-/// Refuses a kernel that cannot train on a share of the training split: `naive`, `vectorized`
-/// and `sparse` divide their sums on their own.
+/// Refuses a kernel that cannot train on a share of the training split: `naive` and
+/// `vectorized` divide their sums on their own.
 ///
 /// # Errors
 /// [`Error::InvalidOption`] naming the kernel.
 pub fn check_kernel(kernel: Kernel) -> Result<()> {
     match kernel {
-        Kernel::Fused | Kernel::Gemm | Kernel::Auto => Ok(()),
+        Kernel::Fused | Kernel::Gemm | Kernel::Sparse | Kernel::Auto => Ok(()),
         other => Err(Error::InvalidOption(format!(
-            "kernel '{other}' does not train across processes: use fused, gemm or auto"
+            "kernel '{other}' does not train across processes: use fused, gemm, sparse or auto"
         ))),
     }
 }

@@ -6,8 +6,9 @@
 //! Gᵀ[k, :] += x_ik · g for every nonzero. The loops, and the padded Wᵀ and Gᵀ they need, are
 //! `sparse_loops`. Rows are split into blocks exactly as in the fused
 //! kernel (`blocks`: boundaries depending only on N); each block sums into its
-//! own padded D×width partial Gᵀ and the partials are added in block order, so the result is
-//! the same for any number of threads.
+//! own padded D×width partial Gᵀ and the partials are added by the blocks' fixed tree, so the
+//! result is the same for any number of threads, and of processes
+//! ([`crate::distributed`]: a process sums its blocks and returns sums, not means).
 
 use ndarray::{Array2, ArrayView2, Axis};
 use rayon::prelude::*;
@@ -19,6 +20,7 @@ pub use super::sparse_rows::SparseRows;
 use super::targets::Targets;
 use super::types::{KernelResult, Loss, LossAndGrad};
 use crate::Float;
+use crate::distributed::partition::summing;
 
 /// Mean data loss and its gradient (C×D) for `weights` C×D, sparse `inputs` N×D and N targets
 /// (labels and optional weights: the weighted mean), with the inner loops compiled for `isa`:
@@ -57,7 +59,8 @@ pub(crate) fn loss_and_grad_on<F: Float>(
             }
         },
     )?;
-    let n = targets.normalizer();
+    // Inside `summed` (a share of a pass spread over processes) the sums, undivided.
+    let n = if summing() { F::one() } else { targets.normalizer() };
     let (grad_t, width) = (grad_t.as_slice(), weights_t.width());
     let grad = Array2::from_shape_fn(weights.dim(), |(j, k)| grad_t[k * width + j] / n);
     Ok(LossAndGrad { loss: loss_sum / n.as_f64(), grad })

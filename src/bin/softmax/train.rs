@@ -58,15 +58,49 @@ pub fn run(args: Args) -> Result<()> {
     }
     let result = train(args);
     match (result, softmax::distributed::cluster()) {
+        // Every process knows of this error (a vote): each ends by itself.
+        (Err(err), Some(_)) if err.downcast_ref::<OnProcess>().is_some() => {
+            softmax::distributed::leave();
+            Err(err)
+        }
         (Err(err), Some(cluster)) => {
             // The other processes may wait for this one in a pass: end them all, now.
-            eprintln!("error (process {} of {}): {err:#}", cluster.rank(), cluster.size());
+            eprintln!("error: {:#}", err.context(OnProcess::this(&cluster)));
             cluster.abort(1)
         }
         (result, _) => {
             softmax::distributed::leave();
             result
         }
+    }
+}
+
+/// Which process of a group an error is from: "process 1 of 4". As the context of an error,
+/// it also says that every process knows of it ([`voted`]).
+#[derive(Debug)]
+struct OnProcess {
+    rank: usize,
+    size: usize,
+}
+
+impl OnProcess {
+    fn this(cluster: &softmax::distributed::Cluster) -> OnProcess {
+        OnProcess { rank: cluster.rank(), size: cluster.size() }
+    }
+}
+
+impl std::fmt::Display for OnProcess {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "process {} of {}", self.rank, self.size)
+    }
+}
+
+/// `mine` if every process of the group has an `Ok` (alone: `mine`), else an error that every
+/// process knows of: its own, or one naming the first process that failed. Collective.
+fn voted<T>(mine: Result<T>) -> Result<T> {
+    match softmax::distributed::cluster() {
+        Some(cluster) => cluster.all_ok(mine).map_err(|err| err.context(OnProcess::this(&cluster))),
+        None => mine,
     }
 }
 
@@ -113,17 +147,14 @@ fn train(args: Args) -> Result<()> {
             Run { fitted, about, test: None, report_data }
         }
         false => {
-            let loaded = args.train.load_data().and_then(|splits| {
-                softmax::fit::check_data(&splits.train, splits.validation.as_ref())?;
+            // In a group, each process's share of every split (`softmax::data::load`).
+            let splits = voted(args.train.load_data())?;
+            // Collective in a group: the whole training split's classes, rows and weights.
+            let checked = softmax::fit::check_data(&splits.train, splits.validation.as_ref());
+            let options = voted(checked.map_err(anyhow::Error::from).and_then(|()| {
                 let class_weight = args.train.class_weight(&splits.train.class_names)?;
-                Ok((splits, FitOptions { class_weight, ..options }.check()?))
-            });
-            // A process that cannot read its data stops them all, each with a message.
-            let (splits, options) = match softmax::distributed::cluster() {
-                Some(cluster) => cluster
-                    .all_ok(loaded.map_err(|err| softmax::Error::Training(format!("{err:#}"))))?,
-                None => loaded?,
-            };
+                Ok(FitOptions { class_weight, ..options }.check()?)
+            }))?;
             let about = AboutData::of(&splits, &args.train);
             // `fit` takes the training and validation splits (it preprocesses them in place). A
             // report evaluates the held-out split as loaded: the test split if the source has
@@ -133,13 +164,9 @@ fn train(args: Args) -> Result<()> {
                 (Some(_), SplitName::Train | SplitName::Validation) => {
                     splits.get(held_out).cloned().map(|data| (held_out, data))
                 }
-                // Each process keeps a share of the test split: process 0's report needs all.
-                (Some(_), SplitName::Test) if rank == 0 && processes > 1 => {
-                    splits.test.clone().map(|data| (held_out, data))
-                }
                 _ => None,
             };
-            let Splits { train, validation, test, .. } = share(splits);
+            let Splits { train, validation, test, .. } = splits;
             let fitted = fit(train, validation, &options, &mut on_progress);
             Run { fitted, about, test, report_data }
         }
@@ -147,6 +174,13 @@ fn train(args: Args) -> Result<()> {
     bar.finish();
     let fitted = fitted.with_context(|| format!("training on {}", about.description))?;
     let summary = summary(&fitted, &about, test.as_ref(), args.model.as_ref())?;
+    // A report shows a whole held-out split: in a group, every process's share of it.
+    let report_data = match (&args.report, softmax::distributed::cluster()) {
+        (Some(_), Some(cluster)) => report_data
+            .or_else(|| test.clone().map(|test| (SplitName::Test, test)))
+            .map(|(split, share)| (split, whole_split(&cluster, share))),
+        _ => report_data,
+    };
     if rank > 0 {
         return Ok(()); // process 0 writes and prints
     }
@@ -191,19 +225,20 @@ struct Run {
     report_data: Option<(SplitName, Dataset)>,
 }
 
-/// This process's share of `splits` when it is one of several: its rows of the training
-/// split's partition, and an even share of the held-out splits (whose counts are summed).
-fn share(splits: Splits) -> Splits {
-    if softmax::distributed::cluster().is_none() {
-        return splits;
-    }
-    let held_out = |data: Dataset| data.rows(softmax::distributed::held_out_rows(data.n_samples()));
-    Splits {
-        train: splits.train.rows(softmax::distributed::training_rows(splits.train.n_samples())),
-        validation: splits.validation.map(held_out),
-        test: splits.test.map(held_out),
-        description: splits.description,
-    }
+/// The split whose share this process holds, `share`, from every process's share in rank
+/// order (on every process; collective).
+fn whole_split(cluster: &softmax::distributed::Cluster, share: Dataset) -> Dataset {
+    let n_features = share.n_features();
+    let values: Vec<f64> = share.inputs.iter().map(|&x| f64::from(x)).collect();
+    let inputs: Vec<f32> = cluster.gather(&values).concat().iter().map(|&x| x as f32).collect();
+    let labels: Vec<f64> = share.labels.iter().map(|&label| label as f64).collect();
+    let labels = cluster.gather(&labels).concat().iter().map(|&label| label as usize).collect();
+    let sample_weights =
+        share.sample_weights.as_ref().map(|weights| cluster.gather(weights).concat());
+    let n_samples = inputs.len() / n_features.max(1);
+    let inputs = ndarray::Array2::from_shape_vec((n_samples, n_features), inputs)
+        .expect("whole rows from every process");
+    Dataset { inputs, labels, sample_weights, ..share }
 }
 
 /// A hash of the parsed arguments and of this machine's instruction set (on which the kernels'
@@ -277,13 +312,21 @@ pub struct AboutData {
 }
 
 impl AboutData {
-    /// The facts of `splits`, loaded as `args` say.
+    /// The facts of `splits`, loaded as `args` say: in a group, of every process's shares
+    /// (collective).
     pub fn of(splits: &Splits, args: &TrainArgs) -> AboutData {
+        let held_out = [&splits.validation, &splits.test];
+        let mut counts = vec![splits.train.n_samples()];
+        counts.extend(held_out.map(|split| split.as_ref().map_or(0, Dataset::n_samples)));
+        if let Some(cluster) = softmax::distributed::cluster() {
+            counts = cluster.sum_counts(&counts);
+        }
+        let [n_validation, n_test] = [1, 2].map(|k| held_out[k - 1].as_ref().map(|_| counts[k]));
         AboutData {
             description: splits.description.clone(),
-            n_train: splits.train.n_samples(),
-            n_validation: splits.validation.as_ref().map(Dataset::n_samples),
-            n_test: splits.test.as_ref().map(Dataset::n_samples),
+            n_train: counts[0],
+            n_validation,
+            n_test,
             sample_weight: args.sample_weight.clone(),
             weight_column: args.data.weight_column.clone(),
         }
