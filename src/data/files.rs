@@ -13,7 +13,7 @@ use flate2::read::MultiGzDecoder;
 use crate::{Error, Result};
 
 /// The two bytes every gzip stream starts with (RFC 1952).
-const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+pub(super) const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
 /// The contents of `path`, decompressed when they are gzip (recognized by the gzip magic
 /// bytes, whatever the file's name).

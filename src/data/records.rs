@@ -11,9 +11,6 @@ use std::path::{Path, PathBuf};
 
 use crate::{Error, Result};
 
-/// The two bytes every gzip stream starts with (RFC 1952).
-const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
-
 /// `count` records of `record_bytes` bytes each, after a header of `start` bytes.
 pub(super) struct Records {
     path: PathBuf,
@@ -39,7 +36,7 @@ pub(super) fn plain_head(path: &Path, n: usize) -> Option<(File, Vec<u8>, u64)> 
     let length = file.metadata().ok()?.len();
     let mut head = vec![0; n];
     file.read_exact(&mut head).ok()?;
-    (!head.starts_with(&GZIP_MAGIC)).then_some((file, head, length))
+    (!head.starts_with(&super::files::GZIP_MAGIC)).then_some((file, head, length))
 }
 
 impl Records {

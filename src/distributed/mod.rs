@@ -314,6 +314,16 @@ pub(crate) fn is_sharded() -> bool {
     SHARD.with(|shard| shard.borrow().is_some())
 }
 
+/// `mine` (counts of this process's rows) summed over every process inside a shard, as they
+/// are; a decision taken from them (the kernel `auto` picks) is then the same everywhere.
+/// Collective in a shard.
+pub(crate) fn whole_split_counts<const K: usize>(mine: [usize; K]) -> [usize; K] {
+    match cluster().filter(|_| is_sharded()) {
+        Some(cluster) => cluster.sum_counts(&mine).try_into().expect("K counts"),
+        None => mine,
+    }
+}
+
 /// N: the training split's rows over all processes (`local_rows` alone).
 pub(crate) fn training_split_rows(local_rows: usize) -> usize {
     SHARD.with(|shard| shard.borrow().as_ref().map_or(local_rows, |shard| shard.partition.n_rows))
@@ -433,7 +443,8 @@ pub(crate) fn batch_pass<F: Float>(
 }
 
 /// The processes' sums `mine` ([`summed`] passes' loss and gradient, C×D for `shape`) and
-/// their row counts, combined ([`Cluster::combine`]).
+/// their row counts, combined ([`Cluster::combine`]): the gradients in `F`, the row counts and
+/// the losses in f64, as one process sums its blocks' losses.
 ///
 /// # Errors
 /// [`Error::Empty`] when no process had rows.
@@ -443,26 +454,20 @@ fn combined<F: Float>(
     mine: Option<LossAndGrad<F, f64>>,
     local_rows: usize,
 ) -> Result<(LossAndGrad<F, f64>, f64)> {
-    let len = 2 + n_classes * n_columns;
-    let mine = mine.map(|sums| {
-        let mut values = Vec::with_capacity(len);
-        // The loss travels in `F` with the gradient (rounded, in float32).
-        values.extend([F::of(local_rows as f64), F::of(sums.loss)]);
-        values.extend(sums.grad.iter().copied());
-        values
-    });
-    let sums = cluster
-        .combine(mine, len)
-        .ok_or_else(|| Error::Empty("no process holds a row of the training pass".into()))?;
-    let grad = Array2::from_shape_vec((n_classes, n_columns), sums[2..].to_vec());
-    let grad = grad.expect("C×D sums");
-    Ok((LossAndGrad { loss: sums[1].as_f64(), grad }, sums[0].as_f64()))
+    let nobody = || Error::Empty("no process holds a row of the training pass".into());
+    let counts = mine.as_ref().map(|sums| vec![local_rows as f64, sums.loss]);
+    let [rows, loss] = cluster.combine(counts, 2).ok_or_else(nobody)?[..] else {
+        unreachable!("two sums")
+    };
+    let grad = mine.map(|sums| sums.grad.iter().copied().collect());
+    let grad = cluster.combine(grad, n_classes * n_columns);
+    let grad = Array2::from_shape_vec((n_classes, n_columns), grad.ok_or_else(nobody)?);
+    Ok((LossAndGrad { loss, grad: grad.expect("C×D sums") }, rows))
 }
 
-/// Sums divided by `normalizer`, as the kernels divide them.
+/// Sums divided by `normalizer`, as the kernels divide them (the loss in f64).
 fn divided<F: Float>(sums: LossAndGrad<F, f64>, normalizer: F) -> LossAndGrad<F, f64> {
-    let loss = F::of(sums.loss) / normalizer; // as the kernels divided it in `F`
-    LossAndGrad { loss: loss.as_f64(), grad: sums.grad.mapv(|g| g / normalizer) }
+    LossAndGrad { loss: sums.loss / normalizer.as_f64(), grad: sums.grad.mapv(|g| g / normalizer) }
 }
 
 /// The fraction of `predicted` equal to `labels`, over every process's samples when this one

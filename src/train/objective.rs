@@ -118,9 +118,6 @@ impl<F: Float> Objective<'_, F> {
         let Inputs::Dense(x) = self.inputs else {
             return Ok(None);
         };
-        if crate::distributed::is_sharded() {
-            return Ok(None); // a share of the training split runs the dense kernels (sums)
-        }
         let wanted = match self.kernel {
             Kernel::Sparse => true,
             Kernel::Auto => nonzero_fraction(x) <= SPARSE_DENSITY,
@@ -146,8 +143,13 @@ impl<F: Float> Objective<'_, F> {
         inputs: &SparseRows<F>,
     ) -> Result<LossAndGrad<F, f64>> {
         let options = self.data_loss_options();
-        let data =
-            loss_and_grad_sparse_with(weights, inputs, self.labels, self.sample_weights, &options)?;
+        let (labels, sample_weights) = (self.labels, self.sample_weights);
+        let data = crate::distributed::whole_pass(
+            weights.dim(),
+            inputs.nrows(),
+            sample_weights.is_some(),
+            || loss_and_grad_sparse_with(weights, inputs, labels, sample_weights, &options),
+        )?;
         Ok(self.with_penalty(weights, data))
     }
 
@@ -195,7 +197,9 @@ fn nonzero_fraction<F: Float>(inputs: ArrayView2<F>) -> f64 {
         .into_par_iter()
         .map(|row| row.iter().filter(|&&x| x != F::zero()).count())
         .sum();
-    nonzero as f64 / inputs.len().max(1) as f64
+    // Of the whole training split when it is spread over processes: all of them decide alike.
+    let [nonzero, entries] = crate::distributed::whole_split_counts([nonzero, inputs.len()]);
+    nonzero as f64 / entries.max(1) as f64
 }
 
 /// Predicted classes (argmax of the scores X Wᵀ, lowest index on ties) for augmented inputs,

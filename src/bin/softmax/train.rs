@@ -58,10 +58,14 @@ pub fn run(args: Args) -> Result<()> {
     }
     let result = train(args);
     match (result, softmax::distributed::cluster()) {
-        // Every process knows of this error (a vote): each ends by itself.
-        (Err(err), Some(_)) if err.downcast_ref::<OnProcess>().is_some() => {
+        // Every process knows of this error (a vote): each says it, waits until all have
+        // (mpirun ends the others as soon as one exits non-zero, which could cut a message
+        // off), and ends by itself.
+        (Err(err), Some(cluster)) if err.downcast_ref::<OnProcess>().is_some() => {
+            eprintln!("error: {err:#}");
+            let _all_said_it = cluster.sum_counts(&[1]);
             softmax::distributed::leave();
-            Err(err)
+            std::process::exit(1)
         }
         (Err(err), Some(cluster)) => {
             // The other processes may wait for this one in a pass: end them all, now.
