@@ -28,13 +28,23 @@ named_enum! {
     "dtype",
     /// The floating-point type training computes in.
     pub enum Dtype {
-        /// float64 for L-BFGS (whose tolerance float32 cannot reach), float32 otherwise.
+        /// L-BFGS: float64 for a training split of at most [`AUTO_F64_VALUES`] values (its
+        /// float64 copy is small), float32 above (no copy; the loss, penalty and state are
+        /// still summed and kept in float64). The minibatch optimizers: float32.
         #[default]
         Auto = "auto",
         F32 = "f32",
         F64 = "f64",
     }
 }
+
+/// The most values (N·D of the whole training split; nonzeros for sparse rows) that `auto`
+/// trains L-BFGS on in float64: 2^24, a float64 copy of 128 MiB. Below it, float64 passes
+/// cost little and reach the optimum to 1e-10 (scikit-learn's coefficients to 1e-4 on
+/// ill-conditioned data, which float32's gradients do not resolve); above it, float32 passes
+/// halve the time and need no copy of X, and stop within 1e-7 of float64's objective
+/// (docs/probes.md). The digits (1,797 × 64) train in float64, MNIST and CIFAR-10 in float32.
+pub const AUTO_F64_VALUES: usize = 1 << 24;
 
 /// Everything [`fit`] needs to know besides the data.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -81,11 +91,25 @@ impl Default for FitOptions {
 }
 
 impl FitOptions {
-    /// The concrete dtype: `auto` is f64 for L-BFGS and f32 otherwise.
-    pub fn resolved_dtype(&self) -> Precision {
+    /// The concrete dtype for a training split of `values` values (N·D over every process;
+    /// nonzeros for sparse rows): `auto` is f64 for L-BFGS on at most [`AUTO_F64_VALUES`]
+    /// values and f32 otherwise. In f32, L-BFGS still gets its loss, penalty and state in f64
+    /// (`Objective::evaluate_precise`).
+    pub fn resolved_dtype(&self, values: usize) -> Precision {
         match (self.dtype, self.train.optimizer) {
-            (Dtype::Auto, Optimizer::Lbfgs) | (Dtype::F64, _) => Precision::F64,
-            (Dtype::Auto, _) | (Dtype::F32, _) => Precision::F32,
+            (Dtype::Auto, Optimizer::Lbfgs) if values <= AUTO_F64_VALUES => Precision::F64,
+            (Dtype::Auto | Dtype::F32, _) => Precision::F32,
+            (Dtype::F64, _) => Precision::F64,
+        }
+    }
+
+    /// Whether data prepared in `precision` is what these options train in: for `auto`, a
+    /// dtype it can resolve to (either, for L-BFGS; f32 for the minibatch optimizers).
+    fn trains_in(&self, precision: Precision) -> bool {
+        match self.dtype {
+            Dtype::Auto => self.train.optimizer == Optimizer::Lbfgs || precision == Precision::F32,
+            Dtype::F32 => precision == Precision::F32,
+            Dtype::F64 => precision == Precision::F64,
         }
     }
 
@@ -202,7 +226,8 @@ pub fn fit(
     // On a share of the training split when this process is one of several
     // (`crate::distributed`): the statistics and the passes are then the whole split's.
     crate::distributed::sharded(train_set.n_samples(), options.kernel, || {
-        prepare_and_fit(options, progress, |preprocess, dtype| {
+        let values = train_set.inputs.len();
+        prepare_and_fit(options, values, progress, |preprocess, dtype| {
             Prepared::new(train_set, validation, preprocess, dtype)
         })
     })
@@ -234,7 +259,8 @@ pub fn fit_sparse(
     options: &CheckedFitOptions,
     progress: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
 ) -> Result<Fitted> {
-    prepare_and_fit(options, progress, |preprocess, dtype| {
+    let values = train_set.inputs.nnz();
+    prepare_and_fit(options, values, progress, |preprocess, dtype| {
         Prepared::from_sparse(train_set, preprocess, dtype)
     })
 }
@@ -254,23 +280,35 @@ pub fn fit_mapped(
     options: &CheckedFitOptions,
     progress: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
 ) -> Result<Fitted> {
-    prepare_and_fit(options, progress, |preprocess, dtype| {
+    let values = train_set.rows.as_ref().map_or(train_set.inputs.dim().0, Vec::len)
+        * train_set.inputs.dim().1;
+    prepare_and_fit(options, values, progress, |preprocess, dtype| {
         Prepared::from_mapped(train_set, validation, preprocess, dtype)
     })
 }
 
-/// `prepare` with the options' preprocessing and dtype, then [`Prepared::fit`]; `seconds`
+/// `prepare` with the options' preprocessing and dtype (resolved for a training split of
+/// `values` values on this process, [`training_values`]), then [`Prepared::fit`]; `seconds`
 /// counts both.
 fn prepare_and_fit(
     options: &CheckedFitOptions,
+    values: usize,
     progress: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
     prepare: impl FnOnce(Preprocess, Precision) -> Result<Prepared>,
 ) -> Result<Fitted> {
     let started = Instant::now();
-    let prepared = prepare(options.preprocess, options.resolved_dtype())?;
+    let dtype = options.resolved_dtype(training_values(values));
+    let prepared = prepare(options.preprocess, dtype)?;
     let mut fitted = prepared.fit(options, progress)?;
     fitted.seconds = started.elapsed().as_secs_f64();
     Ok(fitted)
+}
+
+/// `mine`, this process's count of training values, summed over every process when this one
+/// trains a share of the split: the dtype `auto` picks from it is then the same everywhere.
+/// Collective in a shard ([`crate::distributed::whole_split_counts`]).
+pub(crate) fn training_values(mine: usize) -> usize {
+    crate::distributed::whole_split_counts([mine])[0]
 }
 
 /// A training set (and validation set) preprocessed once, with the bias column, in the dtype
@@ -472,12 +510,12 @@ impl Prepared {
         initial: Option<ArrayView2<f64>>,
         progress: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
     ) -> Result<Fitted> {
-        let (wanted, prepared) = (options.resolved_dtype(), self.precision());
-        if options.preprocess != self.preprocess || wanted != prepared {
+        let prepared = self.precision();
+        if options.preprocess != self.preprocess || !options.trains_in(prepared) {
             return Err(Error::PreparationMismatch(format!(
-                "the options ask for {} preprocessing in {wanted}, the data were prepared with \
-                 {} in {prepared}",
-                options.preprocess, self.preprocess
+                "the options ask for {} preprocessing in dtype {} ({}), the data were prepared \
+                 with {} in {prepared}",
+                options.preprocess, options.dtype, options.train.optimizer, self.preprocess
             )));
         }
         let started = Instant::now();

@@ -98,7 +98,8 @@ impl Grid {
     /// As [`Prepared::new`].
     pub fn prepare(&self, train_set: Dataset, validation: Dataset) -> Result<Prepared> {
         let shared = self.shared();
-        Prepared::new(train_set, Some(validation), shared.preprocess, shared.resolved_dtype())
+        let dtype = shared.resolved_dtype(crate::fit::training_values(train_set.inputs.len()));
+        Prepared::new(train_set, Some(validation), shared.preprocess, dtype)
     }
 
     /// Trains every pair on `prepared` (along the regularization path when

@@ -102,7 +102,10 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
     kernel : {"auto", "fused", "gemm", "sparse", "vectorized", "naive"}, default="auto"
         Which implementation computes the loss and gradient (all give the same numbers).
     dtype : {"auto", "f32", "f64"}, default="auto"
-        What training computes in: auto is float64 for L-BFGS, float32 otherwise.
+        What training's passes compute in. "auto": L-BFGS in float64 (from a float64 copy of
+        X) when X holds at most 2^24 values, in float32 above (no copy; the loss, penalty and
+        optimizer state still in float64, ending within about 1e-7 relative of the float64
+        objective); the minibatch optimizers in float32.
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes, as ``{label: weight}`` (classes not named weigh 1), or
         "balanced": ``n_samples / (n_classes * np.bincount(y))``. They multiply

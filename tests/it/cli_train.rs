@@ -17,6 +17,8 @@ fn train_on_the_embedded_digits_prints_the_contract() {
     // same regularization over 20 random splits (scripts/digits_accuracy_floor.py).
     assert!(out["test_accuracy"].as_f64().unwrap() >= 0.95, "{out}");
     assert_eq!(out["model"], text(&model));
+    // `--dtype auto`: L-BFGS on 1,437 × 64 training values is float64.
+    assert_eq!(out["dtype"], "float64");
     assert!(std::fs::read_to_string(&history).unwrap().starts_with("iteration,epoch,loss"));
 
     // eval on the same test split reproduces train's test accuracy.
@@ -107,6 +109,7 @@ fn cifar_smoke_run_flags_work_on_the_fixture() {
     assert_eq!(out["n_validation"], 10);
     assert_eq!(out["n_test"], 20);
     assert_eq!(out["options"]["reg_convention"], "full");
+    assert_eq!(out["dtype"], "float32");
 }
 
 /// Through a pipe (as here) `train` prints exactly one JSON line, with or without --json; the

@@ -8,7 +8,7 @@ use std::ops::ControlFlow;
 
 use ndarray::{Array2, ArrayView2, array};
 use softmax::data::Dataset;
-use softmax::fit::{FitOptions, fit};
+use softmax::fit::{Dtype, FitOptions, fit};
 use softmax::gradcheck::{GradCheckOptions, gradient_check};
 use softmax::preprocess::Preprocess;
 use softmax::synthetic::random_problem;
@@ -256,6 +256,7 @@ fn the_optimum_on_separable_data_is_not_one_hot() {
             reg: 0.0,
             preprocess: Preprocess::None,
             label_smoothing: epsilon,
+            dtype: Dtype::F64, // the entropy to 1e-8
             ..Default::default()
         };
         let fitted =

@@ -6,18 +6,19 @@ use std::ops::ControlFlow;
 
 use softmax::Error;
 use softmax::data::{DataSpec, LoadOptions, load};
-use softmax::fit::{FitOptions, Prepared};
+use softmax::fit::{Dtype, FitOptions, Prepared};
+use softmax::model::Precision;
 use softmax::preprocess::Preprocess;
 use softmax::train::{Optimizer, TrainOptions};
 use softmax::tune::{Grid, TuningResults};
 
 use crate::common::json;
 
-/// Tight stopping rules, so that every fit ends at its optimum whatever it starts from; pixels
-/// scaled (`auto` for images).
+/// Tight stopping rules, so that every fit ends at its optimum whatever it starts from (in f64:
+/// float32's gradient is too coarse for a tolerance of 1e-7); pixels scaled (`auto` for images).
 fn converging() -> FitOptions {
     let train = TrainOptions { tolerance: 1e-7, ftol: 0.0, ..Default::default() };
-    FitOptions { preprocess: Preprocess::Scale, train, ..Default::default() }
+    FitOptions { preprocess: Preprocess::Scale, dtype: Dtype::F64, train, ..Default::default() }
 }
 
 fn sweep(base: &FitOptions, regs: &[f64], warm_start: bool) -> TuningResults {
@@ -75,8 +76,7 @@ fn fit_from_starts_where_it_is_told() {
     let splits =
         load(&DataSpec::Digits, &LoadOptions { val_fraction: 0.0, ..Default::default() }).unwrap();
     let options = converging().check().unwrap();
-    let prepared =
-        Prepared::new(splits.train, None, Preprocess::Scale, options.resolved_dtype()).unwrap();
+    let prepared = Prepared::new(splits.train, None, Preprocess::Scale, Precision::F64).unwrap();
     let quiet = &mut |_: &softmax::train::Progress| ControlFlow::Continue(());
     let cold = prepared.fit(&options, quiet).unwrap();
     let warm = prepared.fit_from(&options, Some(cold.weights().view()), quiet).unwrap();

@@ -6,7 +6,7 @@ use std::ops::ControlFlow;
 
 use crate::common::fixture;
 use softmax::data::{DataSpec, Dataset, LoadOptions, load};
-use softmax::fit::{FitOptions, Fitted, fit};
+use softmax::fit::{Dtype, FitOptions, Fitted, fit};
 use softmax::model::Precision;
 use softmax::preprocess::Preprocess;
 use softmax::train::{Duration, Optimizer, TrainOptions};
@@ -57,8 +57,9 @@ fn every_optimizer_lowers_the_objective() {
     }
 }
 
-/// scikit-learn's optimum on 100 digits and a fit of ours on the same data with `ftol`.
-fn fit_against_scikit_learn(ftol: f64) -> (Fitted, f64) {
+/// scikit-learn's optimum on 100 digits and a fit of ours on the same data with `ftol`, in
+/// `dtype`.
+fn fit_against_scikit_learn(ftol: f64, dtype: Dtype) -> (Fitted, f64) {
     // tests/fixtures/sklearn_optimum.json was written by scripts/compare_sklearn.py: scikit-learn's
     // LogisticRegression (lbfgs, tol 1e-12) on the same 100 digits scaled by 1/16, C = 1.
     let reference: serde_json::Value =
@@ -77,6 +78,7 @@ fn fit_against_scikit_learn(ftol: f64) -> (Fitted, f64) {
         reg: reference["reg"].as_f64().unwrap(),
         reg_convention: RegConvention::Half,
         preprocess: Preprocess::Scale,
+        dtype,
         train: TrainOptions { ftol, ..Default::default() },
         ..Default::default()
     };
@@ -90,16 +92,61 @@ fn fit_against_scikit_learn(ftol: f64) -> (Fitted, f64) {
 
 #[test]
 fn lbfgs_reaches_scikit_learns_optimum() {
-    let (fitted, relative) = fit_against_scikit_learn(softmax::train::DEFAULT_FTOL);
-    assert!(relative < 1e-6, "objective {} off scikit-learn's by {relative:e}", fitted.objective);
-    assert!(fitted.stop_reason.contains("converged"), "{}", fitted.stop_reason);
-    assert_eq!(fitted.model.precision(), Precision::F64);
+    // The default (`auto`): float64 on data this small; float32 passes (the loss, penalty and
+    // L-BFGS state in f64) reach the same optimum.
+    for (dtype, precision) in [(Dtype::Auto, Precision::F64), (Dtype::F32, Precision::F32)] {
+        let (fitted, relative) = fit_against_scikit_learn(softmax::train::DEFAULT_FTOL, dtype);
+        assert!(
+            relative < 1e-6,
+            "{dtype}: {} off scikit-learn's by {relative:e}",
+            fitted.objective
+        );
+        assert!(fitted.stop_reason.contains("converged"), "{}", fitted.stop_reason);
+        assert_eq!(fitted.model.precision(), precision);
+    }
+}
+
+/// `auto` trains L-BFGS in float64 up to `AUTO_F64_VALUES` training values (N·D) and in float32
+/// above, the minibatch optimizers in float32; an explicit dtype is kept. Checked on the models
+/// of two fits on either side of the limit (256 features, 65,536 and 65,537 rows).
+#[test]
+fn auto_trains_lbfgs_in_float64_up_to_its_limit_and_in_float32_above() {
+    use softmax::fit::AUTO_F64_VALUES;
+
+    let lbfgs = FitOptions::default();
+    assert_eq!(lbfgs.resolved_dtype(AUTO_F64_VALUES), Precision::F64);
+    assert_eq!(lbfgs.resolved_dtype(AUTO_F64_VALUES + 1), Precision::F32);
+    let sgd = with_optimizer(Optimizer::Sgd, Duration::Iterations(1));
+    assert_eq!(sgd.resolved_dtype(1), Precision::F32);
+    let f64_sgd = FitOptions { dtype: Dtype::F64, ..sgd };
+    assert_eq!(f64_sgd.resolved_dtype(AUTO_F64_VALUES + 1), Precision::F64);
+    let f32_lbfgs = FitOptions { dtype: Dtype::F32, ..lbfgs.clone() };
+    assert_eq!(f32_lbfgs.resolved_dtype(1), Precision::F32);
+
+    let d = 256;
+    let options = FitOptions {
+        train: TrainOptions { duration: Some(Duration::Iterations(1)), ..Default::default() },
+        ..lbfgs
+    }
+    .check()
+    .unwrap();
+    for (n, precision) in
+        [(AUTO_F64_VALUES / d, Precision::F64), (AUTO_F64_VALUES / d + 1, Precision::F32)]
+    {
+        let inputs = ndarray::Array2::from_shape_fn((n, d), |(i, k)| ((i * 7 + k * 3) % 11) as f32);
+        let labels = (0..n).map(|i| i % 2).collect();
+        let data = Dataset::new(inputs, labels, vec!["a".into(), "b".into()]);
+        let fitted = fit(data, None, &options, &mut |_| ControlFlow::Continue(())).unwrap();
+        assert_eq!(fitted.model.precision(), precision, "{n} rows");
+    }
 }
 
 #[test]
 fn the_ftol_rule_stops_sooner_than_the_gradient_rule() {
-    let (relative_stop, relative_gap) = fit_against_scikit_learn(softmax::train::DEFAULT_FTOL);
-    let (gradient_stop, gradient_gap) = fit_against_scikit_learn(0.0);
+    // In f64, where the gradient rule can be met (float32's ends in its line search, below).
+    let ftol = |ftol| fit_against_scikit_learn(ftol, Dtype::F64);
+    let (relative_stop, relative_gap) = ftol(softmax::train::DEFAULT_FTOL);
+    let (gradient_stop, gradient_gap) = ftol(0.0);
     assert!(relative_stop.stop_reason.contains("ftol"), "{}", relative_stop.stop_reason);
     assert!(!gradient_stop.stop_reason.contains("ftol"), "{}", gradient_stop.stop_reason);
     assert!(
@@ -359,13 +406,13 @@ fn prepared_data_refuses_options_it_was_not_prepared_for() {
     let (train, validation) = digits(0.1);
     let prepared = Prepared::new(train, validation, Preprocess::Scale, Precision::F64).unwrap();
     let cases = [
-        (FitOptions::default(), "auto preprocessing in float64"),
+        (FitOptions::default(), "auto preprocessing in dtype auto (lbfgs)"),
         (
             FitOptions {
                 preprocess: Preprocess::Scale,
                 ..with_optimizer(Optimizer::Sgd, Duration::Iterations(3))
             },
-            "scale preprocessing in float32",
+            "scale preprocessing in dtype auto (sgd)",
         ),
     ];
     for (options, expected) in cases {
@@ -375,6 +422,7 @@ fn prepared_data_refuses_options_it_was_not_prepared_for() {
         assert!(matches!(&err, Error::PreparationMismatch(m) if m.contains(expected)), "{err}");
         assert!(err.to_string().contains("prepared with scale in float64"), "{err}");
     }
+    // `auto` trains L-BFGS on data prepared in either dtype.
     let options = FitOptions { preprocess: Preprocess::Scale, ..Default::default() };
     let fitted = prepared
         .fit(&options.clone().check().unwrap(), &mut |_| ControlFlow::Continue(()))
@@ -475,6 +523,7 @@ fn no_bias_fits_the_objective_without_one() {
         bias: softmax::preprocess::Bias::None,
         preprocess: Preprocess::None,
         reg: 1e-3,
+        dtype: Dtype::F64,
         train: TrainOptions { tolerance: 1e-9, ftol: 0.0, ..Default::default() },
         ..Default::default()
     };
@@ -524,6 +573,7 @@ fn fit_sparse_trains_the_dense_model_without_densifying() {
     };
     let options = FitOptions {
         preprocess: Preprocess::Scale,
+        dtype: Dtype::F64,
         train: TrainOptions { tolerance: 1e-8, ftol: 0.0, ..Default::default() },
         ..Default::default()
     }

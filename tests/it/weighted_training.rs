@@ -7,7 +7,7 @@ use std::ops::ControlFlow;
 use ndarray::Axis;
 use softmax::class_weight::ClassWeight;
 use softmax::data::{DataSpec, Dataset, LoadOptions, load};
-use softmax::fit::{FitOptions, Fitted, fit};
+use softmax::fit::{Dtype, FitOptions, Fitted, fit};
 use softmax::preprocess::Preprocess;
 use softmax::train::{Duration, Optimizer, TrainOptions};
 use softmax::{Error, Kernel};
@@ -35,6 +35,7 @@ fn near_the_optimum(kernel: Kernel) -> FitOptions {
         reg: 1e-2,
         preprocess: Preprocess::Scale,
         kernel,
+        dtype: Dtype::F64,
         train: TrainOptions {
             duration: Some(Duration::Iterations(40)),
             tolerance: 0.0,

@@ -237,7 +237,8 @@ pub struct TrainArgs {
     /// Bias: intercept (unregularized) | trick (CS231n: a constant-1 feature, regularized) | none.
     #[arg(long, default_value = "intercept")]
     pub bias: Bias,
-    /// Floating-point type: auto (f64 for lbfgs, f32 otherwise) | f32 | f64.
+    /// Floating-point type of the passes: auto (lbfgs: f64 up to 2^24 training values N·D, f32
+    /// above; f32 otherwise) | f32 | f64 (a float64 copy of X).
     #[arg(long, default_value = "auto")]
     pub dtype: Dtype,
     /// Class weights: balanced (N / (C·n_c), n_c the training samples of class c, each counted

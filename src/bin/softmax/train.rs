@@ -372,6 +372,8 @@ pub fn summary(
         "seconds": fitted.seconds,
         "model": model_path,
         "passes": fitted.passes,
+        // What the passes computed in (`--dtype auto` resolved): float32 or float64.
+        "dtype": fitted.model.precision().to_string(),
         "stop_reason": fitted.stop_reason,
         "data": about.description,
         "n_train": about.n_train,
