@@ -280,8 +280,7 @@ pub fn fit_mapped(
     options: &CheckedFitOptions,
     progress: &mut dyn FnMut(&Progress) -> ControlFlow<()>,
 ) -> Result<Fitted> {
-    let values = train_set.rows.as_ref().map_or(train_set.inputs.dim().0, Vec::len)
-        * train_set.inputs.dim().1;
+    let values = train_set.n_samples() * train_set.inputs.dim().1;
     prepare_and_fit(options, values, progress, |preprocess, dtype| {
         Prepared::from_mapped(train_set, validation, preprocess, dtype)
     })
