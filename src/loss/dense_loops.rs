@@ -99,17 +99,18 @@ impl<F: Float, E, S: FnMut(usize, &mut [F]) -> Result<F, E>> Simd for RowLoop<'_
 
     /// One vector register per accumulator (16 f64 lanes on AVX-512, two registers each,
     /// spilled: float64 passes took 1.4× longer). AVX-512's 32 registers hold score tiles of 5
-    /// classes and update spans of 2 lane chunks; the 16 of AVX2, 3 classes (12 accumulators:
-    /// a CS231n minibatch pass 4% faster than with 2) and 1; the baseline's, 2 and 1.
+    /// classes and update tiles of 2 classes × 8 lane chunks; the 16 of AVX2, score tiles of 3
+    /// classes (12 accumulators: a CS231n minibatch pass 4% faster than with 2) and update tiles
+    /// of 2 × 6 (12 accumulators, and 2 factors and a chunk of x); the baseline's, 2 and 2 × 6.
     #[inline(always)]
     fn run<A: Arch>(self) -> Result<f64, E> {
         let lanes = A::VECTOR_BYTES / std::mem::size_of::<F>();
         match (lanes, A::VECTOR_BYTES) {
-            (16, _) => block_loop::<F, E, S, 16, 5, 2, A>(self),
-            (8, 64) => block_loop::<F, E, S, 8, 5, 2, A>(self),
-            (8, _) => block_loop::<F, E, S, 8, 3, 1, A>(self),
-            (4, _) => block_loop::<F, E, S, 4, 2, 1, A>(self),
-            (2, _) => block_loop::<F, E, S, 2, 2, 1, A>(self),
+            (16, _) => block_loop::<F, E, S, 16, 5, 2, 8, A>(self),
+            (8, 64) => block_loop::<F, E, S, 8, 5, 2, 8, A>(self),
+            (8, _) => block_loop::<F, E, S, 8, 3, 2, 6, A>(self),
+            (4, _) => block_loop::<F, E, S, 4, 2, 2, 6, A>(self),
+            (2, _) => block_loop::<F, E, S, 2, 2, 2, 6, A>(self),
             _ => unreachable!("16-, 32- and 64-byte registers of f32 or f64"),
         }
     }
@@ -117,10 +118,10 @@ impl<F: Float, E, S: FnMut(usize, &mut [F]) -> Result<F, E>> Simd for RowLoop<'_
 
 /// The block loop: rows in groups of [`GROUP`] (taken in the [`RowOrder`] for D), then the
 /// remaining rows one by one. `L` is the number of lanes per accumulator, `P` the classes per
-/// register tile of the scores loop, `Q` the lane chunks per span of the update (their rows'
-/// chunks take R·Q registers), `A` the instruction set.
+/// register tile of the scores loop, `M` × `Q` the classes × lane chunks of a register tile of
+/// the update, `A` the instruction set.
 #[inline(always)]
-fn block_loop<F, E, S, const L: usize, const P: usize, const Q: usize, A: Arch>(
+fn block_loop<F, E, S, const L: usize, const P: usize, const M: usize, const Q: usize, A: Arch>(
     block: RowLoop<F, S>,
 ) -> Result<f64, E>
 where
@@ -169,13 +170,13 @@ where
             }
             let next = (start + 2 * GROUP <= n_rows)
                 .then(|| std::array::from_fn(|r| row(start + GROUP + r)));
-            group_update::<F, GROUP, Q, L, A>(grad, rows, &by_class, next);
+            group_update::<F, GROUP, M, Q, L, A>(grad, rows, &by_class, next);
         } else {
             for r in 0..group {
                 for (j, factors) in by_class_single.iter_mut().enumerate() {
                     *factors = [scores[r * n_classes + j]];
                 }
-                group_update::<F, 1, Q, L, A>(grad, [row(start + r)], &by_class_single, None);
+                group_update::<F, 1, M, Q, L, A>(grad, [row(start + r)], &by_class_single, None);
             }
         }
         start += group;
@@ -336,18 +337,20 @@ fn sum_lanes<F: Float, const L: usize>(lanes: &[F; L]) -> F {
     lanes[0]
 }
 
-/// G_j += Σ_r g_rj x_r for every class j, with `factors[j]` = (g_rj)_r, in spans of `Q` lane
-/// chunks of the features: each span of the R rows is loaded into registers once and serves
-/// every class, each class's span of G is read and written once per group, and its `Q` chunks
-/// are independent chains of multiply-adds. The `next` rows (the next group's) are prefetched
-/// span by span along the way.
+/// G_j += Σ_r g_rj x_r for every class j, with `factors[j]` = (g_rj)_r: an outer product of
+/// rank R, in spans of `Q` lane chunks of the features. Each span of the R rows (R·Q chunks) is
+/// read into L1 once and serves every class; the `next` rows (the next group's) are prefetched
+/// span by span along the way. The chunks left past the last whole span go one at a time, and
+/// the features past the last whole chunk in a scalar loop.
 #[inline(always)]
-fn group_update<F: Float, const R: usize, const Q: usize, const L: usize, A: Arch>(
+fn group_update<F, const R: usize, const M: usize, const Q: usize, const L: usize, A: Arch>(
     grad: &mut [F],
     rows: [&[F]; R],
     factors: &[[F; R]],
     next: Option<[&[F]; R]>,
-) {
+) where
+    F: Float,
+{
     let n_features = rows[0].len();
     let stride = grad.len() / factors.len();
     let chunks_end = n_features - n_features % L;
@@ -364,9 +367,9 @@ fn group_update<F: Float, const R: usize, const Q: usize, const L: usize, A: Arc
             }
         }
         if k < spans_end {
-            span_update::<F, R, Q, L, A>(grad, stride, k, rows, factors);
+            span_update::<F, R, M, Q, L, A>(grad, stride, k, rows, factors);
         } else {
-            span_update::<F, R, 1, L, A>(grad, stride, k, rows, factors);
+            span_update::<F, R, M, 1, L, A>(grad, stride, k, rows, factors);
         }
         k += span;
     }
@@ -379,37 +382,74 @@ fn group_update<F: Float, const R: usize, const Q: usize, const L: usize, A: Arc
     }
 }
 
-/// The update of the `Q` lane chunks of every class's G from feature `k` on.
+/// The update of the `Q` lane chunks from feature `k` on, for every class: in register tiles of
+/// `M` classes (the classes left over one by one).
 #[inline(always)]
-fn span_update<F: Float, const R: usize, const Q: usize, const L: usize, A: Arch>(
+fn span_update<F, const R: usize, const M: usize, const Q: usize, const L: usize, A: Arch>(
     grad: &mut [F],
     stride: usize,
     k: usize,
     rows: [&[F]; R],
     factors: &[[F; R]],
-) {
-    let mut x = [[[F::zero(); L]; Q]; R];
-    for r in 0..R {
-        for q in 0..Q {
-            x[r][q] = *<&[F; L]>::try_from(&rows[r][k + q * L..][..L]).expect("L lanes");
-        }
+) where
+    F: Float,
+{
+    let mut tiles = grad.chunks_exact_mut(M * stride).zip(factors.chunks_exact(M));
+    for (grad_tile, tile_factors) in &mut tiles {
+        tile_update::<F, R, M, Q, L, A>(grad_tile, stride, k, rows, tile_factors);
     }
-    for (grad_j, g) in grad.chunks_exact_mut(stride).zip(factors) {
-        let mut acc = [[F::zero(); L]; Q];
+    let left = grad.len() / stride % M;
+    let (grad_left, factors_left) = (grad.len() - left * stride, factors.len() - left);
+    for (grad_j, g) in grad[grad_left..].chunks_exact_mut(stride).zip(&factors[factors_left..]) {
+        tile_update::<F, R, 1, Q, L, A>(grad_j, stride, k, rows, std::slice::from_ref(g));
+    }
+}
+
+/// One register tile of the update: the `M` classes' `Q` lane chunks of G from feature `k` on
+/// (`grad` holds the M classes' rows, `stride` apart) are read into M·Q accumulators, take the
+/// R rows' multiply-adds (row by row, as every tile shape does, so the result does not depend on
+/// the tile), and are written back. M·Q independent chains keep the multiply-add units busy
+/// where one class's chain of R dependent multiply-adds would wait on each one's latency, and
+/// each chunk of x loaded serves M classes.
+#[inline(always)]
+fn tile_update<F, const R: usize, const M: usize, const Q: usize, const L: usize, A: Arch>(
+    grad: &mut [F],
+    stride: usize,
+    k: usize,
+    rows: [&[F]; R],
+    factors: &[[F; R]],
+) where
+    F: Float,
+{
+    let mut acc: [[[F; L]; Q]; M] = std::array::from_fn(|m| *span::<F, Q, L>(grad, m * stride + k));
+    for r in 0..R {
+        let x = span::<F, Q, L>(rows[r], k);
+        let g: [F; M] = std::array::from_fn(|m| factors[m][r]);
         for q in 0..Q {
-            acc[q] = *<&[F; L]>::try_from(&grad_j[k + q * L..][..L]).expect("L lanes");
-        }
-        for r in 0..R {
-            for q in 0..Q {
+            for m in 0..M {
                 for l in 0..L {
-                    acc[q][l] = fmadd::<F, A>(g[r], x[r][q][l], acc[q][l]);
+                    acc[m][q][l] = fmadd::<F, A>(g[m], x[q][l], acc[m][q][l]);
                 }
             }
         }
-        for q in 0..Q {
-            grad_j[k + q * L..][..L].copy_from_slice(&acc[q]);
-        }
     }
+    for (m, acc_m) in acc.iter().enumerate() {
+        span_mut::<F, Q, L>(grad, m * stride + k).copy_from_slice(acc_m);
+    }
+}
+
+/// The `Q` lane chunks of `values` from `at` on (one bounds check for all of them).
+#[inline(always)]
+fn span<F, const Q: usize, const L: usize>(values: &[F], at: usize) -> &[[F; L]; Q] {
+    let chunks = values[at..][..Q * L].as_chunks::<L>().0;
+    chunks.try_into().expect("Q chunks of L lanes")
+}
+
+/// [`span`], writable.
+#[inline(always)]
+fn span_mut<F, const Q: usize, const L: usize>(values: &mut [F], at: usize) -> &mut [[F; L]; Q] {
+    let chunks = values[at..][..Q * L].as_chunks_mut::<L>().0;
+    chunks.try_into().expect("Q chunks of L lanes")
 }
 
 /// Asks the CPU to bring `value`'s cache line into L1 (a hint; nothing on other targets).
