@@ -44,12 +44,13 @@ const MEMORY_PAIRS: std::ops::RangeInclusive<usize> = 10..=200;
 const LINE_SEARCH_PASSES: usize = 20;
 /// Passes after which a line search that has only found the objective flat ends the run: every
 /// trial within [`FLAT_BAND`] units of the pass type's rounding (relative) of the objective at
-/// the start of the search, and none lower than the start by `ftol` relative, so that even a
-/// success would stop the run by the `ftol` rule. In float32 the last line search of a converged
-/// run looks like this: on the digits its 20 trials scattered within 1.1e-7 of the start, and on
-/// MNIST the best of them was 1.8e-9 lower (`ftol` is 2.2e-9); the 20-pass cap spent 15 passes
-/// more on each (13% of MNIST's run, 40% of the ImageNet-sized probe's). A search that is
-/// backtracking from a step too long sees objectives far above the start and goes on.
+/// the start of the search, and none lower than the start by `ftol` relative, the least decrease
+/// that lets the run go on (a step found now would most likely stop it by that rule). In
+/// float32 the last line search of a converged run looks like this: on the digits its 20 trials
+/// scattered within 1.1e-7 of the start, and on MNIST the best of them was 1.8e-9 lower (`ftol`
+/// is 2.2e-9); the 20-pass cap spent 15 passes more on each (13% of MNIST's run, 40% of the
+/// ImageNet-sized probe's). A search that is backtracking from a step too long sees objectives
+/// far above the start and goes on.
 const FLAT_SEARCH_PASSES: usize = 5;
 /// The band that counts as flat, in units of the pass type's epsilon: the mean loss is a sum of
 /// rounded log-sum-exps (each f_max + ln Σ e^(f − f_max) − f_y, whose terms cancel when the
