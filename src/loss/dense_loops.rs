@@ -394,13 +394,13 @@ fn span_update<F, const R: usize, const M: usize, const Q: usize, const L: usize
 ) where
     F: Float,
 {
-    let mut tiles = grad.chunks_exact_mut(M * stride).zip(factors.chunks_exact(M));
-    for (grad_tile, tile_factors) in &mut tiles {
+    let mut grad_tiles = grad.chunks_exact_mut(M * stride);
+    let mut factor_tiles = factors.chunks_exact(M);
+    for (grad_tile, tile_factors) in (&mut grad_tiles).zip(&mut factor_tiles) {
         tile_update::<F, R, M, Q, L, A>(grad_tile, stride, k, rows, tile_factors);
     }
-    let left = grad.len() / stride % M;
-    let (grad_left, factors_left) = (grad.len() - left * stride, factors.len() - left);
-    for (grad_j, g) in grad[grad_left..].chunks_exact_mut(stride).zip(&factors[factors_left..]) {
+    let grad_left = grad_tiles.into_remainder().chunks_exact_mut(stride);
+    for (grad_j, g) in grad_left.zip(factor_tiles.remainder()) {
         tile_update::<F, R, 1, Q, L, A>(grad_j, stride, k, rows, std::slice::from_ref(g));
     }
 }

@@ -205,7 +205,7 @@ impl<F: Float> Problem<'_, '_, '_, F> {
             return Err(argmin::core::Error::msg(format!(
                 "no lower objective by ftol along the search direction in {FLAT_SEARCH_PASSES} \
                  passes, all within {:.1e} of the start: flat to the precision of the {} passes",
-                FLAT_BAND * F::epsilon().as_f64(),
+                flat_band::<F>(),
                 F::DTYPE_NAME,
             )));
         }
@@ -223,8 +223,7 @@ impl<F: Float> Problem<'_, '_, '_, F> {
         self.passes.set(self.passes.get() + 1);
         let flat = start_cost.is_some_and(|start| {
             let scale = start.abs();
-            (cost - start).abs() <= FLAT_BAND * F::epsilon().as_f64() * scale
-                && cost >= start - self.ftol * scale
+            (cost - start).abs() <= flat_band::<F>() * scale && cost >= start - self.ftol * scale
         });
         self.search.set(Search { passes: search.passes + 1, flat: search.flat && flat, ..search });
         *self.cache.borrow_mut() = Some((params.clone(), cost, grad.clone()));
@@ -260,6 +259,11 @@ impl<F: Float> Gradient for Problem<'_, '_, '_, F> {
     fn gradient(&self, params: &Params) -> std::result::Result<Params, argmin::core::Error> {
         Ok(self.evaluate(params)?.1)
     }
+}
+
+/// [`FLAT_BAND`] epsilons of the pass type `F`, relative: 1.9e-6 in float32, 3.6e-15 in float64.
+fn flat_band<F: Float>() -> f64 {
+    FLAT_BAND * F::epsilon().as_f64()
 }
 
 /// The line search under way: its iteration, the passes it has taken, and whether every one of
