@@ -24,7 +24,11 @@ pub fn write_atomically(
         _ => Path::new("."),
     };
     let existing = std::fs::metadata(path).ok().filter(|m| m.is_file()).map(|m| m.permissions());
-    let temporary = plain_create().tempfile_in(folder).map_err(|e| Error::io(path, e))?;
+    let temporary = plain_create().tempfile_in(folder).map_err(|e| {
+        let message =
+            format!("cannot create a file in the folder {}: {}", folder.display(), os_cause(&e));
+        Error::io(path, io::Error::new(e.kind(), message))
+    })?;
     if let Some(permissions) = existing {
         // Set on the open file, where the umask does not apply: the mode is kept exactly.
         temporary.as_file().set_permissions(permissions).map_err(|e| Error::io(path, e))?;
@@ -37,6 +41,17 @@ pub fn write_atomically(
     temporary.as_file().sync_all().map_err(|e| Error::io(path, e))?;
     temporary.persist(path).map_err(|e| Error::io(path, e.error))?;
     Ok(())
+}
+
+/// The system's words for an error of tempfile's, which wraps them with the path of the
+/// temporary file it could not make (a name the user never gave).
+fn os_cause(err: &io::Error) -> String {
+    let inner = err.get_ref().and_then(|wrapper| wrapper.source());
+    let os_error = inner.and_then(|cause| cause.downcast_ref::<io::Error>()).unwrap_or(err);
+    match os_error.raw_os_error() {
+        Some(code) => io::Error::from_raw_os_error(code).to_string(),
+        None => err.kind().to_string(),
+    }
 }
 
 /// A temporary-file builder whose files get the mode [`File::create`] asks for (0o666; the

@@ -343,9 +343,19 @@ fn nesting_depth(text: &[u8]) -> usize {
 /// header writes it, quoted (`'<f8'`).
 ///
 /// # Errors
-/// A message naming a structured dtype.
+/// A message naming a structured dtype, or a text one: no reader here takes text, and a
+/// Unicode dtype's size field counts characters of 4 bytes (`'<U21'`: 84 bytes an element), so
+/// its data would look the wrong length instead.
 pub(crate) fn plain_type(header: &NpyHeader) -> std::result::Result<(TypeStr, String), String> {
     match header.dtype() {
+        DType::Plain(type_str)
+            if matches!(type_str.type_char(), TypeChar::UnicodeStr | TypeChar::ByteStr) =>
+        {
+            Err(format!(
+                "unsupported dtype {}: text, where numbers are expected",
+                header.dtype().descr()
+            ))
+        }
         DType::Plain(type_str) => Ok((type_str, header.dtype().descr())),
         other => Err(format!(
             "unsupported structured dtype {}: expected a plain numeric type",

@@ -69,14 +69,15 @@ pub fn can_map(spec: &DataSpec) -> bool {
 /// a stratified validation split as [`super::load`] does, as rows of the same mapping.
 ///
 /// # Errors
-/// [`Error::InvalidOption`] for a source that is not an `.npy` pair, or a `val_fraction`
-/// outside [0, 1); those of [`MappedMatrix::open`]; a labels file that is not a vector of N
+/// [`Error::InvalidOption`] for a source that is not an `.npy` pair, or options it would
+/// ignore (see [`super::load`]: a `val_fraction` outside [0, 1), a CSV column, a count of
+/// CIFAR-10 test records); those of [`MappedMatrix::open`]; a labels file that is not a vector of N
 /// non-negative integers; those of the sample weights.
 pub fn load_mapped(spec: &DataSpec, options: &LoadOptions) -> Result<MappedSplits> {
     let DataSpec::Npy { inputs: inputs_path, labels: labels_path } = spec else {
         return Err(Error::InvalidOption(format!("only npy: sources are mapped, not {spec}")));
     };
-    options.check_val_fraction()?;
+    options.check_for(spec)?;
     let inputs = Arc::new(MappedMatrix::open(inputs_path)?);
     let labels = npy::read_labels(labels_path)?;
     let n_rows = inputs.dim().0;

@@ -148,15 +148,37 @@ pub struct LoadOptions {
 }
 
 impl LoadOptions {
-    /// Refuses a `val_fraction` outside [0, 1).
-    fn check_val_fraction(&self) -> Result<()> {
-        match (0.0..1.0).contains(&self.val_fraction) {
-            true => Ok(()),
-            false => Err(Error::InvalidOption(format!(
+    /// Refuses a `val_fraction` outside [0, 1), and options that `spec`'s source would ignore:
+    /// a label or weight column for a source other than CSV (or a weight column beside a weight
+    /// file), a test-record count for a source other than CIFAR-10.
+    fn check_for(&self, spec: &DataSpec) -> Result<()> {
+        if !(0.0..1.0).contains(&self.val_fraction) {
+            return Err(Error::InvalidOption(format!(
                 "the validation fraction must be in [0, 1), got {}",
                 self.val_fraction
-            ))),
+            )));
         }
+        let not_for = |what: String, sources: &str| {
+            Err(Error::InvalidOption(format!("{what} is for {sources}, not {spec}")))
+        };
+        let csv = matches!(spec, DataSpec::Csv(_));
+        if let (Some(column), false) = (&self.csv_label, csv) {
+            return not_for(format!("a label column ('{column}')"), "CSV sources");
+        }
+        if let Some(column) = &self.csv_weight {
+            if !csv {
+                return not_for(format!("a weight column ('{column}')"), "CSV sources");
+            }
+            if self.sample_weights.is_some() {
+                return Err(Error::InvalidOption(
+                    "sample weights come from a file or from a CSV column, not both".into(),
+                ));
+            }
+        }
+        if let (Some(records), false) = (self.cifar_test, matches!(spec, DataSpec::Cifar10(_))) {
+            return not_for(format!("a count of test records ({records})"), "CIFAR-10");
+        }
+        Ok(())
     }
 }
 
@@ -183,24 +205,13 @@ impl Default for LoadOptions {
 /// offset, from plain files); other sources are read whole, and their shares kept.
 ///
 /// # Errors
-/// [`Error::InvalidOption`] for a `val_fraction` outside [0, 1), or a weight column with
-/// another source than CSV or with a weight file; [`Error::File`] or [`Error::Io`] for a
+/// [`Error::InvalidOption`] for a `val_fraction` outside [0, 1), a label or weight column
+/// with another source than CSV, a weight column with a weight file, or a count of CIFAR-10
+/// test records with another source; [`Error::File`] or [`Error::Io`] for a
 /// missing, unreadable or malformed file (a weight file with a count other than the training
 /// rows included), naming the file and the record or line.
 pub fn load(spec: &DataSpec, options: &LoadOptions) -> Result<Splits> {
-    options.check_val_fraction()?;
-    if let Some(column) = &options.csv_weight {
-        if !matches!(spec, DataSpec::Csv(_)) {
-            return Err(Error::InvalidOption(format!(
-                "a weight column ('{column}') is for CSV sources, not {spec}"
-            )));
-        }
-        if options.sample_weights.is_some() {
-            return Err(Error::InvalidOption(
-                "sample weights come from a file or from a CSV column, not both".into(),
-            ));
-        }
-    }
+    options.check_for(spec)?;
     match spec {
         DataSpec::Digits => digits::load(options),
         DataSpec::Mnist(dir) => mnist::load(dir, options),

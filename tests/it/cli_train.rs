@@ -168,8 +168,36 @@ fn a_failed_run_leaves_an_existing_model_alone() {
     let missing = text(&dir.path().join("missing"));
     failure(&["train", "--data", &format!("mnist:{missing}"), "--model", &text(&model)]);
     failure(&["train", "--lr", "nan", "--optimizer", "sgd", "--model", &text(&model)]);
+    // An output that cannot be written is found before training, not after the model is saved.
+    let stderr = failure(&["train", "--model", &text(&model), "--history", &text(dir.path())]);
+    assert!(stderr.contains("--history") && stderr.contains("a folder, not a file"), "{stderr}");
+    let (model_arg, folder) = (text(&model), text(dir.path()));
+    let tune = ["tune", "--lr", "1", "--reg", "1e-3", "--model", &model_arg, "--results", &folder];
+    assert!(failure(&tune).contains("--results"));
     assert_eq!(std::fs::read(&model).unwrap(), b"precious");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file left");
+    // A model in a folder that does not exist: refused at once, naming the folder (not the
+    // temporary file a late write would have tried).
+    let nowhere = dir.path().join("no folder").join("model.safetensors");
+    let stderr = failure(&["train", "--model", &text(&nowhere)]);
+    assert!(stderr.contains("the folder") && !stderr.contains("no folder/.tmp"), "{stderr}");
+}
+
+#[test]
+fn options_a_source_would_ignore_are_refused() {
+    let data = |name: &str| text(&fixture(&format!("data/{name}")));
+    let npy = format!("npy:{},{}", data("digits_X.npy"), data("digits_y.npy"));
+    let cases: [(&[&str], &str); 4] = [
+        (&["--weight-column", "1"], "a weight column ('1') is for CSV sources"),
+        (&["--label-column", "0"], "a label column ('0') is for CSV sources"),
+        (&["--cifar-test", "5"], "a count of test records (5) is for CIFAR-10"),
+        (&["--weight-column", "1", "--no-mmap"], "a weight column ('1') is for CSV sources"),
+    ];
+    for (options, message) in cases {
+        let args = [&["train", "--data", npy.as_str(), "--iters", "2"][..], options].concat();
+        let stderr = failure(&args);
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+    }
 }
 
 #[test]

@@ -214,17 +214,24 @@ fn bad_mapped_files_are_refused_naming_the_file() {
     let (mut inputs, _) = problem();
     inputs[[17, 3]] = f32::NAN;
     npy::write_matrix(&nan, inputs.view()).unwrap();
+    // Text, as np.save(path, a.astype(str)) writes it: 'U2' is 2 characters of 4 bytes.
+    let (text_inputs, text_labels) = (dir.path().join("text_x.npy"), dir.path().join("text_y.npy"));
+    write_npy(&text_inputs, "<U2", &format!("({N}, {D})"), &vec![0; N * D * 8]);
+    write_npy_vector(&text_labels, "<U2", N, &vec![0; N * 8]);
     let cases = [
         (&truncated, &y, "it is truncated"),
         (&fortran, &y, "Fortran order"),
         (&x, &short_labels, "2 labels for the 600 samples"),
         (&nan, &y, "sample 17, feature 3"),
+        (&text_inputs, &y, "unsupported dtype '<U2': text, where numbers are expected"),
+        (&x, &text_labels, "unsupported dtype '<U2': text, where numbers are expected"),
     ];
     for (x, y, expected) in cases {
         let data = format!("npy:{},{}", text(x), text(y));
         let err = failure(&["train", "--data", &data, "--quiet"]);
         assert!(err.contains(expected), "{err}");
-        assert!(err.contains(&text(if expected.contains("labels") { y } else { x })), "{err}");
+        let at_fault = if expected.contains("labels") || y.ends_with("text_y.npy") { y } else { x };
+        assert!(err.contains(&text(at_fault)), "{err}");
     }
 }
 

@@ -12,7 +12,7 @@ use softmax::fit::{FitOptions, Fitted, fit, fit_mapped};
 use softmax::model::argmax_rows;
 
 use crate::options::{TrainArgs, start_threads};
-use crate::output::print_line;
+use crate::output::{check_writable, print_line};
 use crate::progress::Bar;
 use crate::report::write_training_report;
 
@@ -26,7 +26,8 @@ pub struct Args {
     /// L2 regularization strength (≥ 0), in the --reg-convention.
     #[arg(long, default_value_t = 1e-4, allow_hyphen_values = true)]
     reg: f64,
-    /// Write the model here (safetensors; atomic: a failed run leaves an existing file alone).
+    /// Write the model here (safetensors; its folder is checked before training, and the file
+    /// is replaced atomically: a run that fails before writing it leaves an existing file alone).
     #[arg(long)]
     model: Option<PathBuf>,
     /// Write the loss per step and the accuracies per epoch here: .json, or CSV otherwise.
@@ -126,6 +127,12 @@ fn train(args: Args) -> Result<()> {
             dir.display()
         );
     }
+    if let Some(path) = &args.model {
+        check_writable("--model", path)?;
+    }
+    if let Some(path) = &args.history {
+        check_writable("--history", path)?;
+    }
     start_threads(args.train.threads)?;
     let bar = Bar::new(args.train.quiet || rank > 0, "training");
     let mut on_progress = |p: &softmax::train::Progress| {
@@ -188,11 +195,16 @@ fn train(args: Args) -> Result<()> {
     if rank > 0 {
         return Ok(()); // process 0 writes and prints
     }
+    // The model first: an error in a later output must not lose it, and says where it is.
     if let Some(path) = &args.model {
         fitted.model.save(path)?;
     }
+    let saved = match &args.model {
+        Some(path) => format!(" (the model was saved to {})", path.display()),
+        None => String::new(),
+    };
     if let Some(path) = &args.history {
-        fitted.history.write(path)?;
+        fitted.history.write(path).with_context(|| format!("writing the history{saved}"))?;
     }
     let held_out = report_data.as_ref().map(|(split, data)| (*split, data));
     if let (Some(dir), Some(held_out)) =
@@ -208,7 +220,8 @@ fn train(args: Args) -> Result<()> {
             &summary,
             model_path,
             dir,
-        )?;
+        )
+        .with_context(|| format!("writing the report{saved}"))?;
     }
     print_line(&summary.to_string())?;
     // The words go where the JSON went, and only when that is a terminal: a program reading

@@ -8,12 +8,12 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use softmax::fit::FitOptions;
 use softmax::tune::{Grid, Winner};
 
 use crate::options::{TrainArgs, start_threads};
-use crate::output::print_line;
+use crate::output::{check_writable, print_line};
 use crate::train::AboutData;
 
 #[derive(clap::Args, Debug)]
@@ -42,6 +42,12 @@ pub fn run(args: Args) -> Result<()> {
     // Every option is checked before any work; named class weights once the classes are known.
     let base = args.train.fit_options(None, 0.0);
     Grid::new(&base, &args.lr, &args.reg)?;
+    if let Some(path) = &args.model {
+        check_writable("--model", path)?;
+    }
+    if let Some(path) = &args.results {
+        check_writable("--results", path)?;
+    }
     start_threads(args.train.threads)?;
     let splits = args.train.load_data()?;
     let class_weight = args.train.class_weight(&splits.train.class_names)?;
@@ -95,7 +101,11 @@ pub fn run(args: Args) -> Result<()> {
         crate::train::summary(best_run, &about, splits.test.as_ref(), args.model.as_ref())?;
     results.winner = Some(Winner { lr, reg, summary });
     if let Some(path) = &args.results {
-        results.write(path)?;
+        let saved = match &args.model {
+            Some(model) => format!(" (the best model was saved to {})", model.display()),
+            None => String::new(),
+        };
+        results.write(path).with_context(|| format!("writing the results{saved}"))?;
     }
     print_line(&serde_json::to_string(&results)?)?;
     Ok(())
