@@ -69,6 +69,48 @@ pub struct Timing {
     pub gbps: f64,
 }
 
+/// The most timed passes [`Workload::time`] takes. The median of a million passes is as good
+/// as that of any more, and each pass's time is kept until the median is taken: a larger count
+/// is a mistake that would otherwise ask for terabytes of times (and abort) or run for days.
+pub const MAX_REPS: usize = 1_000_000;
+
+/// Checks, before any of it is made, that a seeded synthetic problem of shape (n, d, c) in `F`
+/// (a [`Workload`], `softmax gradcheck --random`) fits in memory: X (N·D values), W (C·D) and
+/// the N×C scores a pass holds must not overflow, must together fit the most one allocation
+/// can hold (`isize::MAX` bytes, Rust's limit), and the system must grant that much memory.
+/// That last test asks for the bytes and gives them back at once (they are never touched), so
+/// that a shape too large for this machine is an error naming it, not an abort when the
+/// arrays are filled.
+///
+/// # Errors
+/// [`Error::InvalidOption`] naming N, D and C when the problem is too large.
+pub fn check_problem_size<F: Float>((n, d, c): (usize, usize, usize)) -> Result<()> {
+    let too_large = |why: String| {
+        Error::InvalidOption(format!(
+            "a problem of N = {n} samples, D = {d} features and C = {c} classes is too large: \
+             {why}"
+        ))
+    };
+    let values = [n.checked_mul(d), c.checked_mul(d), n.checked_mul(c)]
+        .into_iter()
+        .try_fold(0usize, |total, values| total.checked_add(values?));
+    let bytes = values.and_then(|values| values.checked_mul(size_of::<F>()));
+    let Some(bytes) = bytes.filter(|&bytes| bytes <= isize::MAX as usize) else {
+        return Err(too_large(
+            "X (N·D values), W (C·D) and the scores (N·C) would take 8 EiB or more, more than one \
+             allocation can hold (2^63 − 1 bytes)"
+                .into(),
+        ));
+    };
+    if Vec::<u8>::new().try_reserve_exact(bytes).is_err() {
+        let gib = bytes as f64 / f64::from(1u32 << 30);
+        return Err(too_large(format!(
+            "X, W and the scores would take {gib:.1} GiB, more memory than this system grants"
+        )));
+    }
+    Ok(())
+}
+
 /// A seeded problem of shape (n, d, c) in `F`, ready to be timed.
 pub struct Workload<F> {
     problem: crate::synthetic::Problem<F>,
@@ -76,28 +118,42 @@ pub struct Workload<F> {
 
 impl<F: Float> Workload<F> {
     /// X = randn, W = 0.01·randn (a classifier early in training), uniform labels.
-    pub fn new((n, d, c): (usize, usize, usize), seed: u64) -> Self {
-        Workload { problem: random_problem(n, d, c, 0.01, seed) }
+    ///
+    /// # Errors
+    /// [`Error::InvalidOption`] for a shape too large ([`check_problem_size`]).
+    pub fn new((n, d, c): (usize, usize, usize), seed: u64) -> Result<Self> {
+        check_problem_size::<F>((n, d, c))?;
+        Ok(Workload { problem: random_problem(n, d, c, 0.01, seed) })
     }
 
     /// X with each entry nonzero with probability `density` (then uniform in (0, 1], like scaled
     /// pixels), W = 0.01·randn, uniform labels.
     ///
     /// # Errors
-    /// [`Error::InvalidOption`] unless 0 < `density` ≤ 1.
+    /// [`Error::InvalidOption`] unless 0 < `density` ≤ 1, and for a shape too large
+    /// ([`check_problem_size`]).
     pub fn sparse((n, d, c): (usize, usize, usize), density: f64, seed: u64) -> Result<Self> {
         if !(density > 0.0 && density <= 1.0) {
             return Err(Error::InvalidOption(format!(
                 "the density of nonzeros must be in (0, 1], got {density}"
             )));
         }
+        check_problem_size::<F>((n, d, c))?;
         Ok(Workload { problem: random_sparse_problem(n, d, c, density, 0.01, seed) })
     }
 
     /// Times `reps` passes of `kernel` (after one warm-up pass) on the current thread pool, its
-    /// loops on `isa` (`None`: the best this CPU has). The sparse kernel gets X's compressed
-    /// sparse rows built once, before the timing, as full-batch training does.
+    /// loops on `isa` (`None`: the best this CPU has); 0 reps is one. The sparse kernel gets X's
+    /// compressed sparse rows built once, before the timing, as full-batch training does.
+    ///
+    /// # Errors
+    /// [`Error::InvalidOption`] for more than [`MAX_REPS`] reps, and those of the pass.
     pub fn time(&self, kernel: Kernel, isa: Option<Isa>, reps: usize) -> Result<Timing> {
+        if reps > MAX_REPS {
+            return Err(Error::InvalidOption(format!(
+                "reps must be at most {MAX_REPS} (the median of more is no better), got {reps}"
+            )));
+        }
         let p = &self.problem;
         let isa = isa.unwrap_or_else(Isa::detect);
         let options = LossOptions { kernel, reg: 1e-3, isa: Some(isa), ..Default::default() };
@@ -131,8 +187,8 @@ impl<F: Float> Workload<F> {
             median_ms,
             min_ms: times[0],
             max_ms: times[times.len() - 1],
-            gflops: 4.0 * (n * d * c) as f64 / (median_ms * 1e6),
-            gbps: (n * d * std::mem::size_of::<F>()) as f64 / (median_ms * 1e6),
+            gflops: 4.0 * n as f64 * d as f64 * c as f64 / (median_ms * 1e6),
+            gbps: (n * d * size_of::<F>()) as f64 / (median_ms * 1e6),
         })
     }
 }

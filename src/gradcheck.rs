@@ -13,9 +13,17 @@ use serde::Serialize;
 
 use crate::{Error, Kernel, LossOptions, Result, loss_and_grad};
 
+/// The most coordinates one gradient check takes. Each check costs two full loss passes and
+/// keeps one [`Check`] in the report, so a million are already far more than finding a wrong
+/// gradient needs; a larger count is a mistake that would otherwise ask for a report of
+/// terabytes (and abort when it cannot be allocated) or run for days.
+pub const MAX_CHECKS: usize = 1_000_000;
+
 /// How many coordinates to check, the step h, and the seed that picks the coordinates.
 #[derive(Clone, Debug, PartialEq)]
 pub struct GradCheckOptions {
+    /// 1 to [`MAX_CHECKS`] coordinates, drawn with replacement (as CS231n's): more than the
+    /// C·D weights checks some twice.
     pub checks: usize,
     pub step: f64,
     pub seed: u64,
@@ -25,6 +33,33 @@ impl Default for GradCheckOptions {
     /// CS231n's defaults: 10 checks, h = 1e-5.
     fn default() -> Self {
         GradCheckOptions { checks: 10, step: 1e-5, seed: 0 }
+    }
+}
+
+impl GradCheckOptions {
+    /// Checks the options before any work: what [`gradient_check`] does first, for a caller
+    /// that must build the problem before it can call it.
+    ///
+    /// # Errors
+    /// [`Error::InvalidOption`] for a count of checks outside 1..=[`MAX_CHECKS`] and a step that
+    /// is not finite and positive.
+    pub fn check(&self) -> Result<()> {
+        if self.checks == 0 {
+            return Err(Error::InvalidOption("checks must be at least 1".into()));
+        }
+        if self.checks > MAX_CHECKS {
+            return Err(Error::InvalidOption(format!(
+                "checks must be at most {MAX_CHECKS} (each costs two loss passes), got {}",
+                self.checks
+            )));
+        }
+        if !(self.step.is_finite() && self.step > 0.0) {
+            return Err(Error::InvalidOption(format!(
+                "step must be finite and > 0, got {}",
+                self.step
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -78,7 +113,7 @@ pub fn centered_difference(
 /// coordinates of `weights`, in `f64`.
 ///
 /// # Errors
-/// Those of [`loss_and_grad`], zero checks, and a step that is not finite and positive.
+/// Those of [`loss_and_grad`] and of [`GradCheckOptions::check`].
 pub fn gradient_check(
     weights: ArrayView2<f64>,
     inputs: ArrayView2<f64>,
@@ -86,15 +121,7 @@ pub fn gradient_check(
     loss_options: &LossOptions,
     checks: &GradCheckOptions,
 ) -> Result<GradCheckReport> {
-    if checks.checks == 0 {
-        return Err(Error::InvalidOption("checks must be at least 1".into()));
-    }
-    if !(checks.step.is_finite() && checks.step > 0.0) {
-        return Err(Error::InvalidOption(format!(
-            "step must be finite and > 0, got {}",
-            checks.step
-        )));
-    }
+    checks.check()?;
     let at_weights = loss_and_grad(weights, inputs, labels, loss_options)?;
     let mut perturbed: Array2<f64> = weights.to_owned();
     let mut rng = ChaCha8Rng::seed_from_u64(checks.seed);

@@ -119,7 +119,8 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
     random_state : int, RandomState instance or None, default=None
         Seeds the initial weights and the minibatches. None is seed 0: fits are reproducible.
     n_threads : int or None, default=None
-        Worker threads (None: one per core). Results do not depend on it.
+        Worker threads, 1 to 1024 (None: one per core). Results do not depend on it, so more
+        threads than cores never help; ``fit`` raises ValueError above 1024.
     verbose : int, default=0
         When > 0, prints the loss after every iteration.
 

@@ -145,13 +145,20 @@ pub fn fit(
     };
     let options = options.check().map_err(to_py)?;
     let n_threads: usize = match n_threads {
-        Some(n) if n >= 1 => non_negative(n, "n_threads")?,
-        Some(n) => {
+        None => 0, // rayon: one per core
+        Some(n) if n < 1 => {
             return Err(to_py(softmax::Error::InvalidOption(format!(
                 "n_threads must be at least 1, got {n}"
             ))));
         }
-        None => 0, // rayon: one per core
+        Some(n) if n > softmax::MAX_THREADS as i128 => {
+            return Err(to_py(softmax::Error::InvalidOption(format!(
+                "n_threads must be at most {} (results are the same on any number of threads; \
+                 more than the cores only slows them), got {n}",
+                softmax::MAX_THREADS
+            ))));
+        }
+        Some(n) => non_negative(n, "n_threads")?,
     };
     let labels = labels(y, class_names.len())?;
     let sample_weights = sample_weight.map(as_vec::<f64>).transpose()?;

@@ -106,7 +106,9 @@ impl From<gradcheck::GradCheckReport> for GradCheckReport {
 /// W, X, y, reg
 ///     As loss_and_grad (W and X are converted to float64: float32 is too coarse for h = 1e-5).
 /// num_checks : int, default 10
-///     How many random coordinates of W to check.
+///     How many random coordinates of W to check, 1 to 1,000,000 (each costs two loss passes).
+///     They are drawn with replacement, as grad_check_sparse's: more than W.size check some
+///     twice.
 /// h : float, default 1e-5
 ///     The step of the centered differences (L(W + h e) - L(W - h e)) / 2h.
 /// seed : int, default 0
@@ -124,7 +126,8 @@ impl From<gradcheck::GradCheckReport> for GradCheckReport {
 /// Raises
 /// ------
 /// TypeError, ValueError
-///     As loss_and_grad; ValueError also for num_checks < 1 and h not finite and > 0.
+///     As loss_and_grad; ValueError also for num_checks outside 1..1,000,000 and h not finite
+///     and > 0.
 #[pyfunction]
 #[pyo3(signature = (
     W, X, y, reg, *, num_checks = 10, h = 1e-5, seed = 0, reg_convention = "half",

@@ -141,6 +141,46 @@ fn threads_do_not_change_the_result() {
     assert_eq!(losses[0], losses[2]);
 }
 
+/// Counts, shapes and thread counts beyond their limits are refused with an error naming them,
+/// before anything is allocated or started (they aborted, panicked, or ran for minutes).
+#[test]
+fn counts_shapes_and_threads_beyond_their_limits_are_refused() {
+    for checks in ["1000001", "1000000000000", "18446744073709551615"] {
+        let stderr = failure(&["gradcheck", "--random", "6,5,4", "--checks", checks]);
+        let named =
+            format!("checks must be at most 1000000 (each costs two loss passes), got {checks}");
+        assert!(stderr.contains(&named), "{stderr}");
+    }
+    for (random, why) in [
+        ("100000000000,100000,100000", "more memory than this system grants"),
+        ("18446744073709551615,2,2", "more than one allocation can hold"),
+    ] {
+        let stderr = failure(&["gradcheck", "--random", random]);
+        assert!(stderr.contains("classes is too large") && stderr.contains(why), "{stderr}");
+    }
+    let shape =
+        ["bench", "--kernel", "fused", "--n", "4000000000000", "--d", "4000000", "--c", "3"];
+    let stderr = failure(&shape);
+    let named = "N = 4000000000000 samples, D = 4000000 features and C = 3 classes is too large";
+    assert!(stderr.contains(named), "{stderr}");
+    let stderr = failure(&["bench", "--n", "10", "--d", "3", "--c", "2", "--reps", "1000001"]);
+    assert!(stderr.contains("reps must be at most 1000000") && stderr.contains("got 1000001"));
+
+    let (w, x, y) = (path("W_f64.npy"), path("X_f64.npy"), path("y_i64.npy"));
+    let csv = format!("csv:{}", path("data/digits_named.csv"));
+    let train = ["train", "--data", &csv, "--label-column", "digit", "--iters", "3", "--quiet"];
+    let runs: [&[&str]; 4] = [
+        &[&loss_args(&w, &x, &y)[..], &["--threads", "1025"]].concat(),
+        &[&train[..], &["--threads", "2000"]].concat(),
+        &["gradcheck", "--random", "6,5,4", "--threads", "1000000"],
+        &["bench", "--n", "10", "--d", "3", "--c", "2", "--threads", "18446744073709551615"],
+    ];
+    for args in runs {
+        let stderr = failure(args);
+        assert!(stderr.contains("--threads must be at most 1024"), "{args:?}: {stderr}");
+    }
+}
+
 /// Weights, inputs, labels, extra arguments, and words the error message must contain.
 type BadCase<'a> = (&'a str, &'a str, &'a str, Vec<&'a str>, Vec<&'a str>);
 

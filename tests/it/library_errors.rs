@@ -203,3 +203,57 @@ fn aligning_a_label_beyond_the_class_names_is_out_of_range() {
     let err = data.align_classes(&["b".to_string(), "a".to_string()]).unwrap_err();
     assert!(matches!(err, Error::LabelOutOfRange { index: 2, label: 2, n_classes: 2 }), "{err:?}");
 }
+
+/// Counts and shapes too large are refused with an error naming them before anything is
+/// allocated (they used to abort the process, or panic): more gradient checks than
+/// [`MAX_CHECKS`], more timed passes than [`MAX_REPS`], and synthetic problems whose sizes
+/// overflow, pass one allocation's limit or exceed what the system grants.
+#[test]
+fn counts_and_shapes_beyond_their_limits_are_refused_before_allocating() {
+    use softmax::bench::{MAX_REPS, Workload, check_problem_size};
+    use softmax::gradcheck::{GradCheckOptions, MAX_CHECKS, gradient_check};
+
+    let p = random_problem::<f64>(6, 5, 4, 0.1, 1);
+    let check = |checks: usize| {
+        let options = GradCheckOptions { checks, ..Default::default() };
+        let loss = LossOptions::default();
+        gradient_check(p.weights.view(), p.inputs.view(), &p.labels, &loss, &options)
+    };
+    for checks in [MAX_CHECKS + 1, 1 << 40, usize::MAX] {
+        let err = check(checks).unwrap_err();
+        let named = format!(
+            "checks must be at most {MAX_CHECKS} (each costs two loss passes), got {checks}"
+        );
+        assert!(matches!(&err, Error::InvalidOption(m) if *m == named), "{err:?}");
+    }
+    // Drawn with replacement: more checks than W's 20 weights are still checks.
+    assert_eq!(check(50).unwrap().checks.len(), 50);
+
+    let too_large = |dims: (usize, usize, usize), why: &str| {
+        let (n, d, c) = dims;
+        let named = format!("N = {n} samples, D = {d} features and C = {c} classes is too large");
+        for err in [
+            check_problem_size::<f64>(dims).unwrap_err(),
+            Workload::<f64>::new(dims, 0).err().unwrap(),
+            Workload::<f32>::sparse(dims, 0.5, 0).err().unwrap(),
+        ] {
+            let message = err.to_string();
+            assert!(message.contains(&named) && message.contains(why), "{dims:?}: {message}");
+        }
+    };
+    let one_allocation = "more than one allocation can hold";
+    too_large((usize::MAX, 2, 1), one_allocation); // N·D overflows
+    too_large((3, 1, usize::MAX / 2), one_allocation); // N·C overflows
+    too_large((4_000_000_000_000, 4_000_000, 3), one_allocation); // N·D > isize::MAX
+    // 2^62 bytes of float64: within one allocation's limit, beyond any machine's memory.
+    too_large((1 << 30, 1 << 29, 1), "more memory than this system grants");
+    check_problem_size::<f64>((300, 40, 5)).unwrap();
+
+    let workload = Workload::<f64>::new((30, 4, 3), 0).unwrap();
+    for reps in [MAX_REPS + 1, usize::MAX] {
+        let err = workload.time(Kernel::Fused, None, reps).unwrap_err();
+        let named = format!("reps must be at most {MAX_REPS}");
+        assert!(matches!(&err, Error::InvalidOption(m) if m.contains(&named)), "{err:?}");
+    }
+    assert_eq!(workload.time(Kernel::Fused, None, 2).unwrap().n, 30);
+}

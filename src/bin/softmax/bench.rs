@@ -13,7 +13,8 @@ pub struct Args {
     /// A named shape: cifar (49000×3073, C=10) | mnist (60000×785, C=10) | dev (500×3073) |
     /// minibatch (200×3073) | manyclass (10000×512, C=1000) | probe (a linear probe on
     /// embeddings: N×768, C=1000, N = 16000 unless --n says; use --dtype f32, the default).
-    /// --n, --d and --c replace its N, D and C.
+    /// --n, --d and --c replace its N, D and C; a shape whose X, W and N×C scores do not fit
+    /// in memory is refused.
     #[arg(long, default_value = "cifar")]
     shape: Shape,
     /// Samples N, instead of the shape's.
@@ -41,10 +42,11 @@ pub struct Args {
     /// avx512 | avx2 | baseline | auto (the best this CPU has). One the CPU lacks is refused.
     #[arg(long, default_value = "auto")]
     isa: String,
-    /// Worker threads (default: all cores).
+    /// Worker threads, 1 to 1024 (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
-    /// Timed passes per kernel (after one warm-up pass); the median is reported.
+    /// Timed passes per kernel (after one warm-up pass), at most 1,000,000; the median is
+    /// reported.
     #[arg(long, default_value_t = 10)]
     reps: usize,
     /// One JSON object per kernel and line instead of a table.
@@ -108,7 +110,7 @@ fn workload<F: softmax::Float>(
 ) -> Result<Workload<F>> {
     Ok(match density {
         Some(density) => Workload::sparse(dims, density, 0)?,
-        None => Workload::new(dims, 0),
+        None => Workload::new(dims, 0)?,
     })
 }
 

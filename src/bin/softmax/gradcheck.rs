@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use serde_json::json;
+use softmax::bench::check_problem_size;
 use softmax::gradcheck::{GradCheckOptions, GradCheckReport, gradient_check};
 use softmax::synthetic::random_problem;
 use softmax::{Layout, LossOptions};
@@ -27,12 +28,15 @@ pub struct Args {
     /// Labels y as .npy (any integer dtype).
     #[arg(long, requires = "weights")]
     labels: Option<PathBuf>,
-    /// Check on a seeded random problem of N samples, D features and C classes: "N,D,C".
+    /// Check on a seeded random problem of N samples, D features and C classes: "N,D,C" (a
+    /// shape whose X, W and N×C scores do not fit in memory is refused).
     #[arg(long, value_name = "N,D,C", value_parser = parse_shape, conflicts_with = "weights")]
     random: Option<[usize; 3]>,
     #[command(flatten)]
     loss: LossArgs,
-    /// Number of random coordinates of W to check.
+    /// Number of random coordinates of W to check, 1 to 1,000,000 (each costs two loss
+    /// passes). They are drawn with replacement, as CS231n's: more than W's C·D weights check
+    /// some twice.
     #[arg(long, default_value_t = 10)]
     checks: usize,
     /// Step h of the centered differences.
@@ -49,6 +53,7 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     let options = args.loss.loss_options()?;
     let checks = GradCheckOptions { checks: args.checks, step: args.step, seed: args.seed };
+    checks.check()?;
     let files = match (&args.weights, &args.inputs, &args.labels) {
         (Some(weights), Some(inputs), Some(labels)) => Some(ProblemFiles {
             weights: weights.clone(),
@@ -62,6 +67,7 @@ pub fn run(args: Args) -> Result<()> {
             if args.loss.layout != Layout::Canonical {
                 bail!("--random makes a problem in the canonical layout; drop --layout");
             }
+            check_problem_size::<f64>((n, d, c))?;
             let problem = random_problem::<f64>(n, d, c, RANDOM_WEIGHT_SCALE, args.seed);
             let report = gradient_check(
                 problem.weights.view(),

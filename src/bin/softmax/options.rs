@@ -31,7 +31,7 @@ pub struct LossArgs {
     /// Layout of W and X: canonical (W: C×D, X: N×D) | seed (W: C×D, X: D×N) | cs231n (W: D×C, X: N×D).
     #[arg(long, default_value = "canonical")]
     pub layout: Layout,
-    /// Worker threads for the fused kernel (default: all cores).
+    /// Worker threads for the fused kernel, 1 to 1024 (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
     /// Label smoothing ε in [0, 1), softmax only: targets (1−ε)·onehot(y) + ε/C.
@@ -56,10 +56,17 @@ impl LossArgs {
     }
 }
 
-/// Starts the global thread pool with `threads` workers (default: one per core).
+/// Starts the global thread pool with `threads` workers, 1 to [`softmax::MAX_THREADS`]
+/// (default: one per core).
 pub fn start_threads(threads: Option<usize>) -> Result<()> {
     if let Some(threads) = threads {
         anyhow::ensure!(threads >= 1, "--threads must be at least 1");
+        anyhow::ensure!(
+            threads <= softmax::MAX_THREADS,
+            "--threads must be at most {} (results are the same on any number of \
+             threads; more than the cores only slows them), got {threads}",
+            softmax::MAX_THREADS
+        );
         rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build_global()
@@ -259,8 +266,8 @@ pub struct TrainArgs {
     /// Seed of the initial weights, the minibatches and the validation split.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Worker threads (default: all cores). The same seed gives the same model on any number
-    /// of threads.
+    /// Worker threads, 1 to 1024 (default: all cores). The same seed gives the same model on
+    /// any number of threads.
     #[arg(long)]
     pub threads: Option<usize>,
     /// No progress bar (it is also off when stderr is not a terminal).
