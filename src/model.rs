@@ -217,6 +217,16 @@ impl Model {
         self.parts.feature_names.as_deref()
     }
 
+    /// The features of the samples in `path` to predict with this model: its D features, a CSV
+    /// header's columns matched to its feature names when it has them
+    /// ([`crate::data::load_named_features`]).
+    ///
+    /// # Errors
+    /// Those of [`crate::data::load_named_features`].
+    pub fn load_inputs(&self, path: &Path) -> Result<Array2<f32>> {
+        crate::data::load_named_features(path, self.n_features(), self.feature_names())
+    }
+
     /// The shape of an image sample, for image data.
     pub fn image_shape(&self) -> Option<ImageShape> {
         self.parts.image_shape

@@ -7,15 +7,17 @@
 //! labels may be numbers or names (see [`super::labels`]). Feature values must parse as finite
 //! `f32` (`nan` and `inf` are errors). Optionally a column of sample weights (by header name or
 //! index, [`LoadOptions::csv_weight`]) is read as finite numbers ≥ 0 and is not a feature.
-//! Fields are trimmed; blank lines are skipped. In messages, lines are counted from 1 and
-//! columns from 0 (as the label index is).
+//! A label or weight column given by a name that the header gives to several columns is an
+//! error: which of them was meant would be a guess. Fields are trimmed; blank lines are
+//! skipped. In messages, lines are counted from 1 and columns from 0 (as the label index is).
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use ::csv::{ReaderBuilder, StringRecord, Trim};
 use ndarray::Array2;
 
-use super::{Dataset, LoadOptions, Splits, files, labels, weights};
+use super::{Dataset, LoadOptions, Splits, features, files, labels, weights};
 use crate::{Error, Result};
 
 /// Which column holds the labels.
@@ -25,9 +27,13 @@ pub(super) enum LabelColumn<'a> {
     Last,
     /// A header name, or else a 0-based index.
     Named(&'a str),
-    /// Features for prediction: the last column is a label (and ignored) when the rows have
-    /// `n_features + 1` fields; there is none when they have `n_features`.
-    IfExtra { n_features: usize },
+    /// Features for prediction, for a model of `n_features` features: the last column is a
+    /// label (and ignored) when the rows have `n_features + 1` fields; there is none when they
+    /// have `n_features`. When the model knows its feature `names` and the file has a header,
+    /// the columns are matched by name instead ([`features::match_names`]): the one column
+    /// that is none of the model's features, if there is one, is the label. A first row that
+    /// names every feature is a header even when its names are numbers.
+    IfExtra { n_features: usize, names: Option<&'a [String]> },
 }
 
 /// A CSV file's features, label texts (empty without a label column), sample weights (with a
@@ -92,17 +98,31 @@ pub(super) fn read_table(
     let has_header = match column {
         LabelColumn::Named(name) if is_name(name) => true,
         _ if weight_column.is_some_and(is_name) => true,
+        LabelColumn::IfExtra { names: Some(names), .. } if names_every_feature(&first, names) => {
+            true
+        }
         _ => looks_like_header(&first, has_second.then_some(&second), column.guess(width)),
     };
     let header = has_header.then_some(&first);
-    let label = column.resolve(path, header, width)?;
+    // The feature columns in the order of the table's columns: the model's order when they
+    // are matched by name, else the file's.
+    let (label, matched) = match (column, header) {
+        (LabelColumn::IfExtra { names: Some(names), .. }, Some(header)) => {
+            let (label, features) = match_header(path, header, names)?;
+            (label, Some(features))
+        }
+        _ => (column.resolve(path, header, width)?, None),
+    };
     let weight = weight_column.map(|name| named_column(path, header, width, name, "weight"));
     let weight = weight.transpose()?;
     if let Some(index) = weight.filter(|&index| Some(index) == label) {
         let message = format!("column {index} cannot hold both the labels and the weights");
         return Err(Error::file(path, message));
     }
-    let n_features = width - usize::from(label.is_some()) - usize::from(weight.is_some());
+    let features = matched.unwrap_or_else(|| {
+        (0..width).filter(|&index| Some(index) != label && Some(index) != weight).collect()
+    });
+    let n_features = features.len();
     if n_features == 0 {
         let message =
             "no feature columns: the rows have a single field (is the file comma-separated?)";
@@ -115,6 +135,7 @@ pub(super) fn read_table(
         width,
         label,
         weight,
+        features: &features,
         inputs: Vec::new(),
         labels: Vec::new(),
         weights: Vec::new(),
@@ -133,14 +154,8 @@ pub(super) fn read_table(
     if n_samples == 0 {
         return Err(Error::file(path, "no data rows: the file holds only a header"));
     }
-    let feature_names = header.map(|header| {
-        header
-            .iter()
-            .enumerate()
-            .filter(|&(index, _)| Some(index) != label && Some(index) != weight)
-            .map(|(_, name)| name.to_string())
-            .collect()
-    });
+    let feature_names =
+        header.map(|header| features.iter().map(|&index| header[index].to_string()).collect());
     let inputs = Array2::from_shape_vec((n_samples, n_features), rows.inputs)
         .map_err(|e| Error::file(path, format!("rows do not fit: {e}")))?;
     let weights = weight.map(|_| rows.weights);
@@ -154,13 +169,14 @@ impl LabelColumn<'_> {
         match self {
             LabelColumn::Last => width.checked_sub(1),
             LabelColumn::Named(name) => name.parse().ok().filter(|&index| index < width),
-            LabelColumn::IfExtra { n_features } => {
+            LabelColumn::IfExtra { n_features, .. } => {
                 (n_features.checked_add(1) == Some(width)).then(|| width - 1)
             }
         }
     }
 
-    /// The label column's index (`None`: no label column), given the header, if any.
+    /// The label column's index (`None`: no label column), given the header, if any, by
+    /// position (by name for `Named`; [`match_header`] matches a model's named features).
     fn resolve(
         self,
         path: &Path,
@@ -169,11 +185,11 @@ impl LabelColumn<'_> {
     ) -> Result<Option<usize>> {
         match self {
             LabelColumn::Last => Ok(width.checked_sub(1)),
-            LabelColumn::IfExtra { n_features } if width == n_features => Ok(None),
-            LabelColumn::IfExtra { n_features } if n_features.checked_add(1) == Some(width) => {
+            LabelColumn::IfExtra { n_features, .. } if width == n_features => Ok(None),
+            LabelColumn::IfExtra { n_features, .. } if n_features.checked_add(1) == Some(width) => {
                 Ok(Some(width - 1))
             }
-            LabelColumn::IfExtra { n_features } => Err(Error::file(
+            LabelColumn::IfExtra { n_features, .. } => Err(Error::file(
                 path,
                 format!(
                     "the rows have {width} fields: expected {n_features} features \
@@ -186,8 +202,56 @@ impl LabelColumn<'_> {
     }
 }
 
+/// The label column and the feature columns (in the order of `names`, a model's feature
+/// names) of a file whose `header` names its columns: [`features::match_names`], the one
+/// column that is none of the features being the label.
+///
+/// # Errors
+/// [`Error::File`] for a feature without a column, an ambiguous name, or more than one column
+/// besides the features.
+fn match_header(
+    path: &Path,
+    header: &StringRecord,
+    names: &[String],
+) -> Result<(Option<usize>, Vec<usize>)> {
+    let columns: Vec<String> = header.iter().map(String::from).collect();
+    let mismatch = |why: String| {
+        let message = format!(
+            "the header does not name the model's features: {why} (the header names {}; the \
+             model's features are {})",
+            super::name_list(&columns),
+            super::name_list(names)
+        );
+        Error::file(path, message)
+    };
+    let matched = features::match_names(&columns, names).map_err(mismatch)?;
+    match matched.others[..] {
+        [] => Ok((None, matched.features)),
+        [label] => Ok((Some(label), matched.features)),
+        _ => {
+            let others: Vec<String> =
+                matched.others.iter().map(|&index| columns[index].clone()).collect();
+            Err(mismatch(format!(
+                "columns {} are none of the model's features, and only one column, the labels, \
+                 may be added to them",
+                super::name_list(&others)
+            )))
+        }
+    }
+}
+
+/// Whether the row `first` names every one of a model's feature `names`.
+fn names_every_feature(first: &StringRecord, names: &[String]) -> bool {
+    let fields: HashSet<&str> = first.iter().collect();
+    names.iter().all(|name| fields.contains(name.as_str()))
+}
+
 /// The index of the `role` column (label, weight) given by `name`: a header name, or else a
 /// 0-based index below `width`.
+///
+/// # Errors
+/// [`Error::File`] for a name the header gives to several columns (taking the first would
+/// silently read, say, a feature as the labels), and for no such column.
 fn named_column(
     path: &Path,
     header: Option<&StringRecord>,
@@ -195,8 +259,21 @@ fn named_column(
     name: &str,
     role: &str,
 ) -> Result<usize> {
-    if let Some(index) = header.and_then(|h| h.iter().position(|field| field == name)) {
-        return Ok(index);
+    let matches: Vec<usize> = header.map_or_else(Vec::new, |header| {
+        header.iter().enumerate().filter(|&(_, field)| field == name).map(|(i, _)| i).collect()
+    });
+    match matches[..] {
+        [] => {}
+        [index] => return Ok(index),
+        _ => {
+            let indices: Vec<String> = matches.iter().map(usize::to_string).collect();
+            let message = format!(
+                "the {role} column '{name}' is ambiguous: the header gives that name to columns \
+                 {}; rename all but one",
+                indices.join(", ")
+            );
+            return Err(Error::file(path, message));
+        }
     }
     let message = match (name.parse::<usize>(), header) {
         (Ok(index), _) if index < width => return Ok(index),
@@ -239,6 +316,8 @@ struct Rows<'a> {
     width: usize,
     label: Option<usize>,
     weight: Option<usize>,
+    /// The feature columns, in the order of the table's columns.
+    features: &'a [usize],
     inputs: Vec<f32>,
     labels: Vec<String>,
     weights: Vec<f64>,
@@ -257,33 +336,31 @@ impl Rows<'_> {
             );
             return Err(Error::file(self.path, message));
         }
-        for (index, field) in record.iter().enumerate() {
-            if Some(index) == self.label {
-                labels::check_text(field)
-                    .map_err(|why| Error::file(self.path, format!("line {line}: {why}")))?;
-                self.labels.push(field.to_string());
-                continue;
-            }
-            let column = || match self.header {
+        if let Some(index) = self.label {
+            labels::check_text(&record[index])
+                .map_err(|why| Error::file(self.path, format!("line {line}: {why}")))?;
+            self.labels.push(record[index].to_string());
+        }
+        let invalid = |index: usize, why: &str| {
+            let column = match self.header {
                 Some(header) => format!("column '{}'", &header[index]),
                 None => format!("column {index}"),
             };
-            let invalid = |why: &str| {
-                let message = format!("line {line}, {}: '{field}' {why}", column());
-                Err(Error::file(self.path, message))
-            };
-            if Some(index) == self.weight {
-                match field.parse::<f64>() {
-                    Ok(weight) if weight.is_finite() && weight >= 0.0 => self.weights.push(weight),
-                    Ok(_) => return invalid("is not a weight: weights are finite and >= 0"),
-                    Err(_) => return invalid("is not a number"),
-                }
-                continue;
+            let message = format!("line {line}, {column}: '{}' {why}", &record[index]);
+            Err(Error::file(self.path, message))
+        };
+        if let Some(index) = self.weight {
+            match record[index].parse::<f64>() {
+                Ok(weight) if weight.is_finite() && weight >= 0.0 => self.weights.push(weight),
+                Ok(_) => return invalid(index, "is not a weight: weights are finite and >= 0"),
+                Err(_) => return invalid(index, "is not a number"),
             }
-            match field.parse::<f32>() {
+        }
+        for &index in self.features {
+            match record[index].parse::<f32>() {
                 Ok(value) if value.is_finite() => self.inputs.push(value),
-                Ok(_) => return invalid("is not a finite number"),
-                Err(_) => return invalid("is not a number"),
+                Ok(_) => return invalid(index, "is not a finite number"),
+                Err(_) => return invalid(index, "is not a number"),
             }
         }
         Ok(())

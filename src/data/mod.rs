@@ -43,7 +43,7 @@ use std::path::PathBuf;
 
 use ndarray::Array2;
 
-pub use features::load_features;
+pub use features::{load_features, load_named_features};
 pub use mapped::{MappedDataset, MappedSplits, can_map, load_mapped};
 pub use spec::DataSpec;
 pub use split::stratified_split;

@@ -195,19 +195,28 @@ pub(crate) fn text_width(label: &str, size: u32) -> u32 {
 }
 
 /// `label` cut to at most `width` pixels in [`text`] of `size`, with "…" where it was cut.
+///
+/// The cut is found by bisection over the number of characters kept, so that a long label (a
+/// CSV header's name of a million characters) takes a few measurements, not one per character.
 pub(crate) fn fit_text(label: &str, size: u32, width: u32) -> String {
     if text_width(label, size) <= width {
         return label.to_string();
     }
-    let mut chars: Vec<char> = label.chars().collect();
-    while !chars.is_empty() {
-        chars.pop();
-        let cut: String = chars.iter().collect::<String>() + "…";
-        if text_width(&cut, size) <= width {
-            return cut;
+    let chars: Vec<char> = label.chars().collect();
+    let cut = |kept: usize| chars[..kept].iter().collect::<String>() + "…";
+    // The longest cut that fits keeps at least `fits` and fewer than `too_long` characters.
+    let (mut fits, mut too_long) = (0, chars.len());
+    while too_long - fits > 1 {
+        let middle = fits + (too_long - fits) / 2;
+        match text_width(&cut(middle), size) <= width {
+            true => fits = middle,
+            false => too_long = middle,
         }
     }
-    String::new()
+    match fits > 0 || text_width(&cut(0), size) <= width {
+        true => cut(fits),
+        false => String::new(),
+    }
 }
 
 /// A number for an axis or a legend: 4 significant digits, in scientific notation outside
@@ -274,5 +283,19 @@ mod tests {
         let cut = fit_text("a very long class name indeed", 14, 60);
         assert!(cut.ends_with('…') && text_width(&cut, 14) <= 60, "{cut}");
         assert_eq!(fit_text("cat", 14, 60), "cat");
+        // The longest cut that fits: one more character does not.
+        let kept = cut.chars().count() - 1;
+        let longer: String = "a very long class name indeed".chars().take(kept + 1).collect();
+        assert!(text_width(&(longer + "…"), 14) > 60, "{cut}");
+        assert_eq!(fit_text("abc", 14, 0), "");
+    }
+
+    #[test]
+    fn a_label_of_200_000_characters_is_cut_in_a_few_measurements() {
+        let label = "w".repeat(200_000);
+        let start = std::time::Instant::now();
+        let cut = fit_text(&label, 13, 140);
+        assert!(cut.ends_with('…') && text_width(&cut, 13) <= 140, "{cut}");
+        assert!(start.elapsed().as_secs() < 10, "{:?}", start.elapsed());
     }
 }

@@ -79,11 +79,23 @@ where
         .draw()
 }
 
+/// The largest magnitude of a linear axis's ends. Plotters computes an axis's ticks from its
+/// width, and its tick loop never ends when that width is not finite (an axis over −1e308..1e308,
+/// or one whose padding overflows); ends within ±`f64::MAX` / 8 keep the width finite.
+pub(crate) const AXIS_LIMIT: f64 = f64::MAX / 8.0;
+
 /// The range [low, high] padded by `fraction` of its span on both sides (by 0.5 when it is a
-/// single value).
+/// single value), for a linear axis: its ends are clamped within ±[`AXIS_LIMIT`], so its width is
+/// finite (values beyond that limit must be scaled down to fit). No values (low > high, as
+/// [`extent`] gives for none) or a NaN give 0..1.
 pub(crate) fn padded((low, high): (f64, f64), fraction: f64) -> std::ops::Range<f64> {
+    if low.is_nan() || high.is_nan() || low > high {
+        return 0.0..1.0;
+    }
+    let clamp = |value: f64| value.clamp(-AXIS_LIMIT, AXIS_LIMIT);
+    let (low, high) = (clamp(low), clamp(high));
     let pad = if high > low { (high - low) * fraction } else { 0.5 };
-    (low - pad)..(high + pad)
+    clamp(low - pad)..clamp(high + pad)
 }
 
 /// The smallest and largest of `values` (∞, −∞ for none).
@@ -91,4 +103,33 @@ pub(crate) fn extent(values: impl IntoIterator<Item = f64>) -> (f64, f64) {
     values
         .into_iter()
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn padded_ranges_are_finite_with_a_finite_width() {
+        assert_eq!(padded((0.0, 10.0), 0.05), -0.5..10.5);
+        assert_eq!(padded((3.0, 3.0), 0.05), 2.5..3.5);
+        assert_eq!(padded((f64::INFINITY, f64::NEG_INFINITY), 0.05), 0.0..1.0);
+        assert_eq!(padded((f64::NAN, 1.0), 0.05), 0.0..1.0);
+        let extremes = [
+            (-f64::MAX, f64::MAX),
+            (-1e308, 1e308),
+            (1.0, 1.7e308),
+            (-f64::MAX, -f64::MAX),
+            (f64::NEG_INFINITY, f64::INFINITY),
+            (0.0, AXIS_LIMIT),
+        ];
+        for (low, high) in extremes {
+            let range = padded((low, high), 0.15);
+            assert!(range.start <= range.end, "{low}, {high}: {range:?}");
+            assert!((range.end - range.start).is_finite(), "{low}, {high}: {range:?}");
+        }
+        // Within the limit, the range holds the values.
+        let range = padded((-AXIS_LIMIT, AXIS_LIMIT), 0.05);
+        assert_eq!(range, -AXIS_LIMIT..AXIS_LIMIT);
+    }
 }

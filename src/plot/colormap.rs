@@ -65,9 +65,11 @@ impl Colormap {
         RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
     }
 
-    /// The colour of `value` on the range [low, high] (the middle colour when low = high).
+    /// The colour of `value` on the range [low, high] (the middle colour when low = high). The
+    /// position is computed on halves, so that a range wider than `f64::MAX` (−1e308 to 1e308)
+    /// does not overflow to an infinite width, which would give every value the first colour.
     pub fn scaled(&self, value: f64, (low, high): (f64, f64)) -> RGBColor {
-        let t = if high > low { (value - low) / (high - low) } else { 0.5 };
+        let t = if high > low { (value / 2.0 - low / 2.0) / (high / 2.0 - low / 2.0) } else { 0.5 };
         self.color(t)
     }
 
@@ -127,7 +129,7 @@ impl ColorBar {
         let (low, high) = self.range;
         let numbers = [
             (low, 0, HPos::Left),
-            ((low + high) / 2.0, width / 2, HPos::Center),
+            (low / 2.0 + high / 2.0, width / 2, HPos::Center),
             (high, width, HPos::Right),
         ];
         for (value, offset, h) in numbers {
@@ -162,6 +164,14 @@ mod tests {
         assert_eq!(VIRIDIS.scaled(0.4, (0.2, 0.6)), VIRIDIS.color(0.5));
         assert_eq!(VIRIDIS.scaled(1.0, (1.0, 1.0)), VIRIDIS.color(0.5));
         assert_eq!(VIRIDIS.color(f64::NAN), RGBColor(128, 128, 128));
+    }
+
+    #[test]
+    fn ranges_wider_than_the_largest_float_keep_their_colours() {
+        let range = (-f64::MAX, f64::MAX);
+        assert_eq!(DIVERGING.scaled(f64::MAX, range), DIVERGING.color(1.0));
+        assert_eq!(DIVERGING.scaled(0.0, range), DIVERGING.color(0.5));
+        assert_eq!(DIVERGING.signed(-1e308, 1e308), DIVERGING.color(0.0));
     }
 
     #[test]

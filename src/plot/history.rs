@@ -7,7 +7,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::canvas::{DrawResult, HEADER_HEIGHT, Header, Picture, format_number, text};
-use super::chart::{self, Axis, extent, padded};
+use super::chart::{self, AXIS_LIMIT, Axis, extent, padded};
 use super::colormap::SERIES;
 use crate::train::History;
 use crate::{Error, Result};
@@ -89,19 +89,24 @@ impl TrainingCurves {
     fn draw_loss<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
         let losses = self.losses();
         let (low, high) = extent(losses.iter().map(|p| p.1));
-        if low > 0.0 && high / low > LOG_SCALE_RATIO {
-            let y = (low / 1.2..high * 1.2).log_scale();
-            self.draw_loss_on(area, &losses, y, "loss (log scale)")
+        if let Some(y) = log_range((low, high)) {
+            self.draw_loss_on(area, &losses, y.log_scale(), 1.0, "loss (log scale)")
         } else {
-            self.draw_loss_on(area, &losses, padded((low, high), 0.05), "loss")
+            // Losses beyond the axis limit are drawn in eighths (a power of two: exactly),
+            // their labels multiplied back.
+            let unit = if low.abs().max(high.abs()) > AXIS_LIMIT { 8.0 } else { 1.0 };
+            let y = padded((low / unit, high / unit), 0.05);
+            self.draw_loss_on(area, &losses, y, unit, "loss")
         }
     }
 
+    /// Draws the loss chart on the y axis `y`, whose values are the losses divided by `unit`.
     fn draw_loss_on<DB, Y>(
         &self,
         area: &DrawingArea<DB, Shift>,
         losses: &[(f64, f64)],
         y: Y,
+        unit: f64,
         y_description: &str,
     ) -> DrawResult<DB>
     where
@@ -110,17 +115,19 @@ impl TrainingCurves {
         Y::CoordDescType: ValueFormatter<f64>,
     {
         let mut chart = chart::build(area, "Loss per step", self.iterations(), y)?;
-        let y = Axis { title: y_description, format: &|v: &f64| format_number(*v) };
+        let y = Axis { title: y_description, format: &|v: &f64| format_number(*v * unit) };
         chart::draw_axes(&mut chart, ITERATION, y)?;
+        let in_units = |&(x, y): &(f64, f64)| (x, y / unit);
         let raw = SERIES[0].mix(if self.window > 1 { 0.35 } else { 1.0 });
         chart
-            .draw_series(LineSeries::new(losses.iter().copied(), raw.stroke_width(1)))?
+            .draw_series(LineSeries::new(losses.iter().map(in_units), raw.stroke_width(1)))?
             .label("loss of each step")
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], raw.stroke_width(2)));
         if self.window > 1 {
             let smooth = SERIES[0].stroke_width(2);
+            let means = trailing_mean(losses, self.window);
             chart
-                .draw_series(LineSeries::new(trailing_mean(losses, self.window), smooth))?
+                .draw_series(LineSeries::new(means.iter().map(in_units), smooth))?
                 .label(format!("mean of the last {} steps", self.window))
                 .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], smooth));
         }
@@ -129,11 +136,17 @@ impl TrainingCurves {
 
     fn draw_accuracy<DB: DrawingBackend>(&self, area: &DrawingArea<DB, Shift>) -> DrawResult<DB> {
         let checkpoints = &self.history.checkpoints;
-        let train: Vec<(f64, f64)> =
-            checkpoints.iter().map(|c| (c.iteration as f64, c.train_accuracy)).collect();
+        // A history read from CSV may hold NaN or infinite accuracies: they are not drawn.
+        let train: Vec<(f64, f64)> = checkpoints
+            .iter()
+            .filter(|c| c.train_accuracy.is_finite())
+            .map(|c| (c.iteration as f64, c.train_accuracy))
+            .collect();
         let validation: Vec<(f64, f64)> = checkpoints
             .iter()
-            .filter_map(|c| c.val_accuracy.map(|v| (c.iteration as f64, v)))
+            .filter_map(|c| {
+                c.val_accuracy.filter(|v| v.is_finite()).map(|v| (c.iteration as f64, v))
+            })
             .collect();
         let y = accuracy_range(extent(train.iter().chain(&validation).map(|p| p.1)));
         // A narrow range has ticks 0.005 apart, which need a third decimal.
@@ -193,18 +206,51 @@ fn accuracy_range((low, high): (f64, f64)) -> std::ops::Range<f64> {
     bottom..top
 }
 
+/// The range of a logarithmic loss axis over losses in [low, high], if it is one: when every
+/// loss is > 0 and the largest is more than [`LOG_SCALE_RATIO`] times the smallest, low / 1.2 to
+/// high · 1.2 (at most `f64::MAX`). Plotters' log ticks never end when the range's ratio is not
+/// finite (1e-308 to 1e308, or a subnormal bottom): the axis is then linear.
+fn log_range((low, high): (f64, f64)) -> Option<std::ops::Range<f64>> {
+    if !(low > 0.0 && high / low > LOG_SCALE_RATIO) {
+        return None;
+    }
+    let range = low / 1.2..(high * 1.2).min(f64::MAX);
+    (range.end / range.start).is_finite().then_some(range)
+}
+
 /// The mean of each point's value and the `window` − 1 before it (fewer at the start).
+///
+/// There is no running sum, which a huge loss would overflow or, once it left the window,
+/// leave cancelled to nothing: each window is a suffix of one block of `window` points plus a
+/// prefix of the next, both summed afresh, over values divided by a power of two ≥ 2·`window`
+/// (exactly, but for subnormal ones) so that no window's sum overflows.
 fn trailing_mean(points: &[(f64, f64)], window: usize) -> Vec<(f64, f64)> {
-    let mut sum = 0.0;
+    let window = window.max(1);
+    let unit = (2 * window).next_power_of_two() as f64;
+    let values: Vec<f64> = points.iter().map(|p| p.1 / unit).collect();
+    // prefix[i]: the sum from the start of i's block to i; suffix[i]: from i to its block's end.
+    let mut prefix = values.clone();
+    for i in 1..values.len() {
+        if i % window != 0 {
+            prefix[i] += prefix[i - 1];
+        }
+    }
+    let mut suffix = values;
+    for i in (0..suffix.len().saturating_sub(1)).rev() {
+        if (i + 1) % window != 0 {
+            suffix[i] += suffix[i + 1];
+        }
+    }
     points
         .iter()
         .enumerate()
-        .map(|(i, &(x, y))| {
-            sum += y;
-            if i >= window {
-                sum -= points[i - window].1;
-            }
-            (x, sum / (i + 1).min(window) as f64)
+        .map(|(i, &(x, _))| {
+            let start = (i + 1).saturating_sub(window);
+            let sum = match start % window {
+                0 => prefix[i],
+                _ => suffix[start] + prefix[i],
+            };
+            (x, sum / (i + 1 - start) as f64 * unit)
         })
         .collect()
 }
@@ -220,6 +266,36 @@ mod tests {
         let smoothed: Vec<f64> = trailing_mean(&points, 2).iter().map(|p| p.1).collect();
         assert_eq!(smoothed, vec![4.0, 3.0, 4.0, 3.0]);
         assert_eq!(trailing_mean(&points, 1), points);
+    }
+
+    #[test]
+    fn a_huge_loss_neither_overflows_the_mean_nor_cancels_the_ones_after_it() {
+        let means = |losses: &[f64], window: usize| -> Vec<f64> {
+            let points: Vec<(f64, f64)> =
+                losses.iter().enumerate().map(|(i, &y)| (i as f64, y)).collect();
+            trailing_mean(&points, window).iter().map(|p| p.1).collect()
+        };
+        // A running sum gave inf (1.7e308 + 1.7e308) and then 0 or NaN for the ones.
+        let huge = [1.7e308, 1.7e308, 1.0, 1.0, 1.0, 1.0];
+        assert_eq!(means(&huge, 2), vec![1.7e308, 1.7e308, 8.5e307, 1.0, 1.0, 1.0]);
+        // A running sum gave 0 once 1e20 left the window: 1e20 + 1 + 1 − 1e20.
+        let spike = [1e20, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0];
+        assert_eq!(means(&spike, 3)[3..], [1.0, 1.0, 1.0, 1.0]);
+        let plain: Vec<f64> = (0..11).map(f64::from).collect();
+        assert_eq!(means(&plain, 3), vec![0.0, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]);
+    }
+
+    #[test]
+    fn log_axes_are_only_drawn_over_a_finite_ratio() {
+        assert_eq!(log_range((2.0, 1000.0)).map(|r| r.end), Some(1200.0));
+        assert_eq!(log_range((2.0, 50.0)), None, "a ratio of 25 stays linear");
+        assert_eq!(log_range((-1.0, 1000.0)), None, "a loss ≤ 0 stays linear");
+        // The top is at most f64::MAX ...
+        assert_eq!(log_range((1e300, 1.7e308)).map(|r| r.end), Some(f64::MAX));
+        // ... and a ratio that overflows (plotters' log ticks never ended) keeps it linear.
+        assert_eq!(log_range((1.0, 1.7e308)), None);
+        assert_eq!(log_range((5e-324, 1.0)), None);
+        assert_eq!(log_range((1e-308, 1e308)), None);
     }
 
     #[test]

@@ -29,10 +29,14 @@ impl RgbImage {
     /// grey one for 1, the mean of the channels in grey for other counts. This is CS231n's
     /// `255 · (w − min) / (max − min)` when [low, high] is the values' range.
     ///
-    /// `values` must hold C·H·W numbers.
+    /// `values` must hold C·H·W numbers. The arithmetic is on halves, so that values spanning more than `f64::MAX` (weights of
+    /// −1e308 and 1e308) are not all mapped to 0 through an infinite span.
     pub fn rescaled(values: &[f64], shape: ImageShape, (low, high): (f64, f64)) -> Self {
-        let span = if high > low { high - low } else { 1.0 };
-        let level = |value: f64| (255.0 * (value - low) / span).round().clamp(0.0, 255.0) as u8;
+        let half_span = if high > low { high / 2.0 - low / 2.0 } else { 0.5 };
+        let level = |value: f64| {
+            let t = (value / 2.0 - low / 2.0) / half_span;
+            (255.0 * t).round().clamp(0.0, 255.0) as u8
+        };
         let plane = shape.height * shape.width;
         Self::from_fn(shape.height, shape.width, |row, column| {
             let pixel = row * shape.width + column;
@@ -99,8 +103,9 @@ impl RgbImage {
 /// The mean over the channels of one pixel of channel-major values.
 fn channel_mean(values: &[f64], shape: ImageShape, pixel: usize) -> f64 {
     let plane = shape.height * shape.width;
-    let sum: f64 = (0..shape.channels).map(|c| values[c * plane + pixel]).sum();
-    sum / shape.channels as f64
+    // Each value is divided before the sum, which then cannot overflow (1.7e308 twice).
+    let n = shape.channels as f64;
+    (0..shape.channels).map(|c| values[c * plane + pixel] / n).sum()
 }
 
 #[cfg(test)]
@@ -123,6 +128,19 @@ mod tests {
         let two = ImageShape { channels: 2, height: 1, width: 1 };
         let image = RgbImage::rescaled(&[0.0, 2.0], two, (0.0, 2.0));
         assert_eq!(image.pixels, vec![RGBColor(128, 128, 128)]);
+    }
+
+    #[test]
+    fn values_spanning_more_than_the_largest_float_keep_their_levels() {
+        let grey = ImageShape { channels: 1, height: 3, width: 1 };
+        let values = [-f64::MAX, 0.0, f64::MAX];
+        let image = RgbImage::rescaled(&values, grey, (-f64::MAX, f64::MAX));
+        let levels: Vec<u8> = image.pixels.iter().map(|p| p.0).collect();
+        assert_eq!(levels, vec![0, 128, 255]);
+        // The mean of two channels at the largest float is that float, not an overflow.
+        let two = ImageShape { channels: 2, height: 1, width: 1 };
+        let mean = channel_mean(&[1.7e308, 1.7e308], two, 0);
+        assert_eq!(mean, 1.7e308);
     }
 
     #[test]

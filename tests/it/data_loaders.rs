@@ -454,6 +454,33 @@ fn csv_rejects_an_unknown_label_column() {
     assert_file_error(result, "digits_named.csv", &["no label column 65"]);
 }
 
+/// A label or weight column given by a name that the header gives to several columns is
+/// refused, naming the file, the name and the columns: the first of them was taken, reading a
+/// feature as the labels (or the weights).
+#[test]
+fn csv_label_and_weight_names_on_several_columns_are_refused() {
+    let (_dir, path) = temp_file("twice.csv", b"a,label,c,label\n0.5,0.25,1,0\n1.5,0.75,2,1\n");
+    let spec = DataSpec::Csv(path);
+    let by = |label: &str| LoadOptions { csv_label: Some(label.into()), ..no_validation() };
+    assert_file_error(
+        load(&spec, &by("label")),
+        "twice.csv",
+        &["the label column 'label' is ambiguous", "columns 1, 3"],
+    );
+    // By index, the label column is the one asked for.
+    let train = load(&spec, &by("3")).unwrap().train;
+    assert_eq!(train.inputs, ndarray::array![[0.5, 0.25, 1.0], [1.5, 0.75, 2.0]]);
+    assert_eq!((train.class_names, train.labels), (vec!["0".into(), "1".into()], vec![0, 1]));
+
+    let (_dir, path) = temp_file("weights.csv", b"w,a,w,label\n1,2,3,x\n4,5,6,y\n");
+    let options = LoadOptions { csv_weight: Some("w".into()), ..no_validation() };
+    assert_file_error(
+        load(&DataSpec::Csv(path), &options),
+        "weights.csv",
+        &["the weight column 'w' is ambiguous", "columns 0, 2"],
+    );
+}
+
 /// `digits_named.csv` with line `line` (from 1) changed by `change`.
 fn named_csv_with(line: usize, change: impl FnOnce(&str) -> String) -> (TempDir, PathBuf) {
     let text = fs::read_to_string(fixture("digits_named.csv")).unwrap();

@@ -698,6 +698,226 @@ fn the_evaluation_serializes_to_the_documented_json() {
     );
 }
 
+// ---- features matched by name ----
+
+/// Writes `text` to `name` in `dir`.
+fn write_csv(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    fs::write(&path, text).unwrap();
+    path
+}
+
+/// The message of a file error, after checking that it names the file `name`.
+fn error_naming(result: softmax::Result<Array2<f32>>, name: &str) -> String {
+    match result {
+        Err(Error::File { path, message }) => {
+            assert!(path.ends_with(name), "{} instead of {name}: {message}", path.display());
+            message
+        }
+        other => panic!("{name}: expected a file error, got {other:?}"),
+    }
+}
+
+/// A CSV file's header is matched to the model's feature names (height, weight): columns in
+/// any order, one more column (labels) anywhere; names that are not the model's are refused
+/// with the file and the columns named.
+#[test]
+fn csv_inputs_are_matched_to_the_model_features_by_name() {
+    let model = hand_model();
+    let dir = temp_dir();
+    let expected = array![[3.0f32, 6.0], [1.0, 4.0]];
+    for (name, text) in [
+        ("same.csv", "height,weight\n3,6\n1,4\n"),
+        ("swapped.csv", "weight,height\n6,3\n4,1\n"),
+        ("label_last.csv", "weight,height,species\n6,3,cat\n4,1,dog\n"),
+        ("label_first.csv", "species,height,weight\ncat,3,6\ndog,1,4\n"),
+        ("label_between.csv", "weight,species,height\n6,cat,3\n4,dog,1\n"),
+        ("no_header.csv", "3,6\n1,4\n"),
+    ] {
+        let path = write_csv(dir.path(), name, text);
+        assert_eq!(model.load_inputs(&path).unwrap(), expected, "{name}");
+    }
+    // A model without feature names reads a header's columns by position, as load_features.
+    let mut parts = hand_parts();
+    parts.feature_names = None;
+    let unnamed = Model::new(parts).unwrap();
+    let swapped = dir.path().join("swapped.csv");
+    assert_eq!(unnamed.load_inputs(&swapped).unwrap(), array![[6.0f32, 3.0], [4.0, 1.0]]);
+    assert_eq!(
+        softmax::data::load_features(&swapped, 2).unwrap(),
+        array![[6.0f32, 3.0], [4.0, 1.0]]
+    );
+
+    let refused: [(&str, &str, &[&str]); 5] = [
+        (
+            "other_names.csv",
+            "x,y,label\n1,2,cat\n",
+            &["no column holds the model's features height, weight", "header names x, y, label"],
+        ),
+        ("one_missing.csv", "height,species\n1,cat\n", &["model's feature weight"]),
+        (
+            "twice.csv",
+            "height,weight,height\n1,2,3\n",
+            &["2 columns are named 'height'", "ambiguous"],
+        ),
+        (
+            "two_extra.csv",
+            "height,weight,species,id\n1,2,cat,7\n",
+            &["columns species, id are none of the model's features", "only one column"],
+        ),
+        // The label first used to be read as the feature height, and weight as the label.
+        ("three_columns.csv", "label,height\ncat,1\n", &["model's feature weight"]),
+    ];
+    for (name, text, parts) in refused {
+        let path = write_csv(dir.path(), name, text);
+        let message = error_naming(model.load_inputs(&path), name);
+        for part in parts {
+            assert!(message.contains(part), "{name}: '{message}' lacks '{part}'");
+        }
+        assert!(message.contains("the model's features are height, weight"), "{message}");
+    }
+}
+
+/// A first row that names every one of the model's features is a header, even when the names
+/// are numbers (which would otherwise make it a row of data).
+#[test]
+fn a_first_row_naming_every_feature_is_a_header_even_in_numbers() {
+    let mut parts = hand_parts();
+    parts.feature_names = Some(names(&["1", "2"]));
+    let model = Model::new(parts).unwrap();
+    let dir = temp_dir();
+    let path = write_csv(dir.path(), "numbered.csv", "2,1\n6,3\n");
+    assert_eq!(model.load_inputs(&path).unwrap(), array![[3.0f32, 6.0]]);
+    assert_eq!(softmax::data::load_features(&path, 2).unwrap(), array![[2.0f32, 1.0], [6.0, 3.0]]);
+}
+
+/// `Dataset::align_features` puts a data set's named columns in the model's order, leaves data
+/// without names as it is, and refuses names that are not the model's.
+#[test]
+fn align_features_reorders_named_columns_and_refuses_other_names() {
+    let data = |columns: Option<&[&str]>| Dataset {
+        inputs: array![[1.0f32, 2.0, 3.0], [4.0, 5.0, 6.0]],
+        labels: vec![0, 1],
+        sample_weights: None,
+        class_names: names(&["a", "b"]),
+        feature_names: columns.map(names),
+        image_shape: None,
+    };
+    let model_names = names(&["z", "x", "y"]);
+    let aligned = data(Some(&["x", "y", "z"])).align_features(Some(&model_names)).unwrap();
+    assert_eq!(aligned.inputs, array![[3.0f32, 1.0, 2.0], [6.0, 4.0, 5.0]]);
+    assert_eq!(aligned.feature_names, Some(model_names.clone()));
+    assert_eq!(data(None).align_features(Some(&model_names)).unwrap(), data(None));
+    let unnamed_model = data(Some(&["x", "y", "z"])).align_features(None).unwrap();
+    assert_eq!(unnamed_model, data(Some(&["x", "y", "z"])));
+    for (columns, parts) in [
+        (["x", "y", "w"], ["no column holds the model's feature z", "features are x, y, w"]),
+        (["x", "y", "y"], ["no column holds the model's feature z", "2 columns are named 'y'"]),
+    ] {
+        let error = data(Some(&columns)).align_features(Some(&model_names)).unwrap_err();
+        assert!(matches!(error, Error::InconsistentData(_)), "{error:?}");
+        let message = error.to_string();
+        for part in parts {
+            assert!(message.contains(part), "'{message}' lacks '{part}'");
+        }
+        assert!(message.contains("the model's are z, x, y"), "{message}");
+    }
+    // Every model feature found, and one more column: refused, not dropped.
+    let mut wide = data(None);
+    wide.feature_names = Some(names(&["x", "label", "z"]));
+    let error = wide.align_features(Some(&names(&["x", "z"]))).unwrap_err().to_string();
+    assert!(error.contains("column label is none of the model's features"), "{error}");
+}
+
+/// The CSV of `predict_and_eval_match_csv_columns_by_name`: the label is set by `a` alone, and
+/// `b` and `c` are larger and unrelated, so that reading them as `a` changes the predictions.
+fn abc_rows() -> Vec<[String; 4]> {
+    (0..40)
+        .map(|i| {
+            let a = f64::from(i) - 19.5;
+            let b = f64::from((i * 7) % 13) * 10.0 - 60.0;
+            let c = f64::from((i * 11) % 17) * -8.0 + 70.0;
+            let label = if a > 0.0 { "hi" } else { "lo" };
+            [a.to_string(), b.to_string(), c.to_string(), label.to_string()]
+        })
+        .collect()
+}
+
+/// Writes [`abc_rows`] with the columns in the order of `header` (names among a, b, c, label).
+fn abc_csv(dir: &Path, name: &str, header: [&str; 4]) -> String {
+    let position = |column: &str| ["a", "b", "c", "label"].iter().position(|c| *c == column);
+    let order: Vec<usize> = header.iter().map(|c| position(c).unwrap()).collect();
+    let mut text = header.join(",") + "\n";
+    for row in abc_rows() {
+        let fields: Vec<&str> = order.iter().map(|&i| row[i].as_str()).collect();
+        text += &(fields.join(",") + "\n");
+    }
+    crate::common::text(&write_csv(dir, name, &text))
+}
+
+/// `softmax predict` and `softmax eval` read a CSV file's columns by name for a model trained
+/// on a header: reordered columns give the same predictions and accuracy, other names are
+/// refused naming the file and the columns.
+#[test]
+fn predict_and_eval_match_csv_columns_by_name() {
+    use crate::common::{failure, json, softmax};
+    let dir = temp_dir();
+    let train = abc_csv(dir.path(), "train.csv", ["a", "b", "c", "label"]);
+    let model = crate::common::text(&dir.path().join("abc.safetensors"));
+    let data = format!("csv:{train}");
+    json(&["train", "--data", &data, "--val-fraction", "0", "--quiet", "--model", &model]);
+    let predict = |inputs: &str| {
+        let out = softmax(&["predict", "--model", &model, "--inputs", inputs]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{inputs}: {stderr}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let expected = predict(&train);
+    let truth: String = abc_rows().iter().map(|row| format!("\n{}", row[3])).collect();
+    assert_eq!(expected.trim_end(), format!("label{truth}"), "the model separates the classes");
+    for (name, header) in [
+        ("cba.csv", ["c", "b", "a", "label"]),
+        ("label_first.csv", ["label", "a", "b", "c"]),
+        ("bca.csv", ["b", "label", "c", "a"]),
+    ] {
+        let inputs = abc_csv(dir.path(), name, header);
+        assert_eq!(predict(&inputs), expected, "{name}");
+    }
+    let renamed = write_csv(dir.path(), "xyz.csv", "x,y,z,label\n1,2,3,hi\n");
+    let stderr =
+        failure(&["predict", "--model", &model, "--inputs", &crate::common::text(&renamed)]);
+    for part in ["xyz.csv", "x, y, z, label", "a, b, c"] {
+        assert!(stderr.contains(part), "'{stderr}' lacks '{part}'");
+    }
+
+    let eval = |data: &str, extra: &[&str]| {
+        let mut args = vec!["eval", "--model", &model, "--data", data, "--val-fraction", "0"];
+        args.extend(extra);
+        json(&args)["accuracy"].as_f64().unwrap()
+    };
+    let accuracy = eval(&data, &[]);
+    assert_eq!(accuracy, 1.0);
+    let cba = format!("csv:{}", abc_csv(dir.path(), "cba.csv", ["c", "b", "a", "label"]));
+    assert_eq!(eval(&cba, &[]), accuracy);
+    let label_first = abc_csv(dir.path(), "label_first.csv", ["label", "a", "b", "c"]);
+    let label_first = format!("csv:{label_first}");
+    assert_eq!(eval(&label_first, &["--label-column", "label"]), accuracy);
+    // Without --label-column the last column, c, is taken for the labels, and the labels for a
+    // feature: refused, not scored (here the class names are not numbers) ...
+    let stderr =
+        failure(&["eval", "--model", &model, "--data", &label_first, "--val-fraction", "0"]);
+    for part in ["label_first.csv", "column 'label'", "is not a number"] {
+        assert!(stderr.contains(part), "'{stderr}' lacks '{part}'");
+    }
+    // ... and when they are numbers, because c is not among the features.
+    let numbered = write_csv(dir.path(), "numbered.csv", "label,a,b,c\n1,0.5,1,2\n0,-0.5,1,2\n");
+    let numbered = format!("csv:{}", crate::common::text(&numbered));
+    let stderr = failure(&["eval", "--model", &model, "--data", &numbered, "--val-fraction", "0"]);
+    for part in ["numbered.csv", "--label-column", "model's feature c", "label, a, b"] {
+        assert!(stderr.contains(part), "'{stderr}' lacks '{part}'");
+    }
+}
+
 // ---- Python ----
 
 /// Saves two models and runs `tests/fixtures/model/read_model.py` on them: Python (NumPy alone,

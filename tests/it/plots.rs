@@ -313,6 +313,150 @@ fn training_curves_render_from_both_history_formats() {
     assert!(err.contains("no step"), "{err}");
 }
 
+/// The texts of an SVG's `<text>` elements, trimmed.
+fn svg_texts(svg: &str) -> Vec<&str> {
+    svg.split("<text")
+        .skip(1)
+        .filter_map(|rest| Some(rest[rest.find('>')? + 1..rest.find("</text>")?].trim()))
+        .collect()
+}
+
+/// Runs `work` on a thread and panics if it takes more than `seconds` (a drawing that loops
+/// forever fails the test instead of hanging it).
+fn within<T: Send + 'static>(
+    seconds: u64,
+    what: &str,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || sender.send(work()));
+    match receiver.recv_timeout(std::time::Duration::from_secs(seconds)) {
+        Ok(value) => value,
+        Err(_) => panic!("{what} took more than {seconds} s"),
+    }
+}
+
+/// Runs the `softmax` binary with `args`, killing it (and failing) after `seconds`.
+fn softmax_within(seconds: u64, args: &[&str]) -> std::process::Output {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_softmax"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed().as_secs() >= seconds {
+            child.kill().unwrap();
+            panic!("{args:?} ran for more than {seconds} s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// A history of the given losses, one step each, and two checkpoints.
+fn history_of(losses: &[f64]) -> History {
+    let steps = losses
+        .iter()
+        .enumerate()
+        .map(|(i, &loss)| Step { iteration: i, epoch: i as f64, loss })
+        .collect();
+    let checkpoint = |iteration: usize, train_accuracy: f64| Checkpoint {
+        iteration,
+        epoch: iteration as f64,
+        train_accuracy,
+        val_accuracy: Some(0.5),
+    };
+    History { steps, checkpoints: vec![checkpoint(0, 0.25), checkpoint(losses.len(), 0.75)] }
+}
+
+#[test]
+fn training_curves_of_extreme_losses_are_drawn_without_looping_forever() {
+    let mut spike = vec![1.0; 300];
+    spike[100] = 1.7e308;
+    spike[101] = 1.7e308;
+    // Each with the loss axis it gets: logarithmic only where the range's ratio is finite.
+    let cases: Vec<(&str, Vec<f64>, &str)> = vec![
+        ("1.7e308 then 1", vec![1.7e308, 1.0], "loss"),
+        ("1e308 then -1e308", vec![1e308, -1e308], "loss"),
+        ("the largest floats of both signs", vec![-f64::MAX, f64::MAX], "loss"),
+        ("a subnormal and 1", vec![5e-324, 1.0], "loss"),
+        ("1e308 then 1e-308", vec![1e308, 1e-308], "loss"),
+        ("1e300 then 1.7e308", vec![1e300, 1.7e308], "loss (log scale)"),
+        ("one huge loss", vec![1e300], "loss"),
+        ("one loss", vec![3.0], "loss"),
+        ("a flat loss", vec![2.0, 2.0, 2.0], "loss"),
+        ("a smoothed run with two losses at 1.7e308", spike, "loss"),
+    ];
+    for (name, losses, axis) in cases {
+        let history = history_of(&losses);
+        let (png, svg) = within(60, name, move || {
+            let curves = TrainingCurves::new(&history).unwrap();
+            (png_of(&curves), svg_of(&curves))
+        });
+        assert_eq!((png.width, png.height), (1120, 486), "{name}");
+        let texts = svg_texts(&svg);
+        for label in ["inf", "-inf", "NaN"] {
+            assert!(!texts.contains(&label), "{name}: a tick labelled {label}");
+        }
+        assert!(texts.contains(&"Loss per step") && texts.contains(&axis), "{name}: {texts:?}");
+    }
+    // The axis of ±f64::MAX is labelled in the losses' units, past ±1e308 both ways.
+    let history = history_of(&[-f64::MAX, f64::MAX]);
+    let svg = within(60, "±f64::MAX", move || svg_of(&TrainingCurves::new(&history).unwrap()));
+    let numbers: Vec<f64> =
+        svg_texts(&svg).iter().filter_map(|text| text.parse::<f64>().ok()).collect();
+    let (low, high) = numbers.iter().fold((0.0f64, 0.0f64), |(l, h), &v| (l.min(v), h.max(v)));
+    assert!(low <= -1e308 && high >= 1e308, "tick labels {numbers:?}");
+}
+
+#[test]
+fn training_curves_skip_accuracies_that_are_not_numbers_and_keep_iterations_in_range() {
+    let mut history = history_of(&[1.0, 0.5]);
+    history.checkpoints[0].train_accuracy = f64::NAN;
+    history.checkpoints[1].val_accuracy = Some(f64::INFINITY);
+    history.steps[1].iteration = usize::MAX;
+    let (png, svg) = within(60, "odd checkpoints", move || {
+        let curves = TrainingCurves::new(&history).unwrap();
+        (png_of(&curves), svg_of(&curves))
+    });
+    assert_eq!((png.width, png.height), (1120, 486));
+    assert!(!svg.contains(">inf<") && !svg.contains(">NaN<"));
+}
+
+#[test]
+fn plot_history_and_report_draw_extreme_losses() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("h.png");
+    let write_history = |name: &str, (first, second): (&str, &str)| {
+        let path = dir.path().join(name);
+        let json = format!(
+            r#"{{"steps":[{{"iteration":0,"epoch":0.0,"loss":{first}}},
+                {{"iteration":1,"epoch":1.0,"loss":{second}}}],"checkpoints":[]}}"#
+        );
+        std::fs::write(&path, json).unwrap();
+        text(&path)
+    };
+    let cases = [("1.7e+308", "1"), ("1e308", "-1e308"), ("-1e308", "1"), ("5e-324", "1")];
+    for losses in cases {
+        let history = write_history("h.json", losses);
+        let args = ["plot", "history", "--history", &history, "--out", &text(&out)];
+        let output = softmax_within(60, &args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{losses:?}: {stderr}");
+        assert_eq!(Png::decode(&std::fs::read(&out).unwrap()).width, 1120, "{losses:?}");
+    }
+    let (model, _) = train(dir.path(), "digits", "digits", &[]);
+    let report = dir.path().join("report");
+    let (model, report_text) = (text(&model), text(&report));
+    let history = write_history("huge.json", ("1.7e+308", "1"));
+    let args = ["report", "--model", &model, "--data", "digits", "--out", &report_text];
+    let output = softmax_within(120, &[&args[..], &["--history", &history]].concat());
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(report.join("history.png").exists());
+}
+
 /// Checks that `read` is `written` (JSON may round the last bit of a number).
 fn assert_same_history(read: &History, written: &History, name: &str) {
     let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * b.abs();
@@ -852,19 +996,29 @@ fn report_errors_name_the_file_before_any_work() {
     let dir = tempfile::tempdir().unwrap();
     let (model, _) = train(dir.path(), "digits", "digits", &[]);
     let out = dir.path().join("report");
+    let report_with = |history: &std::path::Path| {
+        let (model, out, history) = (text(&model), text(&out), text(history));
+        failure(&[
+            "report",
+            "--model",
+            &model,
+            "--data",
+            "digits",
+            "--out",
+            &out,
+            "--history",
+            &history,
+        ])
+    };
     let missing = dir.path().join("missing.csv");
-    let stderr = failure(&[
-        "report",
-        "--model",
-        &text(&model),
-        "--data",
-        "digits",
-        "--out",
-        &text(&out),
-        "--history",
-        &text(&missing),
-    ]);
+    let stderr = report_with(&missing);
     assert!(stderr.contains(&text(&missing)), "{stderr}");
+    assert!(!out.exists(), "nothing written");
+    // A history with nothing to draw is named too, before any work.
+    let empty = dir.path().join("empty.csv");
+    std::fs::write(&empty, "iteration,epoch,loss,train_accuracy,val_accuracy\n").unwrap();
+    let stderr = report_with(&empty);
+    assert!(stderr.contains(&text(&empty)) && stderr.contains("no step"), "{stderr}");
     assert!(!out.exists(), "nothing written");
 
     let file = dir.path().join("a_file");

@@ -1,11 +1,12 @@
 //! `softmax eval`: how a saved model does on a data set (accuracy, mean loss, per-class
 //! precision and recall, confusion matrix, and with --top-k the top-K accuracy), as one JSON
-//! object.
+//! object. The data's features are matched to the model's by name where both have names (a
+//! CSV header), and its classes by name.
 
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow};
-use softmax::data::SplitName;
+use softmax::data::{DataSpec, SplitName};
 use softmax::metrics::{Evaluation, evaluate, evaluate_top_k};
 
 use crate::options::ModelAndData;
@@ -63,7 +64,17 @@ pub fn run(args: Args) -> Result<()> {
             split.name()
         )
     };
-    let data = data.clone().align_classes(model.class_names()).with_context(context)?;
+    // A CSV file's features are matched to the model's by name; when they do not match, the
+    // label column is often the culprit: say which one was taken.
+    let features_context = || match (&args.source.data.data, &args.source.data.label_column) {
+        (DataSpec::Csv(_), None) => format!(
+            "{} (the labels were read from the last column: --label-column names another)",
+            context()
+        ),
+        _ => context(),
+    };
+    let data = data.clone().align_features(model.feature_names()).with_context(features_context)?;
+    let data = data.align_classes(model.class_names()).with_context(context)?;
     let evaluation = evaluate(&model, &data).with_context(context)?;
     let top_k_accuracy =
         args.top_k.map(|k| evaluate_top_k(&model, &data, k)).transpose().with_context(context)?;

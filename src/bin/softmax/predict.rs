@@ -20,6 +20,8 @@ pub struct Args {
     /// The inputs to classify, one sample per row with the model's D features in the units it
     /// was trained on: .npy (float32 or float64, N×D), .csv or .csv.gz (D numbers per row,
     /// header optional; a last label column is dropped) or svmlight/libsvm (labels ignored).
+    /// A CSV header is matched by name to the features of a model trained on a CSV header:
+    /// columns in any order, one more column for labels anywhere, other names refused.
     #[arg(long)]
     inputs: PathBuf,
     /// Also give each class's softmax probability: CSV columns `label,p_<class>,...`. For an
@@ -44,8 +46,7 @@ pub fn run(args: Args) -> Result<()> {
             args.inputs.display()
         )
     };
-    let inputs =
-        softmax::data::load_features(&args.inputs, model.n_features()).with_context(context)?;
+    let inputs = model.load_inputs(&args.inputs).with_context(context)?;
     let scores = model.scores(inputs.view()).with_context(context)?;
     let labels = argmax_rows(scores.view());
     let probabilities = args.probabilities.then(|| softmax_rows(scores));

@@ -9,6 +9,7 @@ use softmax::data::{Dataset, SplitName, Splits};
 use softmax::fit::Fitted;
 use softmax::metrics::evaluate;
 use softmax::model::Model;
+use softmax::plot::TrainingCurves;
 use softmax::report::{Evaluated, Report, format_accuracy};
 use softmax::train::History;
 
@@ -31,7 +32,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let history = args.history.as_deref().map(History::read).transpose()?;
+    let history = args.history.as_deref().map(read_history).transpose()?;
     let tuning = args.results.as_deref().map(crate::plot::tuning_map).transpose()?;
     let (model, splits) = args.source.load()?;
     let description = splits.description.clone();
@@ -63,6 +64,14 @@ pub fn run(args: Args) -> Result<()> {
     let files = report.write(&args.out)?;
     print_line(&json!({ "out": args.out, "files": files }).to_string())?;
     Ok(())
+}
+
+/// The history in `path`, checked to be drawable before any work, so that an error names the
+/// file (the report draws it from the history alone).
+fn read_history(path: &Path) -> Result<History> {
+    let history = History::read(path)?;
+    TrainingCurves::new(&history).with_context(|| format!("plotting {}", path.display()))?;
+    Ok(history)
 }
 
 /// The report of a training run: the numbers of its JSON `summary`, the pictures of its model
@@ -111,7 +120,8 @@ pub fn write_training_report(
     report.write(dir).with_context(|| format!("writing the report into {}", dir.display()))
 }
 
-/// `model` evaluated on `data` (the `split` of `source`), its classes matched by name.
+/// `model` evaluated on `data` (the `split` of `source`), its features (where both have names)
+/// and classes matched by name.
 fn evaluate_split(
     model: &Model,
     model_path: &Path,
@@ -127,6 +137,7 @@ fn evaluate_split(
             model.n_features()
         )
     };
+    let data = data.align_features(model.feature_names()).with_context(context)?;
     let data = data.align_classes(model.class_names()).with_context(context)?;
     let evaluation = evaluate(model, &data).with_context(context)?;
     Ok(Evaluated { split: split.to_string(), source: source.to_string(), data, evaluation })
