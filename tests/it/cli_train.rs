@@ -201,6 +201,19 @@ fn options_a_source_would_ignore_are_refused() {
 }
 
 #[test]
+fn data_a_classifier_cannot_learn_from_is_refused_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let one_class = dir.path().join("one_class.csv");
+    std::fs::write(&one_class, "a,b,label\n1,2,x\n3,4,x\n5,6,x\n").unwrap();
+    let data = format!("csv:{}", text(&one_class));
+    let stderr = failure(&["train", "--data", &data, "--val-fraction", "0"]);
+    assert!(
+        stderr.contains(&text(&one_class)) && stderr.contains("only one class ('x')"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn bad_hyperparameters_and_data_are_refused() {
     let cases: [(&[&str], &str); 7] = [
         (&["train", "--reg", "-1"], "reg"),

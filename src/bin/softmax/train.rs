@@ -161,8 +161,9 @@ fn train(args: Args) -> Result<()> {
             // In a group, each process's share of every split (`softmax::data::load`).
             let splits = voted(args.train.load_data())?;
             // Collective in a group: the whole training split's classes, rows and weights.
-            let checked = softmax::fit::check_data(&splits.train, splits.validation.as_ref());
-            let options = voted(checked.map_err(anyhow::Error::from).and_then(|()| {
+            let checked = softmax::fit::check_data(&splits.train, splits.validation.as_ref())
+                .with_context(|| format!("checking {}", splits.description));
+            let options = voted(checked.and_then(|()| {
                 let class_weight = args.train.class_weight(&splits.train.class_names)?;
                 Ok(FitOptions { class_weight, ..options }.check()?)
             }))?;
