@@ -89,13 +89,16 @@ impl<F: Float> SparseRows<F> {
         if columns.len() != values.len() {
             return bad(format!("{} column indices for {} values", columns.len(), values.len()));
         }
-        if row_starts.first() != Some(&0) || row_starts.last() != Some(&values.len()) {
-            return bad(format!(
-                "row offsets must run from 0 to the number of values ({}), got {:?} to {:?}",
-                values.len(),
-                row_starts.first(),
-                row_starts.last()
-            ));
+        match (row_starts.first(), row_starts.last()) {
+            (Some(0), Some(&last)) if last == values.len() => {}
+            (Some(first), Some(last)) => {
+                return bad(format!(
+                    "row offsets must run from 0 to the number of values ({}), got {first} to \
+                     {last}",
+                    values.len()
+                ));
+            }
+            _ => return bad("no row offsets: N rows take N + 1 of them".into()),
         }
         if let Some(row) = row_starts.windows(2).position(|pair| pair[0] > pair[1]) {
             return bad(format!("row offsets decrease at row {row}"));

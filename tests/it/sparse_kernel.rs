@@ -239,7 +239,12 @@ fn csr_arrays_selected_rows_and_scaled_rows_match_the_dense_matrix() {
     let message = refused(vec![0, 2], vec![1], vec![1.0, 2.0]);
     assert!(message.contains("1 column indices for 2 values"), "{message}");
     let message = refused(vec![1, 2], vec![1, 2], vec![1.0, 2.0]);
-    assert!(message.contains("row offsets must run from 0"), "{message}");
+    assert!(
+        message.contains("must run from 0 to the number of values (2), got 1 to 2"),
+        "{message}"
+    );
+    let message = refused(vec![], vec![1, 2], vec![1.0, 2.0]);
+    assert!(message.contains("no row offsets"), "{message}");
     let message = refused(vec![0, 2, 1, 2], vec![1, 2], vec![1.0, 2.0]);
     assert!(message.contains("row offsets decrease at row 1"), "{message}");
     let message = refused(vec![0, 2], vec![1, 4], vec![1.0, 2.0]);
