@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::loss::sparse::SparseRows;
 use crate::names::named_enum;
-use crate::synthetic::{random_problem, random_sparse_problem};
+use crate::synthetic::{check_problem_size, random_problem, random_sparse_problem};
 use crate::{Error, Float, Isa, Kernel, LossOptions, Result, loss_and_grad, loss_and_grad_sparse};
 
 named_enum! {
@@ -73,43 +73,6 @@ pub struct Timing {
 /// as that of any more, and each pass's time is kept until the median is taken: a larger count
 /// is a mistake that would otherwise ask for terabytes of times (and abort) or run for days.
 pub const MAX_REPS: usize = 1_000_000;
-
-/// Checks, before any of it is made, that a seeded synthetic problem of shape (n, d, c) in `F`
-/// (a [`Workload`], `softmax gradcheck --random`) fits in memory: X (N·D values), W (C·D) and
-/// the N×C scores a pass holds must not overflow, must together fit the most one allocation
-/// can hold (`isize::MAX` bytes, Rust's limit), and the system must grant that much memory.
-/// That last test asks for the bytes and gives them back at once (they are never touched), so
-/// that a shape too large for this machine is an error naming it, not an abort when the
-/// arrays are filled.
-///
-/// # Errors
-/// [`Error::InvalidOption`] naming N, D and C when the problem is too large.
-pub fn check_problem_size<F: Float>((n, d, c): (usize, usize, usize)) -> Result<()> {
-    let too_large = |why: String| {
-        Error::InvalidOption(format!(
-            "a problem of N = {n} samples, D = {d} features and C = {c} classes is too large: \
-             {why}"
-        ))
-    };
-    let values = [n.checked_mul(d), c.checked_mul(d), n.checked_mul(c)]
-        .into_iter()
-        .try_fold(0usize, |total, values| total.checked_add(values?));
-    let bytes = values.and_then(|values| values.checked_mul(size_of::<F>()));
-    let Some(bytes) = bytes.filter(|&bytes| bytes <= isize::MAX as usize) else {
-        return Err(too_large(
-            "X (N·D values), W (C·D) and the scores (N·C) would take 8 EiB or more, more than one \
-             allocation can hold (2^63 − 1 bytes)"
-                .into(),
-        ));
-    };
-    if Vec::<u8>::new().try_reserve_exact(bytes).is_err() {
-        let gib = bytes as f64 / f64::from(1u32 << 30);
-        return Err(too_large(format!(
-            "X, W and the scores would take {gib:.1} GiB, more memory than this system grants"
-        )));
-    }
-    Ok(())
-}
 
 /// A seeded problem of shape (n, d, c) in `F`, ready to be timed.
 pub struct Workload<F> {

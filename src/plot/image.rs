@@ -29,8 +29,9 @@ impl RgbImage {
     /// grey one for 1, the mean of the channels in grey for other counts. This is CS231n's
     /// `255 · (w − min) / (max − min)` when [low, high] is the values' range.
     ///
-    /// `values` must hold C·H·W numbers. The arithmetic is on halves, so that values spanning more than `f64::MAX` (weights of
-    /// −1e308 and 1e308) are not all mapped to 0 through an infinite span.
+    /// `values` must hold C·H·W numbers. The arithmetic is on halves, so that values spanning
+    /// more than `f64::MAX` (weights of −1e308 and 1e308) are not all mapped to 0 through an
+    /// infinite span.
     pub fn rescaled(values: &[f64], shape: ImageShape, (low, high): (f64, f64)) -> Self {
         let half_span = if high > low { high / 2.0 - low / 2.0 } else { 0.5 };
         let level = |value: f64| {

@@ -210,8 +210,9 @@ fn aligning_a_label_beyond_the_class_names_is_out_of_range() {
 /// overflow, pass one allocation's limit or exceed what the system grants.
 #[test]
 fn counts_and_shapes_beyond_their_limits_are_refused_before_allocating() {
-    use softmax::bench::{MAX_REPS, Workload, check_problem_size};
+    use softmax::bench::{MAX_REPS, Workload};
     use softmax::gradcheck::{GradCheckOptions, MAX_CHECKS, gradient_check};
+    use softmax::synthetic::check_problem_size;
 
     let p = random_problem::<f64>(6, 5, 4, 0.1, 1);
     let check = |checks: usize| {

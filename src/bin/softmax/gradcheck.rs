@@ -5,9 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use serde_json::json;
-use softmax::bench::check_problem_size;
 use softmax::gradcheck::{GradCheckOptions, GradCheckReport, gradient_check};
-use softmax::synthetic::random_problem;
+use softmax::synthetic::{check_problem_size, random_problem};
 use softmax::{Layout, LossOptions};
 
 use crate::options::{LossArgs, ProblemFiles};
