@@ -96,6 +96,11 @@ pub enum Error {
     #[error("invalid option: {0}")]
     InvalidOption(String),
 
+    /// An allocation larger than the system grants (N×C scores of a huge problem): refused
+    /// before it is made, instead of aborting the process.
+    #[error("{0}")]
+    OutOfMemory(String),
+
     /// Training could not go on (the optimizer failed).
     #[error("training failed: {0}")]
     Training(String),

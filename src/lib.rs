@@ -68,6 +68,7 @@ pub mod float;
 pub mod gradcheck;
 pub mod loss;
 pub mod mapped;
+mod memory;
 pub mod metrics;
 pub mod model;
 mod names;

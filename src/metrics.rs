@@ -24,7 +24,7 @@
 use crate::data::Dataset;
 use crate::loss::row::row_loss_and_dscores;
 use crate::model::{Model, argmax_rows};
-use crate::{Error, Float, Loss, Result};
+use crate::{Error, Float, Result};
 use ndarray::{ArrayView1, ArrayView2};
 
 /// Precision, recall and support of one class.
@@ -107,24 +107,15 @@ fn rank<F: Float>(scores: ArrayView1<F>, label: usize) -> usize {
 }
 
 /// Evaluates a model on a data set whose labels index the model's classes (call
-/// `Dataset::align_classes` with the model's class names first).
+/// `Dataset::align_classes` with the model's class names first). The scores are computed a
+/// chunk of rows at a time ([`score`]), never N×C at once.
 ///
 /// # Errors
 /// An empty data set, a label count other than N, labels out of `0..C`, a data set whose class
 /// names are not the model's, and the errors of [`Model::scores`] (another number of features,
 /// non-finite inputs).
 pub fn evaluate(model: &Model, data: &Dataset) -> Result<Evaluation> {
-    check_dataset(model, data)?;
-    let scores = model.scores(data.inputs.view())?;
-    let predicted = argmax_rows(scores.view());
-    let confusion_matrix = confusion_matrix(&predicted, &data.labels, model.n_classes());
-    Ok(Evaluation {
-        n_samples: data.labels.len(),
-        accuracy: accuracy(&predicted, &data.labels),
-        mean_loss: mean_loss(model.loss(), scores.view(), &data.labels),
-        per_class: class_metrics(&confusion_matrix, model.class_names()),
-        confusion_matrix,
-    })
+    evaluate_with_top_k(model, data, None).map(|(evaluation, _)| evaluation)
 }
 
 /// The model's top-k accuracy ([`top_k_accuracy`]) on a data set aligned as for [`evaluate`].
@@ -132,22 +123,94 @@ pub fn evaluate(model: &Model, data: &Dataset) -> Result<Evaluation> {
 /// # Errors
 /// Those of [`evaluate`], and [`Error::InvalidOption`] for k = 0.
 pub fn evaluate_top_k(model: &Model, data: &Dataset, k: usize) -> Result<f64> {
-    if k == 0 {
-        return Err(Error::InvalidOption("top-k accuracy needs k >= 1, got 0".into()));
-    }
-    check_dataset(model, data)?;
-    let scores = model.scores(data.inputs.view())?;
-    Ok(top_k_accuracy(scores.view(), &data.labels, k))
+    let (_, top_k_accuracy) = evaluate_with_top_k(model, data, Some(k))?;
+    Ok(top_k_accuracy.expect("a k was given"))
 }
 
-/// Refuses a data set that the model cannot be evaluated on.
-fn check_dataset(model: &Model, data: &Dataset) -> Result<()> {
-    let n_samples = data.inputs.nrows();
-    if n_samples == 0 {
-        return Err(Error::Empty("the data set has no samples to evaluate on".to_string()));
+/// [`evaluate`] and, for a `top_k`, [`evaluate_top_k`], from one pass over the scores.
+///
+/// # Errors
+/// Those of [`evaluate_top_k`].
+pub fn evaluate_with_top_k(
+    model: &Model,
+    data: &Dataset,
+    top_k: Option<usize>,
+) -> Result<(Evaluation, Option<f64>)> {
+    check_dataset(model, data)?;
+    let scored = score(model, data.inputs.view(), &data.labels, top_k)?;
+    let n_samples = data.labels.len();
+    let confusion_matrix = confusion_matrix(&scored.predicted, &data.labels, model.n_classes());
+    let evaluation = Evaluation {
+        n_samples,
+        accuracy: accuracy(&scored.predicted, &data.labels),
+        mean_loss: scored.loss_sum / n_samples as f64,
+        per_class: class_metrics(&confusion_matrix, model.class_names()),
+        confusion_matrix,
+    };
+    Ok((evaluation, scored.top_k_hits.map(|hits| hits as f64 / n_samples as f64)))
+}
+
+/// What one pass over a model's scores of some samples gives ([`score`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scored {
+    /// Each sample's predicted class: argmax_j f_j, the lowest index on ties.
+    pub predicted: Vec<usize>,
+    /// Σ_i L_i, the model's data loss summed over the samples, against their labels.
+    pub loss_sum: f64,
+    /// For a k: #{i : r_i < k}, the samples whose label is among their k highest scores (as
+    /// [`top_k_hits`] counts them).
+    pub top_k_hits: Option<usize>,
+}
+
+/// The predictions, summed loss and top-k hits of `model` on `inputs` (N×D, raw) with `labels`
+/// (N, in `0..C`), from the scores of [`Model::for_score_chunks`]: a chunk of rows at a time, so
+/// memory beyond X is a chunk's scores, not N×C.
+///
+/// # Errors
+/// A label count other than N, a label out of `0..C`, k = 0 ([`Error::InvalidOption`]), and the
+/// errors of [`Model::for_score_chunks`].
+pub fn score(
+    model: &Model,
+    inputs: ArrayView2<f32>,
+    labels: &[usize],
+    top_k: Option<usize>,
+) -> Result<Scored> {
+    if top_k == Some(0) {
+        return Err(Error::InvalidOption("top-k accuracy needs k >= 1, got 0".into()));
     }
-    if data.labels.len() != n_samples {
-        return Err(Error::LabelCount { labels: data.labels.len(), samples: n_samples });
+    if labels.len() != inputs.nrows() {
+        return Err(Error::LabelCount { labels: labels.len(), samples: inputs.nrows() });
+    }
+    let n_classes = model.n_classes();
+    if let Some((index, &label)) = labels.iter().enumerate().find(|(_, label)| **label >= n_classes)
+    {
+        return Err(Error::LabelOutOfRange { index, label: label as i128, n_classes });
+    }
+    let mut scored = Scored {
+        predicted: Vec::with_capacity(labels.len()),
+        loss_sum: 0.0,
+        top_k_hits: top_k.map(|_| 0),
+    };
+    let mut row_scores = vec![0.0; n_classes];
+    model.for_score_chunks(inputs, |rows, scores| {
+        let labels = &labels[rows];
+        scored.predicted.extend(argmax_rows(scores));
+        for (row, &label) in scores.rows().into_iter().zip(labels) {
+            row_scores.iter_mut().zip(row).for_each(|(to, &from)| *to = from);
+            scored.loss_sum += row_loss_and_dscores(model.loss(), &mut row_scores, label);
+        }
+        if let (Some(hits), Some(k)) = (scored.top_k_hits.as_mut(), top_k) {
+            *hits += top_k_hits(scores, labels, k);
+        }
+    })?;
+    Ok(scored)
+}
+
+/// Refuses a data set that the model cannot be evaluated on: empty, or with other classes
+/// ([`score`] checks the labels).
+fn check_dataset(model: &Model, data: &Dataset) -> Result<()> {
+    if data.inputs.nrows() == 0 {
+        return Err(Error::Empty("the data set has no samples to evaluate on".to_string()));
     }
     if data.class_names != model.class_names() {
         return Err(Error::ClassMismatch(format!(
@@ -157,25 +220,7 @@ fn check_dataset(model: &Model, data: &Dataset) -> Result<()> {
             model.class_names()
         )));
     }
-    let n_classes = model.n_classes();
-    match data.labels.iter().enumerate().find(|(_, label)| **label >= n_classes) {
-        Some((index, &label)) => {
-            Err(Error::LabelOutOfRange { index, label: label as i128, n_classes })
-        }
-        None => Ok(()),
-    }
-}
-
-/// The mean data loss (1/N) Σ_i L_i of scores (N×C) for `labels`, with the kernels' per-sample
-/// loss (a max-shifted log-sum-exp for softmax, the hinge for svm).
-fn mean_loss(loss: Loss, scores: ArrayView2<f64>, labels: &[usize]) -> f64 {
-    let total: f64 = scores
-        .rows()
-        .into_iter()
-        .zip(labels)
-        .map(|(row, &label)| row_loss_and_dscores(loss, &mut row.to_vec(), label))
-        .sum();
-    total / labels.len() as f64
+    Ok(())
 }
 
 /// M_{t,p} = the number of samples of true class t predicted as p (C×C).
@@ -212,6 +257,7 @@ fn class_metrics(confusion: &[Vec<usize>], class_names: &[String]) -> Vec<ClassM
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Loss;
     use ndarray::array;
 
     fn names(n: usize) -> Vec<String> {
@@ -242,24 +288,49 @@ mod tests {
         assert_eq!((metrics[1].precision, metrics[1].recall, metrics[1].support), (0.0, 0.0, 0));
     }
 
+    /// The summed loss that [`score`] gives for these scores, from a model whose scores are
+    /// its inputs (W = I, b = 0, no preprocessing).
+    fn loss_sum(loss: Loss, scores: ndarray::Array2<f32>, labels: &[usize]) -> f64 {
+        let n_classes = scores.ncols();
+        let parts = crate::model::ModelParts {
+            weight: ndarray::Array2::eye(n_classes),
+            bias: ndarray::Array1::zeros(n_classes),
+            preprocessor: crate::preprocess::Preprocessor::fit(
+                crate::preprocess::Preprocess::None,
+                scores.view(),
+            ),
+            class_names: names(n_classes),
+            feature_names: None,
+            image_shape: None,
+            loss,
+            reg: 0.0,
+            reg_convention: crate::RegConvention::Half,
+            bias_mode: crate::preprocess::Bias::Intercept,
+            precision: crate::model::Precision::F64,
+            training: serde_json::json!({}),
+        };
+        let model = Model::new(parts).unwrap();
+        score(&model, scores.view(), labels, None).unwrap().loss_sum
+    }
+
     #[test]
     fn mean_loss_by_hand() {
         let scores = array![[1.0, 2.0, 0.0], [3.0, -1.0, 0.5]];
         let labels = [2, 0];
         let lse = |row: [f64; 3]| row.iter().map(|f| f.exp()).sum::<f64>().ln();
-        let softmax = ((lse([1.0, 2.0, 0.0]) - 0.0) + (lse([3.0, -1.0, 0.5]) - 3.0)) / 2.0;
-        assert!((mean_loss(Loss::Softmax, scores.view(), &labels) - softmax).abs() < 1e-15);
+        let softmax = (lse([1.0, 2.0, 0.0]) - 0.0) + (lse([3.0, -1.0, 0.5]) - 3.0);
+        assert!((loss_sum(Loss::Softmax, scores.clone(), &labels) - softmax).abs() < 1e-15);
         // hinge: sample 0: max(0, 1−0+1) + max(0, 2−0+1) = 5; sample 1: max(0, −1−3+1) +
         // max(0, 0.5−3+1) = 0.
-        assert_eq!(mean_loss(Loss::Svm, scores.view(), &labels), 2.5);
+        assert_eq!(loss_sum(Loss::Svm, scores, &labels), 5.0);
     }
 
     #[test]
     fn mean_loss_is_stable_for_scores_in_the_thousands() {
         let scores = array![[1000.0, 0.0], [0.0, 1000.0]];
         // Sample 0 is right with p ≈ 1 (loss ≈ e^{−1000} ≈ 0), sample 1 wrong by 1000.
-        let loss = mean_loss(Loss::Softmax, scores.view(), &[0, 0]);
-        assert!((loss - 500.0).abs() < 1e-12, "{loss}");
+        let loss = loss_sum(Loss::Softmax, scores, &[0, 0]);
+        assert!((loss - 1000.0).abs() < 1e-12, "{loss}");
     }
 
     #[test]

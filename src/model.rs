@@ -81,6 +81,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io::Write;
+use std::ops::Range;
 use std::path::Path;
 
 use ndarray::linalg::general_mat_mul;
@@ -96,7 +97,7 @@ use crate::names::named_enum;
 use crate::preprocess::{Bias, Preprocessor};
 use crate::{Error, Float, Loss, RegConvention, Result};
 
-/// Rows of inputs preprocessed (into float64) at a time by [`Model::scores`].
+/// Rows of inputs preprocessed (into float64) and scored at a time by [`Model::for_score_chunks`].
 const SCORE_CHUNK_ROWS: usize = 1024;
 
 /// The `format` metadata entry of every model file.
@@ -273,33 +274,63 @@ impl Model {
 
     /// The scores f = W·x' + b (N×C, f64) of raw inputs (N×D, as loaded).
     ///
-    /// # Errors
-    /// Inputs whose D is not the model's ([`Error::FeatureMismatch`]), a NaN or infinity in the
-    /// inputs ([`Error::NonFinite`], with its location) and scores that overflow f64.
-    pub fn scores(&self, inputs: ArrayView2<f32>) -> Result<Array2<f64>> {
-        self.check_inputs(inputs)?;
-        // Rows go in chunks, so the preprocessed float64 copy of the inputs is SCORE_CHUNK_ROWS
-        // rows, not N. x' has a constant-1 column after its D features; b is added directly.
-        let mut scores = Array2::zeros((inputs.nrows(), self.parts.weight.nrows()));
-        let chunks = inputs.axis_chunks_iter(Axis(0), SCORE_CHUNK_ROWS);
-        for (rows, mut out) in chunks.zip(scores.axis_chunks_iter_mut(Axis(0), SCORE_CHUNK_ROWS)) {
-            let transformed = self.parts.preprocessor.transform_with_bias::<f64>(rows);
-            let features = transformed.slice(s![.., ..self.n_features()]);
-            general_mat_mul(1.0, &features, &self.parts.weight.t(), 0.0, &mut out);
-            out += &self.parts.bias;
-        }
-        match scores.rows().into_iter().position(|row| row.iter().any(|f| !f.is_finite())) {
-            Some(sample) => Err(Error::ScoreOverflow { sample, dtype: "float64" }),
-            None => Ok(scores),
-        }
-    }
-
-    /// The predicted class of each sample: argmax_j f_j, the lowest index on ties.
+    /// To predict or evaluate, [`Model::predict`] and [`Model::for_score_chunks`] hold a chunk
+    /// of rows' scores at a time instead of N×C.
     ///
     /// # Errors
-    /// As [`Model::scores`].
+    /// Inputs whose D is not the model's ([`Error::FeatureMismatch`]), a NaN or infinity in the
+    /// inputs ([`Error::NonFinite`], with its location), scores that overflow f64, and N×C
+    /// scores that need more memory than the system grants ([`Error::OutOfMemory`]).
+    pub fn scores(&self, inputs: ArrayView2<f32>) -> Result<Array2<f64>> {
+        let shape = (inputs.nrows(), self.n_classes());
+        let mut scores = crate::memory::zeros(shape, "the scores of every sample (N×C)")?;
+        self.for_score_chunks(inputs, |rows, chunk| {
+            scores.slice_mut(s![rows, ..]).assign(&chunk);
+        })?;
+        Ok(scores)
+    }
+
+    /// Calls `each` with the rows (a range of sample indices) and the scores (rows × C, f64) of
+    /// each chunk of [`SCORE_CHUNK_ROWS`] inputs in turn: what [`Model::scores`] computes, with
+    /// only one chunk's scores and preprocessed inputs in memory at a time.
+    ///
+    /// # Errors
+    /// As [`Model::scores`] (without its N×C allocation); chunks before a row whose scores
+    /// overflow have been passed to `each`.
+    pub fn for_score_chunks(
+        &self,
+        inputs: ArrayView2<f32>,
+        mut each: impl FnMut(Range<usize>, ArrayView2<f64>),
+    ) -> Result<()> {
+        self.check_inputs(inputs)?;
+        // x' has a constant-1 column after its D features; b is added directly.
+        let mut scores = Array2::zeros((SCORE_CHUNK_ROWS.min(inputs.nrows()), self.n_classes()));
+        for (chunk, rows) in inputs.axis_chunks_iter(Axis(0), SCORE_CHUNK_ROWS).enumerate() {
+            let first = chunk * SCORE_CHUNK_ROWS;
+            let transformed = self.parts.preprocessor.transform_with_bias::<f64>(rows);
+            let features = transformed.slice(s![.., ..self.n_features()]);
+            let mut out = scores.slice_mut(s![..rows.nrows(), ..]);
+            general_mat_mul(1.0, &features, &self.parts.weight.t(), 0.0, &mut out);
+            out += &self.parts.bias;
+            if let Some(row) =
+                out.rows().into_iter().position(|row| row.iter().any(|f| !f.is_finite()))
+            {
+                return Err(Error::ScoreOverflow { sample: first + row, dtype: "float64" });
+            }
+            each(first..first + rows.nrows(), out.view());
+        }
+        Ok(())
+    }
+
+    /// The predicted class of each sample: argmax_j f_j, the lowest index on ties. The scores
+    /// are computed a chunk of rows at a time, never N×C at once.
+    ///
+    /// # Errors
+    /// As [`Model::for_score_chunks`].
     pub fn predict(&self, inputs: ArrayView2<f32>) -> Result<Vec<usize>> {
-        Ok(argmax_rows(self.scores(inputs)?.view()))
+        let mut predicted = Vec::with_capacity(inputs.nrows());
+        self.for_score_chunks(inputs, |_, scores| predicted.extend(argmax_rows(scores)))?;
+        Ok(predicted)
     }
 
     /// The softmax of the scores ([`softmax_rows`]): N×C, each row sums to 1.

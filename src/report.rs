@@ -169,14 +169,24 @@ impl Report<'_> {
     /// confident mistakes.
     fn samples(&self) -> Result<(Vec<Sample>, Vec<Sample>)> {
         let data = &self.evaluated.data;
-        let probabilities = self.model.predict_probabilities(data.inputs.view())?;
-        let predicted = crate::model::argmax_rows(probabilities.view());
-        let sample = |index: usize| Sample {
-            index,
-            label: data.labels[index],
-            predicted: predicted[index],
-            probabilities: probabilities.row(index).to_vec(),
-            image: data.image_shape.and_then(|shape| sample_png(data, index, shape)),
+        // Each sample's predicted class and its probability p = 1 / Σ_k e^{f_k − f_max}, from a
+        // chunk of scores at a time; whole rows of probabilities only for the samples shown.
+        let (mut predicted, mut confidence) = (Vec::new(), Vec::new());
+        self.model.for_score_chunks(data.inputs.view(), |_, scores| {
+            for (row, best) in scores.rows().into_iter().zip(crate::model::argmax_rows(scores)) {
+                predicted.push(best);
+                confidence.push(1.0 / row.iter().map(|f| (f - row[best]).exp()).sum::<f64>());
+            }
+        })?;
+        let sample = |index: usize| -> Result<Sample> {
+            let inputs = data.inputs.slice(ndarray::s![index..=index, ..]);
+            Ok(Sample {
+                index,
+                label: data.labels[index],
+                predicted: predicted[index],
+                probabilities: self.model.predict_probabilities(inputs)?.row(0).to_vec(),
+                image: data.image_shape.and_then(|shape| sample_png(data, index, shape)),
+            })
         };
         let n_classes = self.model.n_classes();
         let shown_classes = SAMPLES_PER_KIND.min(n_classes);
@@ -186,12 +196,12 @@ impl Report<'_> {
                 (0..data.n_samples()).find(|&i| data.labels[i] == class && predicted[i] == class)
             })
             .map(sample)
-            .collect();
+            .collect::<Result<_>>()?;
         let mut mistakes: Vec<usize> =
             (0..data.n_samples()).filter(|&i| predicted[i] != data.labels[i]).collect();
-        let confidence = |i: usize| probabilities[[i, predicted[i]]];
-        mistakes.sort_by(|&a, &b| confidence(b).total_cmp(&confidence(a)).then(a.cmp(&b)));
-        let wrong = mistakes.into_iter().take(SAMPLES_PER_KIND).map(sample).collect();
+        mistakes.sort_by(|&a, &b| confidence[b].total_cmp(&confidence[a]).then(a.cmp(&b)));
+        let wrong =
+            mistakes.into_iter().take(SAMPLES_PER_KIND).map(sample).collect::<Result<_>>()?;
         Ok((right, wrong))
     }
 

@@ -43,7 +43,7 @@ pub fn check_problem_size<F: Float>((n, d, c): (usize, usize, usize)) -> Result<
                 .into(),
         ));
     };
-    if Vec::<u8>::new().try_reserve_exact(bytes).is_err() {
+    if !crate::memory::grants(bytes) {
         let gib = bytes as f64 / f64::from(1u32 << 30);
         return Err(too_large(format!(
             "X, W and the scores would take {gib:.1} GiB, more memory than this system grants"

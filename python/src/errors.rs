@@ -4,15 +4,17 @@
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
+use pyo3::exceptions::{PyMemoryError, PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 
 /// A library error as the exception NumPy or scikit-learn would raise, with the library's
 /// message (the text the command line prints after `error:`): `OSError` for a file that cannot
-/// be read or written, `ValueError` for every bad value (shapes, NaN, labels, options).
+/// be read or written, `MemoryError` for arrays larger than the system grants, `ValueError` for
+/// every bad value (shapes, NaN, labels, options).
 pub fn to_py(error: softmax::Error) -> PyErr {
     match error {
         softmax::Error::Io { .. } => PyOSError::new_err(error.to_string()),
+        softmax::Error::OutOfMemory(_) => PyMemoryError::new_err(error.to_string()),
         _ => PyValueError::new_err(error.to_string()),
     }
 }

@@ -70,3 +70,24 @@ def test_n_threads_beyond_the_limit_is_refused(n_threads):
     X = np.random.default_rng(1).standard_normal((30, 4))
     with pytest.raises(ValueError, match=f"n_threads must be at most 1024 .*got {n_threads}$"):
         softmax.SoftmaxClassifier(n_threads=n_threads).fit(X, np.arange(30) % 3)
+
+
+def test_scores_larger_than_memory_are_a_memory_error_not_an_abort():
+    # The vectorized kernel holds N x C scores: here 2e6 x 2e5 float32, three times, 4,470 GiB,
+    # from an X of 8 MB and a W of 0.8 MB. It used to abort the interpreter.
+    done = run_python(
+        """
+        import numpy as np, softmax
+        n, c = 2_000_000, 200_000
+        X, W, y = np.ones((n, 1), np.float32), np.zeros((c, 1), np.float32), np.zeros(n, np.int64)
+        try:
+            softmax.loss_and_grad(W, X, y, 0.0, kernel="vectorized")
+        except MemoryError as error:
+            print(error)
+        """
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(
+        "the vectorized kernel's N×C score matrices (the fused and gemm kernels hold a block of "
+        "rows' scores instead) would take 4470.3 GiB, more memory than this system grants"
+    ), done.stdout + done.stderr

@@ -113,10 +113,31 @@ impl Splits {
 
     /// The split a model is judged on by default: test, else validation, else train.
     pub fn held_out(&self) -> (SplitName, &Dataset) {
+        let split = self.held_out_name();
+        (split, self.get(split).expect("the source has the split"))
+    }
+
+    /// [`Splits::get`], taking the split out of the splits (no copy of its samples).
+    pub fn take(self, split: SplitName) -> Option<Dataset> {
+        match split {
+            SplitName::Train => Some(self.train),
+            SplitName::Validation => self.validation,
+            SplitName::Test => self.test,
+        }
+    }
+
+    /// [`Splits::held_out`], taking the split out of the splits (no copy of its samples).
+    pub fn take_held_out(self) -> (SplitName, Dataset) {
+        let split = self.held_out_name();
+        (split, self.take(split).expect("the source has the split"))
+    }
+
+    /// The name of the [`Splits::held_out`] split.
+    fn held_out_name(&self) -> SplitName {
         [SplitName::Test, SplitName::Validation]
             .into_iter()
-            .find_map(|split| self.get(split).map(|data| (split, data)))
-            .unwrap_or((SplitName::Train, &self.train))
+            .find(|&split| self.get(split).is_some())
+            .unwrap_or(SplitName::Train)
     }
 }
 

@@ -282,7 +282,8 @@ impl LossOptions {
 /// # Errors
 /// Shapes that disagree, a label count other than N, labels out of range, N, C or D equal to
 /// zero, NaN or infinity in the weights or inputs, scores that overflow, a negative or
-/// non-finite `reg`, and (`sparse` kernel) more than 2³² features.
+/// non-finite `reg`, (`sparse` kernel) more than 2³² features, and (`vectorized` kernel, which
+/// holds N×C scores) more memory than the system grants ([`Error::OutOfMemory`]).
 pub fn loss_and_grad<F: Float>(
     weights: ArrayView2<F>,
     inputs: ArrayView2<F>,
@@ -351,7 +352,14 @@ fn dense_loss_and_grad<F: Float>(
     let kernel_output = match (options.kernel.resolve_for(w.nrows(), w.ncols()), options.loss) {
         (Kernel::Naive, Loss::Softmax) => naive::softmax(w, x, targets),
         (Kernel::Naive, Loss::Svm) => naive::svm(w, x, targets),
-        (Kernel::Vectorized, loss) => vectorized::loss_and_grad(w, x, targets, loss),
+        (Kernel::Vectorized, loss) => {
+            crate::memory::check_grants::<F>(
+                vectorized::HELD_SCORES * x.nrows() as f64 * w.nrows() as f64,
+                "the vectorized kernel's N×C score matrices (the fused and gemm kernels hold a \
+                 block of rows' scores instead)",
+            )?;
+            vectorized::loss_and_grad(w, x, targets, loss)
+        }
         (Kernel::Fused | Kernel::Auto, loss) => {
             fused::loss_and_grad_on(options.isa(), w, x, targets, loss)
         }

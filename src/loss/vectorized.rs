@@ -15,6 +15,10 @@ use super::targets::Targets;
 use super::types::{KernelResult, Loss, LossAndGrad};
 use crate::Float;
 
+/// How many N×C matrices the kernel holds at once, at most: the scores (shifted in place),
+/// the probabilities and, with label smoothing, −log P.
+pub(crate) const HELD_SCORES: f64 = 3.0;
+
 /// Mean data loss and its gradient (C×D) for `weights` C×D, `inputs` N×D and N targets (labels
 /// in `0..C`, one per row, and one weight per row if any, N ≥ 1: checked by the caller,
 /// [`super::loss_and_grad`]).

@@ -204,6 +204,22 @@ fn aligning_a_label_beyond_the_class_names_is_out_of_range() {
     assert!(matches!(err, Error::LabelOutOfRange { index: 2, label: 2, n_classes: 2 }), "{err:?}");
 }
 
+/// The vectorized kernel, which holds N×C scores, refuses a problem whose scores the system
+/// cannot hold (2·10⁶ × 2·10⁵ float32 values, three times: 4,470 GiB) with an error naming
+/// them, from an X of 8 MB; it used to abort the process.
+#[test]
+fn scores_larger_than_memory_are_refused_not_an_abort() {
+    let (n, c) = (2_000_000, 200_000);
+    let (inputs, weights) = (Array2::<f32>::ones((n, 1)), Array2::<f32>::zeros((c, 1)));
+    let options = LossOptions { kernel: Kernel::Vectorized, ..Default::default() };
+    let err = loss_and_grad(weights.view(), inputs.view(), &vec![0; n], &options).unwrap_err();
+    assert!(matches!(err, Error::OutOfMemory(_)), "{err:?}");
+    assert!(
+        err.to_string().contains("N×C score matrices") && err.to_string().contains("4470.3 GiB"),
+        "{err}"
+    );
+}
+
 /// Counts and shapes too large are refused with an error naming them before anything is
 /// allocated (they used to abort the process, or panic): more gradient checks than
 /// [`MAX_CHECKS`], more timed passes than [`MAX_REPS`], and synthetic problems whose sizes

@@ -965,3 +965,97 @@ fn python_reads_a_saved_model() {
         assert_eq!(serde_json::from_str::<Vec<String>>(class_names).unwrap(), model.class_names());
     }
 }
+
+/// A standardizing softmax model (C = 7, D = 5) and N = 2,500 random samples: more rows than
+/// one chunk of scores (1,024), and a last chunk that is not full.
+fn chunked_problem() -> (Model, Dataset) {
+    let mut rng = ChaCha8Rng::seed_from_u64(17);
+    let (n_samples, n_features, n_classes) = (2500, 5, 7);
+    let mut random =
+        |shape: (usize, usize)| Array2::from_shape_fn(shape, |_| rng.random_range(-2.0..2.0));
+    let weight = random((n_classes, n_features));
+    let bias = random((1, n_classes)).row(0).to_owned();
+    let inputs = random((n_samples, n_features)).mapv(|v| v as f32);
+    let labels = (0..n_samples).map(|i| (i * 7 + i / 3) % n_classes).collect();
+    let parts = ModelParts {
+        weight,
+        bias,
+        preprocessor: Preprocessor {
+            kind: Preprocess::Standardize,
+            offset: Array1::from_vec(vec![0.1, -0.2, 0.3, 0.0, 0.5]),
+            scale: Array1::from_vec(vec![1.5, 0.5, 2.0, 1.0, 0.8]),
+        },
+        class_names: (0..n_classes).map(|c| format!("class {c}")).collect(),
+        feature_names: None,
+        ..hand_parts()
+    };
+    let model = Model::new(parts).unwrap();
+    let data = Dataset {
+        inputs,
+        labels,
+        sample_weights: None,
+        class_names: model.class_names().to_vec(),
+        feature_names: None,
+        image_shape: None,
+    };
+    (model, data)
+}
+
+/// The scores worked out sample by sample: f_j = Σ_d W_jd (x_d − offset_d) / scale_d + b_j.
+fn scores_by_hand(model: &Model, inputs: &Array2<f32>) -> Array2<f64> {
+    let (w, b, p) = (model.weight(), model.bias(), model.preprocessor());
+    Array2::from_shape_fn((inputs.nrows(), model.n_classes()), |(i, j)| {
+        let x = |d: usize| (f64::from(inputs[[i, d]]) - p.offset[d]) / p.scale[d];
+        b[j] + (0..model.n_features()).map(|d| w[[j, d]] * x(d)).sum::<f64>()
+    })
+}
+
+/// Prediction and evaluation hold a chunk of scores at a time; what they give is what the whole
+/// N×C scores give: the argmax, the mean of log Σ_j e^{f_j} − f_y, the top-k count.
+#[test]
+fn chunked_prediction_and_evaluation_agree_with_the_whole_scores() {
+    let (model, data) = chunked_problem();
+    let reference = scores_by_hand(&model, &data.inputs);
+    let scores = model.scores(data.inputs.view()).unwrap();
+    approx::assert_abs_diff_eq!(scores, reference, epsilon = 1e-12);
+    let predicted = softmax::model::argmax_rows(reference.view());
+    assert_eq!(model.predict(data.inputs.view()).unwrap(), predicted);
+    let loss_of = |row: ndarray::ArrayView1<f64>, label: usize| {
+        let max = row.fold(f64::NEG_INFINITY, |m, &f| m.max(f));
+        max + row.iter().map(|f| (f - max).exp()).sum::<f64>().ln() - row[label]
+    };
+    let mean_loss = reference
+        .rows()
+        .into_iter()
+        .zip(&data.labels)
+        .map(|(row, &y)| loss_of(row, y))
+        .sum::<f64>()
+        / data.labels.len() as f64;
+    let (evaluation, top_3) =
+        softmax::metrics::evaluate_with_top_k(&model, &data, Some(3)).unwrap();
+    assert_eq!(evaluation.n_samples, 2500);
+    assert_eq!(evaluation.accuracy, softmax::metrics::accuracy(&predicted, &data.labels));
+    approx::assert_relative_eq!(evaluation.mean_loss, mean_loss, max_relative = 1e-12);
+    let expected_top_3 = softmax::metrics::top_k_accuracy(reference.view(), &data.labels, 3);
+    assert_eq!(top_3, Some(expected_top_3));
+    assert!(expected_top_3 > evaluation.accuracy && expected_top_3 < 1.0, "{expected_top_3}");
+    let confusion_total: usize = evaluation.confusion_matrix.iter().flatten().sum();
+    assert_eq!(confusion_total, 2500);
+    assert_eq!(evaluate(&model, &data).unwrap(), evaluation);
+    assert_eq!(softmax::metrics::evaluate_top_k(&model, &data, 3).unwrap(), expected_top_3);
+}
+
+/// A score that overflows float64 in a later chunk is reported at its sample, by every way of
+/// scoring.
+#[test]
+fn an_overflowing_score_in_a_later_chunk_names_its_sample() {
+    let (model, mut data) = chunked_problem();
+    let mut parts = model.into_parts();
+    parts.weight[[4, 2]] = 1e300;
+    let model = Model::new(parts).unwrap();
+    data.inputs[[2000, 2]] = 1e30;
+    let overflow_at_2000 = |err: Error| matches!(err, Error::ScoreOverflow { sample: 2000, .. });
+    assert!(overflow_at_2000(model.scores(data.inputs.view()).unwrap_err()));
+    assert!(overflow_at_2000(model.predict(data.inputs.view()).unwrap_err()));
+    assert!(overflow_at_2000(evaluate(&model, &data).unwrap_err()));
+}

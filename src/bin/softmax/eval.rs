@@ -7,7 +7,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result, anyhow};
 use softmax::data::{DataSpec, SplitName};
-use softmax::metrics::{Evaluation, evaluate, evaluate_top_k};
+use softmax::metrics::{Evaluation, evaluate_with_top_k};
 
 use crate::options::ModelAndData;
 use crate::output::print_line;
@@ -49,11 +49,11 @@ pub fn run(args: Args) -> Result<()> {
     let (split, data) = match args.split {
         Some(split) => (
             split,
-            splits.get(split).ok_or_else(|| {
+            splits.take(split).ok_or_else(|| {
                 anyhow!("the data has no {split} split ({description}): choose another --split")
             })?,
         ),
-        None => splits.held_out(),
+        None => splits.take_held_out(),
     };
     let context = || {
         format!(
@@ -73,11 +73,10 @@ pub fn run(args: Args) -> Result<()> {
         ),
         _ => context(),
     };
-    let data = data.clone().align_features(model.feature_names()).with_context(features_context)?;
+    let data = data.align_features(model.feature_names()).with_context(features_context)?;
     let data = data.align_classes(model.class_names()).with_context(context)?;
-    let evaluation = evaluate(&model, &data).with_context(context)?;
-    let top_k_accuracy =
-        args.top_k.map(|k| evaluate_top_k(&model, &data, k)).transpose().with_context(context)?;
+    let (evaluation, top_k_accuracy) =
+        evaluate_with_top_k(&model, &data, args.top_k).with_context(context)?;
     let report = Report {
         model: &args.source.model,
         data: &description,

@@ -47,9 +47,13 @@ pub fn run(args: Args) -> Result<()> {
         )
     };
     let inputs = model.load_inputs(&args.inputs).with_context(context)?;
-    let scores = model.scores(inputs.view()).with_context(context)?;
-    let labels = argmax_rows(scores.view());
-    let probabilities = args.probabilities.then(|| softmax_rows(scores));
+    // The N×C probabilities are held only when they are asked for (they are the output).
+    let (labels, probabilities) = if args.probabilities {
+        let scores = model.scores(inputs.view()).with_context(context)?;
+        (argmax_rows(scores.view()), Some(softmax_rows(scores)))
+    } else {
+        (model.predict(inputs.view()).with_context(context)?, None)
+    };
     match &args.out {
         None => print_line(&csv_text(model.class_names(), &labels, probabilities.as_ref())?)?,
         Some(out) => {

@@ -146,12 +146,6 @@ fn evaluate_split(
 /// The model evaluated on the held-out split of its data: what `softmax plot confusion` draws.
 pub fn evaluate_held_out(source: &ModelAndData) -> Result<Evaluated> {
     let (model, splits) = source.load()?;
-    let (split, dataset) = splits.held_out();
-    evaluate_split(
-        &model,
-        &source.model,
-        split.name(),
-        dataset.clone(),
-        &source.data.data.to_string(),
-    )
+    let (split, dataset) = splits.take_held_out();
+    evaluate_split(&model, &source.model, split.name(), dataset, &source.data.data.to_string())
 }

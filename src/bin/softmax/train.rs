@@ -9,7 +9,6 @@ use anyhow::{Context, Result};
 use serde_json::json;
 use softmax::data::{Dataset, MappedDataset, MappedSplits, SplitName, Splits, can_map};
 use softmax::fit::{FitOptions, Fitted, fit, fit_mapped};
-use softmax::model::argmax_rows;
 
 use crate::options::{TrainArgs, start_threads};
 use crate::output::{check_writable, print_line};
@@ -372,10 +371,13 @@ pub fn summary(
     test: Option<&Dataset>,
     model_path: Option<&PathBuf>,
 ) -> Result<serde_json::Value> {
-    let test_scores = test.map(|test| fitted.model.scores(test.inputs.view())).transpose()?;
-    let test_accuracy = test.zip(test_scores.as_ref()).map(|(test, scores)| {
+    let top_k = fitted.top_k.as_ref().map(|top_k| top_k.k);
+    let test_scored = test
+        .map(|test| softmax::metrics::score(&fitted.model, test.inputs.view(), &test.labels, top_k))
+        .transpose()?;
+    let test_accuracy = test.zip(test_scored.as_ref()).map(|(test, scored)| {
         // Every process's share of the test split, counted together.
-        softmax::distributed::accuracy(&argmax_rows(scores.view()), &test.labels)
+        softmax::distributed::accuracy(&scored.predicted, &test.labels)
     });
     let mut summary = json!({
         "train_accuracy": fitted.train_accuracy,
@@ -401,8 +403,9 @@ pub fn summary(
         "processes": softmax::distributed::rank_and_size().1,
     });
     if let Some(top_k) = fitted.top_k {
-        let test_top_k = test.zip(test_scores.as_ref()).map(|(test, scores)| {
-            softmax::metrics::top_k_accuracy(scores.view(), &test.labels, top_k.k)
+        let test_top_k = test.zip(test_scored.as_ref()).map(|(test, scored)| {
+            let hits = scored.top_k_hits.expect("scored for the top k");
+            hits as f64 / test.labels.len() as f64
         });
         let keys = summary.as_object_mut().expect("the summary is an object");
         keys.insert("top_k".into(), json!(top_k.k));
