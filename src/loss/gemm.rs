@@ -11,10 +11,10 @@
 //! scores are the only extra memory: SLAB_ROWS×C per block, not N×C.
 
 use ndarray::linalg::general_mat_mul;
-use ndarray::{Array2, ArrayView2, ArrayViewMut2};
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, ShapeBuilder};
 
 use super::blocks::dense_mean;
-use super::dense_loops::Rows;
+use super::dense_loops::{Rows, grad_row_stride};
 use super::isa::{Arch, Isa, Simd, dispatch};
 use super::targets::Targets;
 use super::types::{KernelResult, Loss};
@@ -43,14 +43,24 @@ pub(crate) fn loss_and_grad_on<F: Float>(
     let matrix = inputs.as_slice().expect("inputs are in standard layout");
     let n_features = inputs.ncols();
     let n_classes = weights.nrows();
-    let shape = (n_classes, n_features);
-    dense_mean((matrix, n_features), None, targets, shape, |rows, block_targets, grad| {
-        let Rows::Contiguous(rows) = rows else { unreachable!("no rows are picked") };
-        let rows = ArrayView2::from_shape((block_targets.labels().len(), n_features), rows)
-            .expect("a block is whole rows");
-        let grad = ArrayViewMut2::from_shape(shape, grad).expect("a partial is C×D");
-        block_loss_and_grad(isa, weights, rows, block_targets, loss, grad)
-    })
+    // The partials' rows padded as the fused kernel's are: with 769 values a row (a probe's
+    // 768 features and the bias) the gradient's product ran 10% slower than with 768.
+    let stride = grad_row_stride::<F>(n_features);
+    let shape = (n_classes, n_features).strides((stride, 1));
+    dense_mean(
+        (matrix, n_features),
+        None,
+        targets,
+        (n_classes, stride),
+        |rows, block_targets, grad| {
+            let Rows::Contiguous(rows) = rows else { unreachable!("no rows are picked") };
+            let rows = ArrayView2::from_shape((block_targets.labels().len(), n_features), rows)
+                .expect("a block is whole rows");
+            let grad =
+                ArrayViewMut2::from_shape(shape, grad).expect("a partial is C rows of stride");
+            block_loss_and_grad(isa, weights, rows, block_targets, loss, grad)
+        },
+    )
 }
 
 /// The summed loss of one block of rows, with their gradient added to `grad` (C×D), or the

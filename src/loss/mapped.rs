@@ -23,6 +23,7 @@ use ndarray::{Array1, Array2, ArrayView2, ArrayViewMut2, Axis, ShapeBuilder, s};
 use rayon::prelude::*;
 
 use super::blocks::{Partial, sum_blocks};
+use super::dense_loops::grad_row_stride;
 use super::gemm::{RowSteps, SLAB_ROWS};
 use super::isa::{Isa, dispatch};
 use super::targets::Targets;
@@ -161,11 +162,16 @@ impl MappedRows {
         self.matrix.check_unchanged()?;
         let (folded, bias) = self.folded(weights);
         let (n_classes, n_features) = folded.dim();
-        let stride = n_features + 1;
+        // A partial's rows: D values of R, then r's entry, padded to whole cache lines that do
+        // not alias modulo 4 KiB (with 769 values a row, the gradient's product ran 10% slower).
+        let stride = grad_row_stride::<F>(n_features + 1);
         let n_samples = targets.labels().len();
         let position = |k: usize| positions.map_or(k, |picked| picked[k]);
         let block = |block: std::ops::Range<usize>| {
             let mut partial = Partial::zeroed(n_classes, stride);
+            // r = Σ s_i g_i, row after row: in its own contiguous C values, not in the
+            // partial's column D, whose entries lie a row of the partial apart.
+            let mut bias_sums = vec![F::zero(); n_classes];
             let (mut buffer, mut rows) = (Vec::new(), Vec::new());
             let mut scores = Array2::<F>::zeros((SLAB_ROWS.min(block.len()), n_classes));
             let mut loss_sum = 0.0;
@@ -191,10 +197,14 @@ impl MappedRows {
                 .expect("a partial is C rows of D + 1");
                 general_mat_mul(F::one(), &slab_scores.t(), &slab, F::one(), &mut grad);
                 for row in slab_scores.outer_iter() {
-                    for (class, &g) in row.iter().enumerate() {
-                        values[class * stride + n_features] += g;
+                    for (sum, &g) in bias_sums.iter_mut().zip(row) {
+                        *sum += g;
                     }
                 }
+            }
+            let values = partial.values_mut();
+            for (class, sum) in bias_sums.into_iter().enumerate() {
+                values[class * stride + n_features] = sum;
             }
             Ok((loss_sum, partial))
         };
@@ -204,7 +214,7 @@ impl MappedRows {
         let n = targets.normalizer().as_f64();
         let mut total = total;
         let raw = total.values_mut();
-        let mut grad = Array2::zeros((n_classes, stride));
+        let mut grad = Array2::zeros((n_classes, n_features + 1));
         for (class, mut out) in grad.outer_iter_mut().enumerate() {
             let raw = &raw[class * stride..(class + 1) * stride];
             let bias_sum = raw[n_features].as_f64();
