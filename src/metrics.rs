@@ -21,11 +21,11 @@
 //!   labels, also for a model trained with label smoothing (its training objective is not a
 //!   measure of the model: it depends on ε).
 
-use crate::data::Dataset;
+use crate::data::{Dataset, MappedDataset};
 use crate::loss::row::row_loss_and_dscores;
 use crate::model::{Model, argmax_rows};
 use crate::{Error, Float, Result};
-use ndarray::{ArrayView1, ArrayView2};
+use ndarray::{ArrayView1, ArrayView2, CowArray, Ix2};
 
 /// Precision, recall and support of one class.
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
@@ -136,18 +136,52 @@ pub fn evaluate_with_top_k(
     data: &Dataset,
     top_k: Option<usize>,
 ) -> Result<(Evaluation, Option<f64>)> {
-    check_dataset(model, data)?;
+    check_dataset(model, data.inputs.nrows(), &data.class_names)?;
     let scored = score(model, data.inputs.view(), &data.labels, top_k)?;
-    let n_samples = data.labels.len();
-    let confusion_matrix = confusion_matrix(&scored.predicted, &data.labels, model.n_classes());
+    Ok(evaluation(model, &scored, &data.labels))
+}
+
+/// [`evaluate_with_top_k`] on a split of a memory-mapped matrix, read a chunk of rows at a time
+/// (converted to float32): X is never copied whole. Its classes are aligned as for
+/// [`evaluate`] ([`MappedDataset::align_classes`]).
+///
+/// # Errors
+/// Those of [`evaluate_with_top_k`], and a file cut short since it was mapped.
+pub fn evaluate_mapped_with_top_k(
+    model: &Model,
+    data: &MappedDataset,
+    top_k: Option<usize>,
+) -> Result<(Evaluation, Option<f64>)> {
+    check_dataset(model, data.n_samples(), &data.class_names)?;
+    data.inputs.check_unchanged()?;
+    let read = |rows: std::ops::Range<usize>| {
+        let indices: Vec<usize> = match &data.rows {
+            Some(picked) => picked[rows].to_vec(),
+            None => rows.collect(),
+        };
+        let mut buffer = Vec::new();
+        let values = data.inputs.gather::<f32>(&indices, &mut buffer);
+        let chunk = ArrayView2::from_shape((indices.len(), data.inputs.dim().1), values)
+            .expect("whole rows");
+        Ok(CowArray::from(chunk.to_owned()))
+    };
+    let dim = (data.n_samples(), data.inputs.dim().1);
+    let scored = score_read(model, dim, read, &data.labels, top_k)?;
+    Ok(evaluation(model, &scored, &data.labels))
+}
+
+/// The evaluation (and top-k accuracy) of what [`score`] gave on samples labelled `labels`.
+fn evaluation(model: &Model, scored: &Scored, labels: &[usize]) -> (Evaluation, Option<f64>) {
+    let n_samples = labels.len();
+    let confusion_matrix = confusion_matrix(&scored.predicted, labels, model.n_classes());
     let evaluation = Evaluation {
         n_samples,
-        accuracy: accuracy(&scored.predicted, &data.labels),
+        accuracy: accuracy(&scored.predicted, labels),
         mean_loss: scored.loss_sum / n_samples as f64,
         per_class: class_metrics(&confusion_matrix, model.class_names()),
         confusion_matrix,
     };
-    Ok((evaluation, scored.top_k_hits.map(|hits| hits as f64 / n_samples as f64)))
+    (evaluation, scored.top_k_hits.map(|hits| hits as f64 / n_samples as f64))
 }
 
 /// What one pass over a model's scores of some samples gives ([`score`]).
@@ -163,60 +197,81 @@ pub struct Scored {
 }
 
 /// The predictions, summed loss and top-k hits of `model` on `inputs` (N×D, raw) with `labels`
-/// (N, in `0..C`), from the scores of [`Model::for_score_chunks`]: a chunk of rows at a time, so
-/// memory beyond X is a chunk's scores, not N×C.
+/// (N, in `0..C`), from the scores of [`Model::map_score_chunks`]: a chunk of rows at a time,
+/// so memory beyond X is the chunks' scores, not N×C. The loss is summed chunk by chunk, then
+/// over the chunks in order: the same for any number of threads.
 ///
 /// # Errors
 /// A label count other than N, a label out of `0..C`, k = 0 ([`Error::InvalidOption`]), and the
-/// errors of [`Model::for_score_chunks`].
+/// errors of [`Model::map_score_chunks`].
 pub fn score(
     model: &Model,
     inputs: ArrayView2<f32>,
     labels: &[usize],
     top_k: Option<usize>,
 ) -> Result<Scored> {
+    let read = |rows| Ok(CowArray::from(inputs.slice(ndarray::s![rows, ..])));
+    score_read(model, inputs.dim(), read, labels, top_k)
+}
+
+/// [`score`] on inputs that `read` gives a chunk of rows at a time
+/// ([`Model::map_score_chunks_read`]).
+fn score_read<'a>(
+    model: &Model,
+    dim: (usize, usize),
+    read: impl Fn(std::ops::Range<usize>) -> Result<CowArray<'a, f32, Ix2>> + Sync,
+    labels: &[usize],
+    top_k: Option<usize>,
+) -> Result<Scored> {
     if top_k == Some(0) {
         return Err(Error::InvalidOption("top-k accuracy needs k >= 1, got 0".into()));
     }
-    if labels.len() != inputs.nrows() {
-        return Err(Error::LabelCount { labels: labels.len(), samples: inputs.nrows() });
+    if labels.len() != dim.0 {
+        return Err(Error::LabelCount { labels: labels.len(), samples: dim.0 });
     }
     let n_classes = model.n_classes();
     if let Some((index, &label)) = labels.iter().enumerate().find(|(_, label)| **label >= n_classes)
     {
         return Err(Error::LabelOutOfRange { index, label: label as i128, n_classes });
     }
+    let chunks = model.map_score_chunks_read(dim, read, |rows, scores| {
+        let labels = &labels[rows];
+        let mut row_scores = vec![0.0; n_classes];
+        let loss_of = |(row, &label): (ArrayView1<f64>, &usize)| {
+            row_scores.iter_mut().zip(row).for_each(|(to, &from)| *to = from);
+            row_loss_and_dscores(model.loss(), &mut row_scores, label)
+        };
+        Scored {
+            predicted: argmax_rows(scores),
+            loss_sum: scores.rows().into_iter().zip(labels).map(loss_of).sum(),
+            top_k_hits: top_k.map(|k| top_k_hits(scores, labels, k)),
+        }
+    })?;
     let mut scored = Scored {
         predicted: Vec::with_capacity(labels.len()),
         loss_sum: 0.0,
         top_k_hits: top_k.map(|_| 0),
     };
-    let mut row_scores = vec![0.0; n_classes];
-    model.for_score_chunks(inputs, |rows, scores| {
-        let labels = &labels[rows];
-        scored.predicted.extend(argmax_rows(scores));
-        for (row, &label) in scores.rows().into_iter().zip(labels) {
-            row_scores.iter_mut().zip(row).for_each(|(to, &from)| *to = from);
-            scored.loss_sum += row_loss_and_dscores(model.loss(), &mut row_scores, label);
+    for chunk in chunks {
+        scored.predicted.extend(chunk.predicted);
+        scored.loss_sum += chunk.loss_sum;
+        if let (Some(hits), Some(chunk_hits)) = (scored.top_k_hits.as_mut(), chunk.top_k_hits) {
+            *hits += chunk_hits;
         }
-        if let (Some(hits), Some(k)) = (scored.top_k_hits.as_mut(), top_k) {
-            *hits += top_k_hits(scores, labels, k);
-        }
-    })?;
+    }
     Ok(scored)
 }
 
-/// Refuses a data set that the model cannot be evaluated on: empty, or with other classes
-/// ([`score`] checks the labels).
-fn check_dataset(model: &Model, data: &Dataset) -> Result<()> {
-    if data.inputs.nrows() == 0 {
+/// Refuses a data set that the model cannot be evaluated on: empty (`n_samples` = 0), or with
+/// other classes ([`score`] checks the labels).
+fn check_dataset(model: &Model, n_samples: usize, class_names: &[String]) -> Result<()> {
+    if n_samples == 0 {
         return Err(Error::Empty("the data set has no samples to evaluate on".to_string()));
     }
-    if data.class_names != model.class_names() {
+    if class_names != model.class_names() {
         return Err(Error::ClassMismatch(format!(
-            "the data's classes {:?} are not the model's {:?}: align them first \
+            "the data's classes {class_names:?} are not the model's {:?}: align them first \
              (Dataset::align_classes)",
-            data.class_names,
             model.class_names()
         )));
     }

@@ -85,7 +85,10 @@ use std::ops::Range;
 use std::path::Path;
 
 use ndarray::linalg::general_mat_mul;
-use ndarray::{Array1, Array2, ArrayView1, ArrayView2, Axis, Dimension, s};
+use ndarray::{
+    Array1, Array2, ArrayView1, ArrayView2, ArrayViewMut2, Axis, CowArray, Dimension, Ix2, s,
+};
+use rayon::prelude::*;
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensorError, SafeTensors};
 use serde::Serialize;
@@ -97,7 +100,7 @@ use crate::names::named_enum;
 use crate::preprocess::{Bias, Preprocessor};
 use crate::{Error, Float, Loss, RegConvention, Result};
 
-/// Rows of inputs preprocessed (into float64) and scored at a time by [`Model::for_score_chunks`].
+/// Rows of inputs preprocessed (into float64) and scored at a time by [`Model::map_score_chunks`].
 const SCORE_CHUNK_ROWS: usize = 1024;
 
 /// The `format` metadata entry of every model file.
@@ -274,7 +277,7 @@ impl Model {
 
     /// The scores f = W·x' + b (N×C, f64) of raw inputs (N×D, as loaded).
     ///
-    /// To predict or evaluate, [`Model::predict`] and [`Model::for_score_chunks`] hold a chunk
+    /// To predict or evaluate, [`Model::predict`] and [`Model::map_score_chunks`] hold a chunk
     /// of rows' scores at a time instead of N×C.
     ///
     /// # Errors
@@ -282,55 +285,91 @@ impl Model {
     /// inputs ([`Error::NonFinite`], with its location), scores that overflow f64, and N×C
     /// scores that need more memory than the system grants ([`Error::OutOfMemory`]).
     pub fn scores(&self, inputs: ArrayView2<f32>) -> Result<Array2<f64>> {
+        self.check_feature_count(inputs.dim())?;
         let shape = (inputs.nrows(), self.n_classes());
         let mut scores = crate::memory::zeros(shape, "the scores of every sample (N×C)")?;
-        self.for_score_chunks(inputs, |rows, chunk| {
-            scores.slice_mut(s![rows, ..]).assign(&chunk);
-        })?;
+        let chunks: Vec<_> = inputs
+            .axis_chunks_iter(Axis(0), SCORE_CHUNK_ROWS)
+            .zip(scores.axis_chunks_iter_mut(Axis(0), SCORE_CHUNK_ROWS))
+            .enumerate()
+            .collect();
+        let results: Vec<Result<()>> = chunks
+            .into_par_iter()
+            .map(|(chunk, (rows, out))| self.score_chunk(rows, chunk * SCORE_CHUNK_ROWS, out))
+            .collect();
+        results.into_iter().collect::<Result<()>>()?; // the first error in row order
         Ok(scores)
     }
 
-    /// Calls `each` with the rows (a range of sample indices) and the scores (rows × C, f64) of
-    /// each chunk of [`SCORE_CHUNK_ROWS`] inputs in turn: what [`Model::scores`] computes, with
-    /// only one chunk's scores and preprocessed inputs in memory at a time.
+    /// `map(rows, scores)` of each chunk of [`SCORE_CHUNK_ROWS`] inputs (N×D, raw), in row
+    /// order: the rows are a range of sample indices, the scores rows × C (f64), what
+    /// [`Model::scores`] computes, with only the chunks in progress in memory. The chunks are
+    /// scored in parallel on the current rayon pool; the results come in order, so what is
+    /// made of them does not depend on the number of threads.
     ///
     /// # Errors
-    /// As [`Model::scores`] (without its N×C allocation); chunks before a row whose scores
-    /// overflow have been passed to `each`.
-    pub fn for_score_chunks(
+    /// As [`Model::scores`] (without its N×C allocation): the first in row order.
+    pub fn map_score_chunks<R: Send>(
         &self,
         inputs: ArrayView2<f32>,
-        mut each: impl FnMut(Range<usize>, ArrayView2<f64>),
+        map: impl Fn(Range<usize>, ArrayView2<f64>) -> R + Sync,
+    ) -> Result<Vec<R>> {
+        let read = |rows: Range<usize>| Ok(CowArray::from(inputs.slice(s![rows, ..])));
+        self.map_score_chunks_read(inputs.dim(), read, map)
+    }
+
+    /// [`Model::map_score_chunks`] on N×D raw inputs (`dim`) that `read` gives a chunk at a
+    /// time: `read(rows)` returns the rows `rows`, float32, rows.len() × D (a chunk of a
+    /// memory-mapped file, converted: the inputs are never all in memory).
+    ///
+    /// # Errors
+    /// Those of [`Model::map_score_chunks`] and of `read`, the first in row order.
+    pub fn map_score_chunks_read<'a, R: Send>(
+        &self,
+        (n_rows, n_features): (usize, usize),
+        read: impl Fn(Range<usize>) -> Result<CowArray<'a, f32, Ix2>> + Sync,
+        map: impl Fn(Range<usize>, ArrayView2<f64>) -> R + Sync,
+    ) -> Result<Vec<R>> {
+        self.check_feature_count((n_rows, n_features))?;
+        let chunk = |first: usize| {
+            let rows = first..(first + SCORE_CHUNK_ROWS).min(n_rows);
+            let inputs = read(rows.clone())?;
+            assert_eq!(inputs.dim(), (rows.len(), n_features), "read gives the rows asked for");
+            let mut scores = Array2::zeros((rows.len(), self.n_classes()));
+            self.score_chunk(inputs.view(), first, scores.view_mut())?;
+            Ok(map(rows, scores.view()))
+        };
+        let starts: Vec<usize> = (0..n_rows).step_by(SCORE_CHUNK_ROWS).collect();
+        let results: Vec<Result<R>> = starts.into_par_iter().map(chunk).collect();
+        results.into_iter().collect() // the first error in row order
+    }
+
+    /// The scores (rows × C) of raw `inputs` (rows × D), samples `first`, `first` + 1, …, into
+    /// `out`; x' has a constant-1 column after its D features, and b is added directly.
+    fn score_chunk(
+        &self,
+        inputs: ArrayView2<f32>,
+        first: usize,
+        mut out: ArrayViewMut2<f64>,
     ) -> Result<()> {
-        self.check_inputs(inputs)?;
-        // x' has a constant-1 column after its D features; b is added directly.
-        let mut scores = Array2::zeros((SCORE_CHUNK_ROWS.min(inputs.nrows()), self.n_classes()));
-        for (chunk, rows) in inputs.axis_chunks_iter(Axis(0), SCORE_CHUNK_ROWS).enumerate() {
-            let first = chunk * SCORE_CHUNK_ROWS;
-            let transformed = self.parts.preprocessor.transform_with_bias::<f64>(rows);
-            let features = transformed.slice(s![.., ..self.n_features()]);
-            let mut out = scores.slice_mut(s![..rows.nrows(), ..]);
-            general_mat_mul(1.0, &features, &self.parts.weight.t(), 0.0, &mut out);
-            out += &self.parts.bias;
-            if let Some(row) =
-                out.rows().into_iter().position(|row| row.iter().any(|f| !f.is_finite()))
-            {
-                return Err(Error::ScoreOverflow { sample: first + row, dtype: "float64" });
-            }
-            each(first..first + rows.nrows(), out.view());
+        self.check_finite(inputs, first)?;
+        let transformed = self.parts.preprocessor.transform_with_bias::<f64>(inputs);
+        let features = transformed.slice(s![.., ..self.n_features()]);
+        general_mat_mul(1.0, &features, &self.parts.weight.t(), 0.0, &mut out);
+        out += &self.parts.bias;
+        match out.rows().into_iter().position(|row| row.iter().any(|f| !f.is_finite())) {
+            Some(row) => Err(Error::ScoreOverflow { sample: first + row, dtype: "float64" }),
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// The predicted class of each sample: argmax_j f_j, the lowest index on ties. The scores
-    /// are computed a chunk of rows at a time, never N×C at once.
+    /// are computed a chunk of rows at a time ([`Model::map_score_chunks`]), never N×C at once.
     ///
     /// # Errors
-    /// As [`Model::for_score_chunks`].
+    /// As [`Model::map_score_chunks`].
     pub fn predict(&self, inputs: ArrayView2<f32>) -> Result<Vec<usize>> {
-        let mut predicted = Vec::with_capacity(inputs.nrows());
-        self.for_score_chunks(inputs, |_, scores| predicted.extend(argmax_rows(scores)))?;
-        Ok(predicted)
+        Ok(self.map_score_chunks(inputs, |_, scores| argmax_rows(scores))?.concat())
     }
 
     /// The softmax of the scores ([`softmax_rows`]): N×C, each row sums to 1.
@@ -486,23 +525,28 @@ impl Model {
         })
     }
 
-    /// Refuses inputs with another number of features, or holding a NaN or infinity.
-    fn check_inputs(&self, inputs: ArrayView2<f32>) -> Result<()> {
-        if inputs.ncols() != self.n_features() {
-            let (n_classes, n_features) = self.parts.weight.dim();
-            return Err(Error::FeatureMismatch {
-                weights: [n_classes, n_features],
-                inputs: [inputs.nrows(), inputs.ncols()],
-                weights_features: n_features,
-                inputs_features: inputs.ncols(),
-                layout: crate::Layout::Canonical.name(),
-                layout_shapes: crate::Layout::Canonical.shapes(),
-            });
+    /// Refuses N×D inputs (`dim`) whose D is not the model's.
+    fn check_feature_count(&self, (n_rows, n_features): (usize, usize)) -> Result<()> {
+        if n_features == self.n_features() {
+            return Ok(());
         }
+        let (n_classes, model_features) = self.parts.weight.dim();
+        Err(Error::FeatureMismatch {
+            weights: [n_classes, model_features],
+            inputs: [n_rows, n_features],
+            weights_features: model_features,
+            inputs_features: n_features,
+            layout: crate::Layout::Canonical.name(),
+            layout_shapes: crate::Layout::Canonical.shapes(),
+        })
+    }
+
+    /// Refuses a NaN or infinity in `inputs`, rows `first`, `first` + 1, … of the samples.
+    fn check_finite(&self, inputs: ArrayView2<f32>, first: usize) -> Result<()> {
         match inputs.indexed_iter().find(|(_, v)| !v.is_finite()) {
-            Some(((sample, feature), &value)) => Err(Error::NonFinite {
+            Some(((row, feature), &value)) => Err(Error::NonFinite {
                 what: "inputs",
-                location: format!("sample {sample}, feature {feature}"),
+                location: format!("sample {}, feature {feature}", first + row),
                 value: f64::from(value),
             }),
             None => Ok(()),

@@ -171,13 +171,16 @@ impl Report<'_> {
         let data = &self.evaluated.data;
         // Each sample's predicted class and its probability p = 1 / Σ_k e^{f_k − f_max}, from a
         // chunk of scores at a time; whole rows of probabilities only for the samples shown.
-        let (mut predicted, mut confidence) = (Vec::new(), Vec::new());
-        self.model.for_score_chunks(data.inputs.view(), |_, scores| {
-            for (row, best) in scores.rows().into_iter().zip(crate::model::argmax_rows(scores)) {
-                predicted.push(best);
-                confidence.push(1.0 / row.iter().map(|f| (f - row[best]).exp()).sum::<f64>());
-            }
+        let chunks = self.model.map_score_chunks(data.inputs.view(), |_, scores| {
+            let best = crate::model::argmax_rows(scores);
+            let confidence =
+                scores.rows().into_iter().zip(&best).map(|(row, &best)| {
+                    1.0 / row.iter().map(|f| (f - row[best]).exp()).sum::<f64>()
+                });
+            (confidence.collect::<Vec<f64>>(), best)
         })?;
+        let (confidence, predicted): (Vec<f64>, Vec<usize>) =
+            chunks.into_iter().flat_map(|(p, best)| p.into_iter().zip(best)).unzip();
         let sample = |index: usize| -> Result<Sample> {
             let inputs = data.inputs.slice(ndarray::s![index..=index, ..]);
             Ok(Sample {

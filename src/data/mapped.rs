@@ -38,6 +38,24 @@ impl MappedDataset {
         self.labels.len()
     }
 
+    /// These rows labelled by `class_names` instead of their own classes, matched by name, as
+    /// [`Dataset::align_classes`] does (the inputs are not touched).
+    ///
+    /// # Errors
+    /// Those of [`Dataset::align_classes`]: a class of the data that `class_names` lacks.
+    pub fn align_classes(self, class_names: &[String]) -> Result<MappedDataset> {
+        let MappedDataset { inputs, rows, labels, sample_weights, class_names: own } = self;
+        let labels_only = Dataset::new(ndarray::Array2::zeros((labels.len(), 0)), labels, own);
+        let aligned = labels_only.align_classes(class_names)?;
+        Ok(MappedDataset {
+            inputs,
+            rows,
+            labels: aligned.labels,
+            sample_weights,
+            class_names: aligned.class_names,
+        })
+    }
+
     /// This split's rows read into memory (as float32): for the few rows a report looks at.
     pub fn to_dataset(&self) -> Dataset {
         let n_features = self.inputs.dim().1;

@@ -12,6 +12,7 @@ use softmax::data::{DataSpec, LoadOptions, load, load_mapped};
 use softmax::fit::{Dtype, FitOptions, Fitted, fit, fit_mapped};
 use softmax::loss::mapped::MappedRows;
 use softmax::mapped::MappedMatrix;
+use softmax::metrics::{evaluate_mapped_with_top_k, evaluate_with_top_k};
 use softmax::preprocess::{Bias, Preprocess, Preprocessor};
 use softmax::train::{Duration, Inputs, Objective, Optimizer, TrainOptions};
 use softmax::{Error, Kernel, Loss, RegConvention, npy};
@@ -257,4 +258,54 @@ fn a_file_cut_short_while_training_stops_it_with_an_error() {
         }
         other => panic!("expected the file's error, got {other:?}"),
     }
+}
+
+/// `eval` on an `npy:` source reads the mapped rows a chunk at a time instead of copying X: on
+/// each split, from float32 and float16 files, the evaluation (and top-k accuracy) is the one of
+/// the same rows read into memory, to the last bit. 2,500 rows: more than a chunk of scores.
+#[test]
+fn mapped_evaluation_equals_the_evaluation_in_memory() {
+    let dir = TempDir::new().unwrap();
+    let n = 2500;
+    let labels: Vec<usize> = (0..n).map(|i| (i * 7 + i / 5) % C).collect();
+    let inputs = Array2::from_shape_fn((n, D), |(i, j)| {
+        let signal = if j % C == labels[i] { 0.5 } else { 0.0 };
+        let noise = ((i * 2_654_435_761 + j * 40_503) % 1000) as f32 / 250.0 - 2.0; // in [−2, 2)
+        noise + signal
+    });
+    let x32 = dir.path().join("x32.npy");
+    npy::write_matrix(&x32, inputs.view()).unwrap();
+    let x16 = dir.path().join("x16.npy");
+    let halves: Vec<u8> = inputs.iter().flat_map(|&v| f16::from_f32(v).to_le_bytes()).collect();
+    write_npy(&x16, "<f2", &format!("({n}, {D})"), &halves);
+    let y = dir.path().join("y.npy");
+    let bytes: Vec<u8> = labels.iter().flat_map(|&l| (l as i64).to_le_bytes()).collect();
+    write_npy_vector(&y, "<i8", n, &bytes);
+    let load_options = LoadOptions { val_fraction: 0.2, ..Default::default() };
+    let options = FitOptions { reg: 1e-2, ..Default::default() }.check().unwrap();
+    let continue_ = &mut |_: &softmax::train::Progress| ControlFlow::Continue(());
+    let splits = load(&spec(&x32, &y), &load_options).unwrap();
+    let model = fit(splits.train, splits.validation, &options, continue_).unwrap().model;
+    for x in [&x32, &x16] {
+        let in_memory = load(&spec(x, &y), &load_options).unwrap();
+        let mapped = load_mapped(&spec(x, &y), &load_options).unwrap();
+        let pairs = [
+            (in_memory.train, mapped.train),
+            (in_memory.validation.unwrap(), mapped.validation.unwrap()),
+        ];
+        for (in_memory, mapped) in pairs {
+            let expected = evaluate_with_top_k(&model, &in_memory, Some(2)).unwrap();
+            let got = evaluate_mapped_with_top_k(&model, &mapped, Some(2)).unwrap();
+            assert_eq!(got, expected, "{}", x.display());
+            let (accuracy, top_2) = (expected.0.accuracy, expected.1.unwrap());
+            assert!(accuracy > 0.5 && accuracy < top_2 && top_2 < 1.0, "{accuracy} {top_2}");
+        }
+    }
+    // Classes are aligned to the model's by name, as in memory: here the same order.
+    let mapped = load_mapped(&spec(&x32, &y), &load_options).unwrap();
+    let aligned = mapped.train.clone().align_classes(model.class_names()).unwrap();
+    assert_eq!(aligned.labels, mapped.train.labels);
+    let mut fewer = model.class_names().to_vec();
+    fewer.pop();
+    assert!(mapped.train.align_classes(&fewer).is_err());
 }

@@ -6,8 +6,9 @@
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow};
-use softmax::data::{DataSpec, SplitName};
-use softmax::metrics::{Evaluation, evaluate_with_top_k};
+use softmax::data::{DataSpec, MappedSplits, SplitName, can_map};
+use softmax::metrics::{Evaluation, evaluate_mapped_with_top_k, evaluate_with_top_k};
+use softmax::model::Model;
 
 use crate::options::ModelAndData;
 use crate::output::print_line;
@@ -44,26 +45,40 @@ struct Report<'a> {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    let evaluated = match can_map(&args.source.data.data) {
+        true => evaluate_mapped(&args)?,
+        false => evaluate_loaded(&args)?,
+    };
+    let Evaluated { description, split, evaluation, top_k_accuracy } = evaluated;
+    let report = Report {
+        model: &args.source.model,
+        data: &description,
+        split: split.name(),
+        evaluation: &evaluation,
+        top_k: args.top_k,
+        top_k_accuracy,
+    };
+    print_line(&serde_json::to_string(&report)?)?;
+    Ok(())
+}
+
+/// What `eval` reports: where the data came from, the split, and the evaluation.
+struct Evaluated {
+    description: String,
+    split: SplitName,
+    evaluation: Evaluation,
+    top_k_accuracy: Option<f64>,
+}
+
+/// The model evaluated on a split read into memory.
+fn evaluate_loaded(args: &Args) -> Result<Evaluated> {
     let (model, splits) = args.source.load()?;
     let description = splits.description.clone();
     let (split, data) = match args.split {
-        Some(split) => (
-            split,
-            splits.take(split).ok_or_else(|| {
-                anyhow!("the data has no {split} split ({description}): choose another --split")
-            })?,
-        ),
+        Some(split) => (split, splits.take(split).ok_or_else(|| missing(split, &description))?),
         None => splits.take_held_out(),
     };
-    let context = || {
-        format!(
-            "evaluating {} ({} classes, {} features) on the {} split of {description}",
-            args.source.model.display(),
-            model.n_classes(),
-            model.n_features(),
-            split.name()
-        )
-    };
+    let context = || context(args, &model, split, &description);
     // A CSV file's features are matched to the model's by name; when they do not match, the
     // label column is often the culprit: say which one was taken.
     let features_context = || match (&args.source.data.data, &args.source.data.label_column) {
@@ -77,14 +92,40 @@ pub fn run(args: Args) -> Result<()> {
     let data = data.align_classes(model.class_names()).with_context(context)?;
     let (evaluation, top_k_accuracy) =
         evaluate_with_top_k(&model, &data, args.top_k).with_context(context)?;
-    let report = Report {
-        model: &args.source.model,
-        data: &description,
-        split: split.name(),
-        evaluation: &evaluation,
-        top_k: args.top_k,
-        top_k_accuracy,
+    Ok(Evaluated { description, split, evaluation, top_k_accuracy })
+}
+
+/// The model evaluated on a split of a memory-mapped `npy:` source, read a chunk of rows at a
+/// time: X is not copied (such a source has a train and a validation split).
+fn evaluate_mapped(args: &Args) -> Result<Evaluated> {
+    let (model, splits) = args.source.load_mapped()?;
+    let MappedSplits { train, validation, description } = splits;
+    let (split, data) = match (args.split, validation) {
+        (Some(SplitName::Train), _) | (None, None) => (SplitName::Train, train),
+        (Some(SplitName::Validation) | None, Some(validation)) => {
+            (SplitName::Validation, validation)
+        }
+        (Some(split), _) => return Err(missing(split, &description)),
     };
-    print_line(&serde_json::to_string(&report)?)?;
-    Ok(())
+    let context = || context(args, &model, split, &description);
+    let data = data.align_classes(model.class_names()).with_context(context)?;
+    let (evaluation, top_k_accuracy) =
+        evaluate_mapped_with_top_k(&model, &data, args.top_k).with_context(context)?;
+    Ok(Evaluated { description, split, evaluation, top_k_accuracy })
+}
+
+/// The error for a --split that the source lacks.
+fn missing(split: SplitName, description: &str) -> anyhow::Error {
+    anyhow!("the data has no {split} split ({description}): choose another --split")
+}
+
+/// What an error happened in: the model, its shape, the split and the data.
+fn context(args: &Args, model: &Model, split: SplitName, description: &str) -> String {
+    format!(
+        "evaluating {} ({} classes, {} features) on the {} split of {description}",
+        args.source.model.display(),
+        model.n_classes(),
+        model.n_features(),
+        split.name()
+    )
 }

@@ -402,9 +402,23 @@ pub struct ModelAndData {
 impl ModelAndData {
     /// Loads the model, then the data, split with --seed or else the model's training seed.
     pub fn load(&self) -> Result<(Model, softmax::data::Splits)> {
-        let model = Model::load(&self.model)?;
-        let seed = self.seed.or_else(|| model.training()["seed"].as_u64()).unwrap_or_default();
+        let (model, seed) = self.load_model()?;
         let splits = self.data.load(seed)?;
         Ok((model, splits))
+    }
+
+    /// [`Self::load`] with the data memory-mapped (an `npy:` source, see
+    /// [`softmax::data::can_map`]).
+    pub fn load_mapped(&self) -> Result<(Model, softmax::data::MappedSplits)> {
+        let (model, seed) = self.load_model()?;
+        let splits = self.data.load_mapped(seed, None)?;
+        Ok((model, splits))
+    }
+
+    /// The model, and the seed of the validation split: --seed, else the model's.
+    fn load_model(&self) -> Result<(Model, u64)> {
+        let model = Model::load(&self.model)?;
+        let seed = self.seed.or_else(|| model.training()["seed"].as_u64()).unwrap_or_default();
+        Ok((model, seed))
     }
 }
