@@ -231,6 +231,17 @@ impl MappedMatrix {
         buffer
     }
 
+    /// The rows `indices` (in that order) as a float32 array, indices.len() × D: a chunk of
+    /// rows to score ([`crate::model::Model::map_score_chunks_read`]).
+    ///
+    /// # Panics
+    /// If an index is not below N.
+    pub fn gather_array(&self, indices: &[usize]) -> ndarray::Array2<f32> {
+        let mut buffer = Vec::new();
+        let values = self.gather::<f32>(indices, &mut buffer).to_vec();
+        ndarray::Array2::from_shape_vec((indices.len(), self.shape.1), values).expect("whole rows")
+    }
+
     /// The bytes of the rows `rows`.
     fn row_bytes(&self, rows: Range<usize>) -> &[u8] {
         assert!(rows.end <= self.shape.0, "rows {rows:?} of a matrix of {}", self.shape.0);

@@ -159,11 +159,7 @@ pub fn evaluate_mapped_with_top_k(
             Some(picked) => picked[rows].to_vec(),
             None => rows.collect(),
         };
-        let mut buffer = Vec::new();
-        let values = data.inputs.gather::<f32>(&indices, &mut buffer);
-        let chunk = ArrayView2::from_shape((indices.len(), data.inputs.dim().1), values)
-            .expect("whole rows");
-        Ok(CowArray::from(chunk.to_owned()))
+        Ok(CowArray::from(data.inputs.gather_array(&indices)))
     };
     let dim = (data.n_samples(), data.inputs.dim().1);
     let scored = score_read(model, dim, read, &data.labels, top_k)?;

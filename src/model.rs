@@ -323,7 +323,8 @@ impl Model {
     /// memory-mapped file, converted: the inputs are never all in memory).
     ///
     /// # Errors
-    /// Those of [`Model::map_score_chunks`] and of `read`, the first in row order.
+    /// Those of [`Model::map_score_chunks`] and of `read`, and [`Error::InconsistentData`] for a
+    /// chunk of another shape than asked for; the first in row order.
     pub fn map_score_chunks_read<'a, R: Send>(
         &self,
         (n_rows, n_features): (usize, usize),
@@ -334,7 +335,13 @@ impl Model {
         let chunk = |first: usize| {
             let rows = first..(first + SCORE_CHUNK_ROWS).min(n_rows);
             let inputs = read(rows.clone())?;
-            assert_eq!(inputs.dim(), (rows.len(), n_features), "read gives the rows asked for");
+            if inputs.dim() != (rows.len(), n_features) {
+                let (got_rows, got_features) = inputs.dim();
+                return Err(Error::InconsistentData(format!(
+                    "asked for rows {rows:?} of {n_features} features, the reader gave \
+                     {got_rows} rows of {got_features}"
+                )));
+            }
             let mut scores = Array2::zeros((rows.len(), self.n_classes()));
             self.score_chunk(inputs.view(), first, scores.view_mut())?;
             Ok(map(rows, scores.view()))

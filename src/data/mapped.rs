@@ -58,7 +58,6 @@ impl MappedDataset {
 
     /// This split's rows read into memory (as float32): for the few rows a report looks at.
     pub fn to_dataset(&self) -> Dataset {
-        let n_features = self.inputs.dim().1;
         let all: Vec<usize>;
         let rows = match &self.rows {
             Some(rows) => rows,
@@ -67,10 +66,7 @@ impl MappedDataset {
                 &all
             }
         };
-        let mut buffer = Vec::new();
-        let values = self.inputs.gather::<f32>(rows, &mut buffer).to_vec();
-        let inputs =
-            ndarray::Array2::from_shape_vec((rows.len(), n_features), values).expect("whole rows");
+        let inputs = self.inputs.gather_array(rows);
         Dataset {
             sample_weights: self.sample_weights.clone(),
             ..Dataset::new(inputs, self.labels.clone(), self.class_names.clone())

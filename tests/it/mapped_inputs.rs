@@ -196,6 +196,19 @@ fn the_command_line_maps_npy_sources_and_reports_its_memory() {
     // The saved model predicts the raw rows, as any model does.
     let eval = json(&["eval", "--model", &text(&model), "--data", &data, "--val-fraction", "0"]);
     assert!(eval["accuracy"].as_f64().unwrap() > 0.8, "{eval}");
+    // `predict` maps a float `.npy` file too, a chunk of rows at a time: its predictions are the
+    // library's on the rows read into memory; a file of another width is refused naming it.
+    let out = dir.path().join("p.npy");
+    json(&["predict", "--model", &text(&model), "--inputs", &text(&x), "--out", &text(&out)]);
+    let predicted: Vec<i64> =
+        npyz::NpyFile::new(&std::fs::read(&out).unwrap()[..]).unwrap().into_vec().unwrap();
+    let loaded = softmax::model::Model::load(&model).unwrap();
+    let in_memory = loaded.predict(loaded.load_inputs(&x).unwrap().view()).unwrap();
+    assert_eq!(predicted, in_memory.iter().map(|&c| c as i64).collect::<Vec<_>>());
+    let narrow = dir.path().join("narrow.npy");
+    npy::write_matrix(&narrow, Array2::<f32>::zeros((3, D - 1)).view()).unwrap();
+    let stderr = failure(&["predict", "--model", &text(&model), "--inputs", &text(&narrow)]);
+    assert!(stderr.contains("narrow.npy: 11 columns: the model expects 12 features"), "{stderr}");
 }
 
 #[test]

@@ -1059,3 +1059,18 @@ fn an_overflowing_score_in_a_later_chunk_names_its_sample() {
     assert!(overflow_at_2000(model.predict(data.inputs.view()).unwrap_err()));
     assert!(overflow_at_2000(evaluate(&model, &data).unwrap_err()));
 }
+
+/// A reader that gives chunks of the wrong shape is an error naming the rows, not a panic.
+#[test]
+fn a_reader_of_the_wrong_rows_is_an_error() {
+    let (model, data) = chunked_problem();
+    let short = |rows: std::ops::Range<usize>| {
+        let rows = rows.start..rows.end - 1; // one row short
+        Ok(ndarray::CowArray::from(data.inputs.slice(ndarray::s![rows, ..])))
+    };
+    let err = model.map_score_chunks_read(data.inputs.dim(), short, |_, _| ()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "inconsistent data: asked for rows 0..1024 of 5 features, the reader gave 1023 rows of 5"
+    );
+}

@@ -3,10 +3,11 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use ndarray::Array2;
+use ndarray::{Array2, CowArray};
 use npyz::WriterBuilder;
 use serde_json::json;
 use softmax::atomic::write_atomically;
+use softmax::mapped::MappedMatrix;
 use softmax::model::{Model, argmax_rows, softmax_rows};
 use softmax::npy;
 
@@ -46,13 +47,13 @@ pub fn run(args: Args) -> Result<()> {
             args.inputs.display()
         )
     };
-    let inputs = model.load_inputs(&args.inputs).with_context(context)?;
     // The N×C probabilities are held only when they are asked for (they are the output).
     let (labels, probabilities) = if args.probabilities {
+        let inputs = model.load_inputs(&args.inputs).with_context(context)?;
         let scores = model.scores(inputs.view()).with_context(context)?;
         (argmax_rows(scores.view()), Some(softmax_rows(scores)))
     } else {
-        (model.predict(inputs.view()).with_context(context)?, None)
+        (predict_file(&model, &args.inputs).with_context(context)?, None)
     };
     match &args.out {
         None => print_line(&csv_text(model.class_names(), &labels, probabilities.as_ref())?)?,
@@ -73,6 +74,29 @@ pub fn run(args: Args) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The predicted classes of the samples in `path`: a float `.npy` matrix (C order) is mapped
+/// and scored a chunk of rows at a time, as `train` and `eval` read one, so that X is never
+/// copied; any other file is read into memory first.
+fn predict_file(model: &Model, path: &Path) -> softmax::Result<Vec<usize>> {
+    let is_npy = path.extension().is_some_and(|extension| extension.eq_ignore_ascii_case("npy"));
+    let Some(matrix) = is_npy.then(|| MappedMatrix::open(path).ok()).flatten() else {
+        return model.predict(model.load_inputs(path)?.view());
+    };
+    let (n_rows, n_features) = matrix.dim();
+    if n_features != model.n_features() {
+        let expected = model.n_features();
+        let message = format!("{n_features} columns: the model expects {expected} features");
+        return Err(softmax::Error::file(path, message));
+    }
+    matrix.check_unchanged()?;
+    let read = |rows: std::ops::Range<usize>| {
+        Ok(CowArray::from(matrix.gather_array(&rows.collect::<Vec<_>>())))
+    };
+    let chunks =
+        model.map_score_chunks_read((n_rows, n_features), read, |_, scores| argmax_rows(scores))?;
+    Ok(chunks.concat())
 }
 
 /// The CSV table (without its final newline): a header `label[,p_<class>...]`, then per sample
