@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 use half::f16;
 use memmap2::Mmap;
+use ndarray::Array2;
 use npyz::{Order, TypeChar};
 
 use crate::data::grouped;
@@ -231,15 +232,21 @@ impl MappedMatrix {
         buffer
     }
 
-    /// The rows `indices` (in that order) as a float32 array, indices.len() × D: a chunk of
-    /// rows to score ([`crate::model::Model::map_score_chunks_read`]).
+    /// Rows `positions` of the rows `picked` (of all rows, in order, with `None`) as a float32
+    /// array, positions.len() × D: a chunk of rows to score
+    /// ([`crate::model::Model::map_score_chunks_read`]), converted where the file holds another
+    /// type.
     ///
     /// # Panics
-    /// If an index is not below N.
-    pub fn gather_array(&self, indices: &[usize]) -> ndarray::Array2<f32> {
+    /// If a position is not one of `picked`, or a row is not below N.
+    pub fn read_rows(&self, picked: Option<&[usize]>, positions: Range<usize>) -> Array2<f32> {
+        let n_rows = positions.len();
         let mut buffer = Vec::new();
-        let values = self.gather::<f32>(indices, &mut buffer).to_vec();
-        ndarray::Array2::from_shape_vec((indices.len(), self.shape.1), values).expect("whole rows")
+        let values = match picked {
+            Some(picked) => self.gather::<f32>(&picked[positions], &mut buffer),
+            None => self.rows::<f32>(positions, &mut buffer),
+        };
+        Array2::from_shape_vec((n_rows, self.shape.1), values.to_vec()).expect("whole rows")
     }
 
     /// The bytes of the rows `rows`.

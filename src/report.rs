@@ -169,18 +169,15 @@ impl Report<'_> {
     /// confident mistakes.
     fn samples(&self) -> Result<(Vec<Sample>, Vec<Sample>)> {
         let data = &self.evaluated.data;
-        // Each sample's predicted class and its probability p = 1 / Σ_k e^{f_k − f_max}, from a
-        // chunk of scores at a time; whole rows of probabilities only for the samples shown.
+        // Each sample's predicted class and its probability, from a chunk of scores at a time;
+        // whole rows of probabilities only for the samples shown.
         let chunks = self.model.map_score_chunks(data.inputs.view(), |_, scores| {
+            let probabilities = crate::model::softmax_rows(scores.to_owned());
             let best = crate::model::argmax_rows(scores);
-            let confidence =
-                scores.rows().into_iter().zip(&best).map(|(row, &best)| {
-                    1.0 / row.iter().map(|f| (f - row[best]).exp()).sum::<f64>()
-                });
-            (confidence.collect::<Vec<f64>>(), best)
+            let predictions = best.into_iter().enumerate().map(|(i, j)| (j, probabilities[[i, j]]));
+            predictions.collect::<Vec<(usize, f64)>>()
         })?;
-        let (confidence, predicted): (Vec<f64>, Vec<usize>) =
-            chunks.into_iter().flat_map(|(p, best)| p.into_iter().zip(best)).unzip();
+        let (predicted, confidence): (Vec<usize>, Vec<f64>) = chunks.concat().into_iter().unzip();
         let sample = |index: usize| -> Result<Sample> {
             let inputs = data.inputs.slice(ndarray::s![index..=index, ..]);
             Ok(Sample {

@@ -58,15 +58,7 @@ impl MappedDataset {
 
     /// This split's rows read into memory (as float32): for the few rows a report looks at.
     pub fn to_dataset(&self) -> Dataset {
-        let all: Vec<usize>;
-        let rows = match &self.rows {
-            Some(rows) => rows,
-            None => {
-                all = (0..self.inputs.dim().0).collect();
-                &all
-            }
-        };
-        let inputs = self.inputs.gather_array(rows);
+        let inputs = self.inputs.read_rows(self.rows.as_deref(), 0..self.n_samples());
         Dataset {
             sample_weights: self.sample_weights.clone(),
             ..Dataset::new(inputs, self.labels.clone(), self.class_names.clone())

@@ -91,9 +91,7 @@ fn predict_file(model: &Model, path: &Path) -> softmax::Result<Vec<usize>> {
         return Err(softmax::Error::file(path, message));
     }
     matrix.check_unchanged()?;
-    let read = |rows: std::ops::Range<usize>| {
-        Ok(CowArray::from(matrix.gather_array(&rows.collect::<Vec<_>>())))
-    };
+    let read = |rows| Ok(CowArray::from(matrix.read_rows(None, rows)));
     let chunks =
         model.map_score_chunks_read((n_rows, n_features), read, |_, scores| argmax_rows(scores))?;
     Ok(chunks.concat())
