@@ -85,6 +85,7 @@ impl Params {
                 patience: None,
                 tolerance: self.tol,
                 ftol: self.ftol,
+                precondition: Default::default(),
                 init_scale: self.init_scale,
                 seed,
             },

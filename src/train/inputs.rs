@@ -2,7 +2,7 @@
 //! [`crate::preprocess`]), held dense, as compressed sparse rows, or as raw rows of a
 //! memory-mapped file that are preprocessed on the fly.
 
-use ndarray::{Array2, ArrayView2};
+use ndarray::{Array2, ArrayView2, Axis};
 
 use crate::loss::mapped::MappedRows;
 use crate::loss::sparse::SparseRows;
@@ -77,6 +77,20 @@ impl<'a, F: Float> Inputs<'a, F> {
                 crate::loss::sparse::scores(weights, &rows.select_rows(indices))
             }
             Inputs::Mapped(rows) => rows.scores(weights, Some(indices))?,
+        })
+    }
+
+    /// The rows `indices` (N×(D+1) inputs as the passes see them: preprocessed, with the bias
+    /// column), dense; the indices are rows of X (the caller checks).
+    ///
+    /// # Errors
+    /// A mapped file cut short since it was mapped.
+    pub fn rows_picked(&self, indices: &[usize]) -> Result<Array2<F>> {
+        Ok(match self {
+            Inputs::Dense(x) => x.select(Axis(0), indices),
+            Inputs::Sparse(rows) => rows.select_rows(indices).to_dense(),
+            // The scores of the identity: each row's preprocessed values, bias included.
+            Inputs::Mapped(rows) => rows.scores(Array2::eye(rows.ncols()).view(), Some(indices))?,
         })
     }
 }

@@ -9,6 +9,9 @@
 //!
 //! argmin asks for the cost and the gradient separately, often at the same point; one
 //! loss+gradient pass serves both through a one-entry cache.
+//!
+//! With a [`Preconditioner`] L-BFGS runs on variables V with W = V L⁻¹ (see
+//! [`super::precondition`]); the gradient tolerance still applies to the gradient in W.
 
 use std::cell::{Cell, RefCell};
 use std::ops::ControlFlow;
@@ -21,8 +24,9 @@ use argmin::core::{
 };
 use argmin::solver::linesearch::MoreThuenteLineSearch;
 use argmin::solver::quasinewton::LBFGS;
-use ndarray::Array2;
+use ndarray::{Array2, ArrayView2};
 
+use super::precondition::Preconditioner;
 use super::{
     Checkpoint, Duration, History, Labeled, Objective, Progress, Step, TrainOptions, Trained,
     accuracy,
@@ -84,13 +88,23 @@ pub(super) fn train<F: Float>(
         Some(Duration::Iterations(n) | Duration::Epochs(n)) => n,
     };
     let shape = initial.dim();
+    let initial = initial.mapv(|w| w.as_f64());
+    let preconditioned = match options.precondition.by_inputs(shape.1) {
+        true => Preconditioner::of_inputs(objective, initial.view(), options.precondition)?,
+        false => None,
+    };
+    let (preconditioner, start) = match preconditioned {
+        Some((preconditioner, start)) => (Some(preconditioner), start),
+        None => (None, initial),
+    };
     let steps = Arc::new(Mutex::new(Vec::<Step>::new()));
-    let (passes, failure) = (Cell::new(0), RefCell::new(None));
+    let (passes, failure, cache) = (Cell::new(0), RefCell::new(None), RefCell::new(None));
     let problem = Problem {
         objective,
         sparse_inputs: objective.sparse_inputs()?,
         shape,
-        cache: RefCell::new(None),
+        preconditioner: preconditioner.as_ref(),
+        cache: &cache,
         search: Cell::new(Search { iteration: 0, passes: 0, flat: true }),
         ftol: options.ftol,
         passes: &passes,
@@ -99,13 +113,21 @@ pub(super) fn train<F: Float>(
         steps: Arc::clone(&steps),
         max_iterations,
     };
+    // argmin compares the gradient in its variables with the tolerance; preconditioned, those
+    // are V, and the stop compares the gradient in W instead.
+    let (argmin_tolerance, gradient_tolerance) = match preconditioner {
+        None => (options.tolerance, None),
+        Some(_) => (0.0, Some(options.tolerance)),
+    };
     let solver = RelativeDecreaseStop {
         solver: LBFGS::new(MoreThuenteLineSearch::new(), memory_pairs(shape.0 * shape.1))
-            .with_tolerance_grad(options.tolerance)
+            .with_tolerance_grad(argmin_tolerance)
             .map_err(solver_error)?,
         ftol: options.ftol,
+        gradient_tolerance,
+        cache: &cache,
     };
-    let start: Params = initial.iter().map(|w| w.as_f64()).collect();
+    let start: Params = start.iter().copied().collect();
     let result = Executor::new(problem, solver)
         .configure(|state| state.param(start).max_iters(max_iterations as u64))
         .add_observer(StepRecorder(Arc::clone(&steps)), ObserverMode::Always)
@@ -122,8 +144,7 @@ pub(super) fn train<F: Float>(
         Some(best) => (best, state.get_best_cost()),
         None => (state.get_param().expect("L-BFGS has parameters"), state.get_cost()),
     };
-    let weights = Array2::from_shape_vec(shape, params.iter().map(|&w| F::of(w)).collect())
-        .expect("C×(D+1) parameters");
+    let weights = weights_of(params, shape, preconditioner.as_ref());
     let iterations = state.get_iter() as usize;
     let stop_reason = match state.get_termination_reason() {
         Some(TerminationReason::SolverConverged) => {
@@ -150,6 +171,19 @@ pub(super) fn train<F: Float>(
     Ok(Trained { weights, iterations, passes, history, stop_reason, objective: Some(cost) })
 }
 
+/// The weights (in `F`) of L-BFGS's variables `params`: W itself, or V with W = V L⁻¹.
+fn weights_of<F: Float>(
+    params: &Params,
+    shape: (usize, usize),
+    preconditioner: Option<&Preconditioner>,
+) -> Array2<F> {
+    let variables = ArrayView2::from_shape(shape, params).expect("C×(D+1) parameters");
+    match preconditioner {
+        None => variables.mapv(F::of),
+        Some(preconditioner) => preconditioner.weights(variables).mapv(F::of),
+    }
+}
+
 fn solver_error(err: argmin::core::Error) -> Error {
     Error::Training(format!("L-BFGS failed: {err}"))
 }
@@ -161,8 +195,10 @@ struct Problem<'o, 'd, 'p, F> {
     /// The training inputs as sparse rows, when the sparse kernel runs the passes.
     sparse_inputs: Option<SparseRows<F>>,
     shape: (usize, usize),
-    /// The last point evaluated, its cost and gradient.
-    cache: RefCell<Option<(Params, f64, Params)>>,
+    /// W = V L⁻¹ when L-BFGS's variables are V.
+    preconditioner: Option<&'p Preconditioner>,
+    /// The last point evaluated.
+    cache: &'p RefCell<Option<Evaluated>>,
     /// Loss+gradient passes so far.
     passes: &'p Cell<usize>,
     /// The line search under way.
@@ -180,10 +216,10 @@ impl<F: Float> Problem<'_, '_, '_, F> {
     /// Cost and gradient at `params`, from the cache or one loss+gradient pass, after which the
     /// progress callback is called; [`Error::Interrupted`] when it breaks.
     fn evaluate(&self, params: &Params) -> std::result::Result<(f64, Params), argmin::core::Error> {
-        if let Some((point, cost, grad)) = self.cache.borrow().as_ref()
-            && point == params
+        if let Some(last) = self.cache.borrow().as_ref()
+            && &last.point == params
         {
-            return Ok((*cost, grad.clone()));
+            return Ok((last.cost, last.gradient.clone()));
         }
         let (iteration, start_cost) = {
             let steps = self.steps.lock().expect("not poisoned");
@@ -209,9 +245,7 @@ impl<F: Float> Problem<'_, '_, '_, F> {
                 F::DTYPE_NAME,
             )));
         }
-        let weights =
-            Array2::from_shape_vec(self.shape, params.iter().map(|&w| F::of(w)).collect())
-                .expect("C×(D+1) parameters");
+        let weights: Array2<F> = weights_of(params, self.shape, self.preconditioner);
         // The loss in f64 as the kernels sum it: a float32 loss would move in steps coarser
         // than the last iterations' decrease (see `LossAndGrad`).
         let out = match &self.sparse_inputs {
@@ -219,14 +253,27 @@ impl<F: Float> Problem<'_, '_, '_, F> {
             None => self.objective.evaluate_precise(weights.view()),
         }
         .map_err(|err| self.fail(err))?;
-        let (cost, grad): (f64, Params) = (out.loss, out.grad.iter().map(|g| g.as_f64()).collect());
+        let cost = out.loss;
+        let weights_gradient = out.grad.mapv(|g| g.as_f64());
+        let weights_gradient_norm = weights_gradient.iter().map(|g| g * g).sum::<f64>().sqrt();
+        let grad: Params = match self.preconditioner {
+            None => weights_gradient.into_iter().collect(),
+            Some(preconditioner) => {
+                preconditioner.gradient(weights_gradient.view()).into_iter().collect()
+            }
+        };
         self.passes.set(self.passes.get() + 1);
         let flat = start_cost.is_some_and(|start| {
             let scale = start.abs();
             (cost - start).abs() <= flat_band::<F>() * scale && cost >= start - self.ftol * scale
         });
         self.search.set(Search { passes: search.passes + 1, flat: search.flat && flat, ..search });
-        *self.cache.borrow_mut() = Some((params.clone(), cost, grad.clone()));
+        *self.cache.borrow_mut() = Some(Evaluated {
+            point: params.clone(),
+            cost,
+            gradient: grad.clone(),
+            weights_gradient_norm,
+        });
         let total_iterations = self.max_iterations;
         let report = Progress { iteration, total_iterations, loss: cost, val_accuracy: None };
         if (self.progress.borrow_mut())(&report).is_break() {
@@ -261,6 +308,15 @@ impl<F: Float> Gradient for Problem<'_, '_, '_, F> {
     }
 }
 
+/// A point L-BFGS evaluated: its cost, the gradient in its variables, and the norm of the
+/// gradient in W.
+struct Evaluated {
+    point: Params,
+    cost: f64,
+    gradient: Params,
+    weights_gradient_norm: f64,
+}
+
 /// [`FLAT_BAND`] epsilons of the pass type `F`, relative: 1.9e-6 in float32, 3.6e-15 in float64.
 fn flat_band<F: Float>() -> f64 {
     FLAT_BAND * F::epsilon().as_f64()
@@ -279,12 +335,18 @@ struct Search {
 /// `ftol`·max(|f_prev|, |f|). scipy's L-BFGS-B has max(|f_prev|, |f|, 1), which is loose when
 /// f ≪ 1 (on standardized digits, f ≈ 0.024, it stops 9e-7 from the optimum; this rule, 2e-8);
 /// argmin's own cost rule is absolute.
-struct RelativeDecreaseStop<S> {
+///
+/// With `gradient_tolerance` it also stops when the gradient in W at the current point (from
+/// the problem's `cache`) has a 2-norm below it, which argmin cannot see when its variables
+/// are preconditioned.
+struct RelativeDecreaseStop<'c, S> {
     solver: S,
     ftol: f64,
+    gradient_tolerance: Option<f64>,
+    cache: &'c RefCell<Option<Evaluated>>,
 }
 
-impl<O, S: Solver<O, LbfgsState>> Solver<O, LbfgsState> for RelativeDecreaseStop<S> {
+impl<O, S: Solver<O, LbfgsState>> Solver<O, LbfgsState> for RelativeDecreaseStop<'_, S> {
     fn name(&self) -> &str {
         self.solver.name()
     }
@@ -309,6 +371,14 @@ impl<O, S: Solver<O, LbfgsState>> Solver<O, LbfgsState> for RelativeDecreaseStop
         let inner = self.solver.terminate(state);
         if inner.terminated() {
             return inner;
+        }
+        let small_gradient = self.gradient_tolerance.is_some_and(|tolerance| {
+            self.cache.borrow().as_ref().is_some_and(|last| {
+                state.get_param() == Some(&last.point) && last.weights_gradient_norm < tolerance
+            })
+        });
+        if small_gradient {
+            return TerminationStatus::Terminated(TerminationReason::SolverConverged);
         }
         let (previous, cost) = (state.get_prev_cost(), state.get_cost());
         let scale = previous.abs().max(cost.abs());

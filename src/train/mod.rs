@@ -10,6 +10,7 @@ mod history;
 mod inputs;
 mod lbfgs;
 pub mod objective;
+mod precondition;
 
 pub use history::{Checkpoint, History, Step};
 pub use inputs::Inputs;
@@ -62,6 +63,39 @@ impl Optimizer {
     }
 }
 
+named_enum! {
+    "preconditioner",
+    /// How L-BFGS is preconditioned (the minibatch optimizers are not).
+    pub enum Precondition {
+        /// `inputs` for inputs far from centered (their means at least a tenth of their
+        /// second moment: pixels scaled to [0, 1], raw embeddings) of at most
+        /// [`AUTO_PRECONDITION_COLUMNS`] columns (D + 1); `none` otherwise.
+        #[default]
+        Auto = "auto",
+        /// Plain L-BFGS.
+        None = "none",
+        /// By the inputs' second moments E[x xᵀ] (`train::precondition`): W = V L⁻¹ with
+        /// L Lᵀ = E[x xᵀ] + μI, L-BFGS running on V. Two (D+1)×(D+1) float64 matrices.
+        Inputs = "inputs",
+    }
+}
+
+/// The most columns (features and bias) that `auto` preconditions: L⁻¹ then takes 134 MB
+/// (float64), and its product with the weights C·(D+1)² multiply-adds per pass.
+pub const AUTO_PRECONDITION_COLUMNS: usize = 4097;
+
+impl Precondition {
+    /// Whether L-BFGS on `n_columns` columns (D + 1) may be preconditioned by the inputs (for
+    /// `auto`, if they are not centered).
+    fn by_inputs(self, n_columns: usize) -> bool {
+        match self {
+            Precondition::None => false,
+            Precondition::Auto => n_columns <= AUTO_PRECONDITION_COLUMNS,
+            Precondition::Inputs => true,
+        }
+    }
+}
+
 /// scipy's default `ftol` for L-BFGS-B (factr = 1e7 times the float64 epsilon).
 pub const DEFAULT_FTOL: f64 = 1e7 * f64::EPSILON;
 
@@ -93,6 +127,8 @@ pub struct TrainOptions {
     /// L-BFGS also stops when an iteration lowers the objective f by at most
     /// `ftol`·max(|f_prev|, |f|) (scipy's L-BFGS-B rule and default, 2.2e-9; 0 turns it off).
     pub ftol: f64,
+    /// How L-BFGS is preconditioned.
+    pub precondition: Precondition,
     /// W starts as `init_scale`·randn (seeded); 0 starts from zeros.
     pub init_scale: f64,
     pub seed: u64,
@@ -109,6 +145,7 @@ impl Default for TrainOptions {
             patience: None,
             tolerance: 1e-6,
             ftol: DEFAULT_FTOL,
+            precondition: Precondition::Auto,
             init_scale: 1e-3,
             seed: 0,
         }

@@ -14,6 +14,7 @@ mod library_errors;
 mod mapped_inputs;
 mod model;
 mod plots;
+mod preconditioning;
 mod reference_values;
 mod reg_sweep;
 mod sample_weights;

@@ -9,7 +9,7 @@ use softmax::data::{DataSpec, Dataset, LoadOptions, load};
 use softmax::fit::{Dtype, FitOptions, Fitted, fit};
 use softmax::model::Precision;
 use softmax::preprocess::Preprocess;
-use softmax::train::{Duration, Optimizer, TrainOptions};
+use softmax::train::{Duration, Optimizer, Precondition, TrainOptions};
 use softmax::{Error, Loss, RegConvention};
 
 fn digits(val_fraction: f64) -> (Dataset, Option<Dataset>) {
@@ -184,12 +184,17 @@ fn float32_lbfgs_without_tolerances_ends_when_its_line_search_stalls() {
     assert_just_above_float64_optimum_of_digits(stalled.objective);
 }
 
-/// With the default tolerances, float32 L-BFGS on the digits ends in a line search whose
+/// With the default tolerances, plain float32 L-BFGS on the digits ends in a line search whose
 /// trials all land within float32's rounding of the start: it stops after 5 of them, not the
 /// 20 of the cap (117 passes for 94 iterations before the rule, 102 with it), at the same point.
+/// (Preconditioned, the default, it stops by `ftol` before that search.)
 #[test]
 fn float32_lbfgs_ends_a_flat_line_search_after_five_passes() {
-    let options = FitOptions { dtype: softmax::fit::Dtype::F32, ..Default::default() };
+    let options = FitOptions {
+        dtype: softmax::fit::Dtype::F32,
+        train: TrainOptions { precondition: Precondition::None, ..Default::default() },
+        ..Default::default()
+    };
     let fitted = fit_digits(&options);
     assert!(
         fitted.stop_reason.contains("flat to the precision of the float32 passes"),
@@ -206,8 +211,9 @@ fn float32_lbfgs_ends_a_flat_line_search_after_five_passes() {
     assert_just_above_float64_optimum_of_digits(fitted.objective);
 }
 
-/// `objective` is at most 1e-6 (relative) above the digits' objective at float64 L-BFGS's
-/// optimum (gradient norm below 1e-10), and not below it.
+/// `objective` (of float32 passes) is at most 1e-6 (relative) above the digits' objective at
+/// float64 L-BFGS's optimum (gradient norm below 1e-10), and below it by no more than float32's
+/// rounding of the mean loss (the preconditioned run without tolerances ends 2.7e-8 below).
 fn assert_just_above_float64_optimum_of_digits(objective: f64) {
     let optimum = fit_digits(&FitOptions {
         dtype: softmax::fit::Dtype::F64,
@@ -216,7 +222,7 @@ fn assert_just_above_float64_optimum_of_digits(objective: f64) {
     })
     .objective;
     let relative = (objective - optimum) / optimum;
-    assert!((0.0..1e-6).contains(&relative), "{objective} against {optimum}");
+    assert!((-1e-7..1e-6).contains(&relative), "{objective} against {optimum}");
 }
 
 #[test]

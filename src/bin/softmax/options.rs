@@ -10,7 +10,7 @@ use softmax::fit::{Dtype, FitOptions};
 use softmax::model::Model;
 use softmax::npy::{self, Matrix};
 use softmax::preprocess::{Bias, Preprocess};
-use softmax::train::{Duration, Optimizer, TrainOptions};
+use softmax::train::{Duration, Optimizer, Precondition, TrainOptions};
 use softmax::{Kernel, Layout, Loss, LossOptions, RegConvention};
 
 /// The loss, its regularization, the kernel, the layout and the thread count.
@@ -237,6 +237,10 @@ pub struct TrainArgs {
     /// (scipy's ftol; 0 turns it off).
     #[arg(long, default_value_t = softmax::train::DEFAULT_FTOL)]
     pub ftol: f64,
+    /// L-BFGS preconditioner: inputs (by the inputs' second moments E[xxᵀ]: on pixels tens of
+    /// passes instead of hundreds) | none | auto (inputs on one process with D ≤ 4,096, else none).
+    #[arg(long, default_value = "auto")]
+    pub precondition: Precondition,
     /// Preprocessing, fitted on the training split: none | scale | center | standardize | auto
     /// (scale for images, standardize for other data).
     #[arg(long, default_value = "auto")]
@@ -345,6 +349,7 @@ impl TrainArgs {
                 patience: self.patience,
                 tolerance: self.tolerance,
                 ftol: self.ftol,
+                precondition: self.precondition,
                 init_scale: self.init_scale,
                 seed: self.seed,
             },
