@@ -16,9 +16,10 @@
 //! μ = max(g·C, 0.05·ā), g the penalty's gradient factor (`reg` with the `half` convention) and
 //! ā A's mean diagonal. Along a direction where A's eigenvalue a is small the Hessian is about
 //! b·a + g, B's scale b being 1/C at the start (every p = 1/C): g·C makes A + μI the Hessian
-//! over b there. But b falls as the fit grows confident, and the floor took fewer passes on
-//! every data set tried (passes with μ/ā = 0.02, 0.05, 0.2, 1: CIFAR-10 25, 33, 54, –; MNIST
-//! –, 114, 103, 94; the digits 71, 62, 64, 70; docs/benchmarks.md). A + μI is then divided by
+//! over b there. But b falls as the fit grows confident, so μ has a floor; the best floor
+//! differed between data sets and 0.05 is a compromise (passes with μ/ā = 0.02, 0.05, 0.2, 1:
+//! CIFAR-10 25, 33, 54, –; MNIST –, 114, 103, 94; the digits 71, 62, 64, 70;
+//! docs/benchmarks.md). A + μI is then divided by
 //! its mean diagonal, so that inputs already whitened (A = aI) give L = I.
 //!
 //! A is estimated from an evenly spaced sample of [`sample_rows`] rows.
@@ -49,7 +50,8 @@ const PRODUCT_ROWS: usize = 32;
 /// the module doc), and not standardized or centered ones (share 0), where they rose: MNIST
 /// standardized took 623 passes against 312, the digits 153 against 122, and isotropic
 /// Gaussian inputs (share 3e-5) gained nothing. Shares measured: CIFAR-10 scaled 0.78, the
-/// digits 0.69, MNIST 0.40.
+/// digits 0.69, MNIST 0.40. (The share is read off A, so `auto` on centered inputs still
+/// computes A, at most a pass's work, before it declines.)
 const AUTO_MEAN_SHARE: f64 = 0.1;
 /// The least μ, relative to A's mean diagonal.
 const SHIFT: f64 = 0.05;
@@ -124,7 +126,7 @@ impl Preconditioner {
         })?;
         drop(shifted);
         let factor = cholesky.L();
-        let start = initial.dot(&to_array(factor));
+        let start = times(initial, to_array(factor).view());
         let mut inverse = Mat::<f64>::zeros(n_columns, n_columns);
         invert_lower_triangular(inverse.as_mut(), factor, Par::Seq);
         drop(cholesky);
