@@ -179,7 +179,9 @@ impl LowerTriangle {
 
     /// The values of a matrix of `size` columns.
     fn len(size: usize) -> usize {
-        Self::offset(size, size.div_ceil(BLOCK_COLUMNS))
+        let last = size.div_ceil(BLOCK_COLUMNS).saturating_sub(1);
+        let rest = size - last * BLOCK_COLUMNS;
+        Self::offset(size, last) + rest * rest
     }
 
     /// ‖E[x]‖² / E[‖x‖²] over the features, for the second moment A of inputs whose last
