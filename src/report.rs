@@ -24,7 +24,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 
 use crate::atomic::write_atomically;
-use crate::data::{Dataset, ImageShape};
+use ndarray::{CowArray, Ix2};
+
+use crate::data::{Dataset, ImageShape, MappedDataset};
 use crate::metrics::Evaluation;
 use crate::model::Model;
 use crate::plot::{ConfusionMatrix, Picture, RgbImage, TrainingCurves, TuningMap, WeightsPicture};
@@ -54,8 +56,54 @@ pub struct Evaluated {
     /// The data set, as the user named it (`digits`, `mnist:DIR`, ...).
     pub source: String,
     /// The split's samples, their labels aligned with the model's classes.
-    pub data: Dataset,
+    pub data: SplitData,
     pub evaluation: Evaluation,
+}
+
+/// The samples of an evaluated split: read into memory, or rows of a memory-mapped matrix that
+/// the report reads a chunk at a time (a probe's embeddings are never read whole).
+#[derive(Clone, Debug)]
+pub enum SplitData {
+    Loaded(Dataset),
+    Mapped(MappedDataset),
+}
+
+impl SplitData {
+    /// One label per sample, in `0..C`.
+    pub fn labels(&self) -> &[usize] {
+        match self {
+            SplitData::Loaded(data) => &data.labels,
+            SplitData::Mapped(data) => &data.labels,
+        }
+    }
+
+    /// (N, D).
+    fn dim(&self) -> (usize, usize) {
+        match self {
+            SplitData::Loaded(data) => data.inputs.dim(),
+            SplitData::Mapped(data) => (data.n_samples(), data.inputs.dim().1),
+        }
+    }
+
+    /// The samples `rows` (float32, rows.len() × D): a view of the loaded inputs, or the rows
+    /// read from the mapped file, once it is checked to be as long as when it was mapped.
+    fn read(&self, rows: std::ops::Range<usize>) -> Result<CowArray<'_, f32, Ix2>> {
+        match self {
+            SplitData::Loaded(data) => Ok(CowArray::from(data.inputs.slice(ndarray::s![rows, ..]))),
+            SplitData::Mapped(data) => {
+                data.inputs.check_unchanged()?;
+                Ok(CowArray::from(data.read_rows(rows)))
+            }
+        }
+    }
+
+    /// The images' shape, for image data read into memory.
+    fn image_shape(&self) -> Option<ImageShape> {
+        match self {
+            SplitData::Loaded(data) => data.image_shape,
+            SplitData::Mapped(_) => None,
+        }
+    }
 }
 
 impl Evaluated {
@@ -169,9 +217,11 @@ impl Report<'_> {
     /// confident mistakes.
     fn samples(&self) -> Result<(Vec<Sample>, Vec<Sample>)> {
         let data = &self.evaluated.data;
+        let labels = data.labels();
         // Each sample's predicted class and its probability, from a chunk of scores at a time;
         // whole rows of probabilities only for the samples shown.
-        let chunks = self.model.map_score_chunks(data.inputs.view(), |_, scores| {
+        let read = |rows| data.read(rows);
+        let chunks = self.model.map_score_chunks_read(data.dim(), read, |_, scores| {
             let probabilities = crate::model::softmax_rows(scores.to_owned());
             let best = crate::model::argmax_rows(scores);
             let predictions = best.into_iter().enumerate().map(|(i, j)| (j, probabilities[[i, j]]));
@@ -179,13 +229,13 @@ impl Report<'_> {
         })?;
         let (predicted, confidence): (Vec<usize>, Vec<f64>) = chunks.concat().into_iter().unzip();
         let sample = |index: usize| -> Result<Sample> {
-            let inputs = data.inputs.slice(ndarray::s![index..=index, ..]);
+            let inputs = data.read(index..index + 1)?;
             Ok(Sample {
                 index,
-                label: data.labels[index],
+                label: labels[index],
                 predicted: predicted[index],
-                probabilities: self.model.predict_probabilities(inputs)?.row(0).to_vec(),
-                image: data.image_shape.and_then(|shape| sample_png(data, index, shape)),
+                probabilities: self.model.predict_probabilities(inputs.view())?.row(0).to_vec(),
+                image: data.image_shape().and_then(|shape| sample_png(inputs.row(0), shape)),
             })
         };
         let n_classes = self.model.n_classes();
@@ -193,12 +243,12 @@ impl Report<'_> {
         let right = (0..shown_classes)
             .filter_map(|k| {
                 let class = k * n_classes / shown_classes;
-                (0..data.n_samples()).find(|&i| data.labels[i] == class && predicted[i] == class)
+                (0..labels.len()).find(|&i| labels[i] == class && predicted[i] == class)
             })
             .map(sample)
             .collect::<Result<_>>()?;
         let mut mistakes: Vec<usize> =
-            (0..data.n_samples()).filter(|&i| predicted[i] != data.labels[i]).collect();
+            (0..labels.len()).filter(|&i| predicted[i] != labels[i]).collect();
         mistakes.sort_by(|&a, &b| confidence[b].total_cmp(&confidence[a]).then(a.cmp(&b)));
         let wrong =
             mistakes.into_iter().take(SAMPLES_PER_KIND).map(sample).collect::<Result<_>>()?;
@@ -376,10 +426,10 @@ fn figure(
     Ok(Figure { file_name, png, caption })
 }
 
-/// Sample `index` of image data as a PNG: its pixels stretched over their own range (as an
+/// A sample of image data as a PNG: its pixels stretched over their own range (as an
 /// image viewer shows raw values), upscaled to about [`SAMPLE_SIDE`] pixels a side.
-fn sample_png(data: &Dataset, index: usize, shape: ImageShape) -> Option<Vec<u8>> {
-    let values: Vec<f64> = data.inputs.row(index).iter().map(|&v| f64::from(v)).collect();
+fn sample_png(pixels: ndarray::ArrayView1<f32>, shape: ImageShape) -> Option<Vec<u8>> {
+    let values: Vec<f64> = pixels.iter().map(|&v| f64::from(v)).collect();
     let range = values
         .iter()
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)));

@@ -73,6 +73,23 @@ def test_equals_logistic_regression_at_the_same_C(name, X, y, bias):
     np.testing.assert_allclose(ours.decision_function(X), theirs.decision_function(X), atol=1e-4)
 
 
+@pytest.mark.parametrize("precondition", ["auto", "none", "inputs"])
+def test_every_preconditioning_reaches_logistic_regression(precondition):
+    """Preconditioning changes L-BFGS's path, not its optimum: on the digits' raw pixels (not
+    centered, so "auto" preconditions) every setting ends at LogisticRegression's coefficients,
+    the preconditioned ones in fewer iterations."""
+    digits = load_digits()
+    X, y = digits.data / 16, digits.target
+    reg = 1e-2
+    theirs = LogisticRegression(C=1 / (reg * len(y)), tol=1e-10, max_iter=10_000).fit(X, y)
+    ours = SoftmaxClassifier(reg=reg, tol=1e-9, ftol=0, precondition=precondition).fit(X, y)
+    assert relative_difference(ours.coef_, theirs.coef_) < 1e-4
+    assert relative_difference(ours.intercept_, theirs.intercept_) < 1e-4
+    plain = SoftmaxClassifier(reg=reg, tol=1e-9, ftol=0, precondition="none").fit(X, y)
+    if precondition != "none":
+        assert ours.n_iter_[0] < 0.8 * plain.n_iter_[0], (ours.n_iter_, plain.n_iter_)
+
+
 def test_sample_weights_equal_repeated_samples():
     """A weight of k is k copies of the sample: the same coefficients as fitting on the
     repeated rows, at the same reg (the mean is Σ s_i L_i / Σ s_i)."""
@@ -254,6 +271,7 @@ def test_bad_data_gets_the_command_lines_message(change, message):
         ({"reg": -1.0}, "invalid option: reg must be finite and >= 0, got -1"),
         ({"loss": "hinge"}, "unknown loss 'hinge'"),
         ({"optimizer": "newton"}, "unknown optimizer 'newton'"),
+        ({"precondition": "cholesky"}, "unknown preconditioner 'cholesky'"),
         ({"batch_size": 0}, "the batch size must be at least 1"),
         ({"max_iter": 5, "epochs": 5}, "give max_iter or epochs, not both"),
         ({"n_threads": 0}, "n_threads must be at least 1"),

@@ -56,13 +56,13 @@ impl MappedDataset {
         })
     }
 
-    /// This split's rows read into memory (as float32): for the few rows a report looks at.
-    pub fn to_dataset(&self) -> Dataset {
-        let inputs = self.inputs.read_rows(self.rows.as_deref(), 0..self.n_samples());
-        Dataset {
-            sample_weights: self.sample_weights.clone(),
-            ..Dataset::new(inputs, self.labels.clone(), self.class_names.clone())
-        }
+    /// The samples at `positions` of this split, read into memory as float32
+    /// (positions.len() × D).
+    ///
+    /// # Panics
+    /// If `positions` reaches past the split's last sample.
+    pub fn read_rows(&self, positions: std::ops::Range<usize>) -> ndarray::Array2<f32> {
+        self.inputs.read_rows(self.rows.as_deref(), positions)
     }
 }
 

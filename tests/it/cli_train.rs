@@ -342,6 +342,12 @@ fn sample_weight_files_weigh_the_training_rows() {
         stderr.contains(&format!("{}: 150 sample weights for the 200 training rows", text(&short))),
         "{stderr}"
     );
+    // Weights that sum to 0 are refused naming their file.
+    let zeros = dir.path().join("zeros.txt");
+    std::fs::write(&zeros, "0\n".repeat(200)).unwrap();
+    let stderr = failure(&[&base[..], &["--sample-weight", &text(&zeros)]].concat());
+    let expected = format!("with the sample weights of {}: invalid sample weights", text(&zeros));
+    assert!(stderr.contains(&expected) && stderr.contains("they sum to 0"), "{stderr}");
     let cases: [(&[&str], &str); 4] = [
         (&["--class-weight", "c=2"], "no class named 'c': the classes are a, b"),
         (&["--class-weight", "a=-1"], "finite and >= 0"),

@@ -108,3 +108,18 @@ pub fn write_npy(path: &Path, descr: &str, shape: &str, data: &[u8]) {
     bytes.extend(data);
     std::fs::write(path, bytes).unwrap();
 }
+
+/// Checks that the page's per-class table holds the precision, recall and support of `eval`'s
+/// output `evaluation`.
+pub fn assert_per_class_rows(html: &str, evaluation: &serde_json::Value) {
+    for class in evaluation["per_class"].as_array().unwrap() {
+        let row = format!(
+            "<tr><th>{}</th><td>{:.4}</td><td>{:.4}</td><td>{}</td></tr>",
+            class["class"].as_str().unwrap(),
+            class["precision"].as_f64().unwrap(),
+            class["recall"].as_f64().unwrap(),
+            class["support"]
+        );
+        assert!(html.contains(&row), "{row}");
+    }
+}

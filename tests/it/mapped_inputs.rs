@@ -18,7 +18,9 @@ use softmax::train::{Duration, Inputs, Objective, Optimizer, TrainOptions};
 use softmax::{Error, Kernel, Loss, RegConvention, npy};
 use tempfile::TempDir;
 
-use crate::common::{failure, json, relative_difference, text, write_npy, write_npy_vector};
+use crate::common::{
+    assert_per_class_rows, failure, json, relative_difference, text, write_npy, write_npy_vector,
+};
 
 const N: usize = 600;
 const D: usize = 12;
@@ -276,9 +278,9 @@ fn a_file_cut_short_while_training_stops_it_with_an_error() {
 /// `eval` on an `npy:` source reads the mapped rows a chunk at a time instead of copying X: on
 /// each split, from float32 and float16 files, the evaluation (and top-k accuracy) is the one of
 /// the same rows read into memory, to the last bit. 2,500 rows: more than a chunk of scores.
-#[test]
-fn mapped_evaluation_equals_the_evaluation_in_memory() {
-    let dir = TempDir::new().unwrap();
+/// Writes a problem that a linear model gets about 70% right (a weak signal in uniform noise),
+/// float32, 2,500 × D, and its labels: X's and y's paths.
+fn write_noisy_problem(dir: &Path) -> (PathBuf, PathBuf) {
     let n = 2500;
     let labels: Vec<usize> = (0..n).map(|i| (i * 7 + i / 5) % C).collect();
     let inputs = Array2::from_shape_fn((n, D), |(i, j)| {
@@ -286,14 +288,22 @@ fn mapped_evaluation_equals_the_evaluation_in_memory() {
         let noise = ((i * 2_654_435_761 + j * 40_503) % 1000) as f32 / 250.0 - 2.0; // in [−2, 2)
         noise + signal
     });
-    let x32 = dir.path().join("x32.npy");
-    npy::write_matrix(&x32, inputs.view()).unwrap();
-    let x16 = dir.path().join("x16.npy");
-    let halves: Vec<u8> = inputs.iter().flat_map(|&v| f16::from_f32(v).to_le_bytes()).collect();
-    write_npy(&x16, "<f2", &format!("({n}, {D})"), &halves);
-    let y = dir.path().join("y.npy");
+    let x = dir.join("x32.npy");
+    npy::write_matrix(&x, inputs.view()).unwrap();
+    let y = dir.join("y.npy");
     let bytes: Vec<u8> = labels.iter().flat_map(|&l| (l as i64).to_le_bytes()).collect();
     write_npy_vector(&y, "<i8", n, &bytes);
+    (x, y)
+}
+
+#[test]
+fn mapped_evaluation_equals_the_evaluation_in_memory() {
+    let dir = TempDir::new().unwrap();
+    let (x32, y) = write_noisy_problem(dir.path());
+    let inputs = npy::read_matrix(&x32).unwrap().to_f64();
+    let x16 = dir.path().join("x16.npy");
+    let halves: Vec<u8> = inputs.iter().flat_map(|&v| f16::from_f64(v).to_le_bytes()).collect();
+    write_npy(&x16, "<f2", &format!("({}, {D})", inputs.nrows()), &halves);
     let load_options = LoadOptions { val_fraction: 0.2, ..Default::default() };
     let options = FitOptions { reg: 1e-2, ..Default::default() }.check().unwrap();
     let continue_ = &mut |_: &softmax::train::Progress| ControlFlow::Continue(());
@@ -321,4 +331,61 @@ fn mapped_evaluation_equals_the_evaluation_in_memory() {
     let mut fewer = model.class_names().to_vec();
     fewer.pop();
     assert!(mapped.train.align_classes(&fewer).is_err());
+}
+
+/// A report on a mapped split (read a chunk of rows at a time, never whole) is the report on the
+/// same split read into memory, byte for byte; `train --report` and `report` on an `npy:` source
+/// show the split `eval` evaluates.
+#[test]
+fn reports_on_mapped_splits_equal_reports_on_splits_in_memory() {
+    use softmax::metrics::evaluate;
+    use softmax::report::{Evaluated, Report, SplitData};
+    let dir = TempDir::new().unwrap();
+    let (x, y) = write_noisy_problem(dir.path());
+    let load_options = LoadOptions { val_fraction: 0.25, ..Default::default() };
+    let options = FitOptions { reg: 1e-2, ..Default::default() }.check().unwrap();
+    let continue_ = &mut |_: &softmax::train::Progress| ControlFlow::Continue(());
+    let splits = load(&spec(&x, &y), &load_options).unwrap();
+    let model = fit(splits.train, splits.validation, &options, continue_).unwrap().model;
+    let in_memory = load(&spec(&x, &y), &load_options).unwrap().validation.unwrap();
+    let mapped = load_mapped(&spec(&x, &y), &load_options).unwrap().validation.unwrap();
+    let evaluation = evaluate(&model, &in_memory).unwrap();
+    assert!(evaluation.accuracy > 0.5 && evaluation.accuracy < 1.0, "{}", evaluation.accuracy);
+    let page = |name: &str, data: SplitData| {
+        let evaluated = Evaluated {
+            split: "validation".into(),
+            source: "the problem".into(),
+            data,
+            evaluation: evaluation.clone(),
+        };
+        let report = Report {
+            title: "Model report".into(),
+            model: &model,
+            model_path: None,
+            data_description: "the problem",
+            summary: Vec::new(),
+            evaluated: &evaluated,
+            history: None,
+            tuning: None,
+        };
+        report.write(&dir.path().join(name)).unwrap();
+        std::fs::read_to_string(dir.path().join(name).join("report.html")).unwrap()
+    };
+    let read = page("read", SplitData::Loaded(in_memory));
+    assert!(read.contains("<div class=\"sample wrong\">"), "mistakes are shown");
+    assert_eq!(page("mapped", SplitData::Mapped(mapped)), read);
+
+    let data = format!("npy:{},{}", text(&x), text(&y));
+    let model = dir.path().join("m.safetensors");
+    let trained = dir.path().join("trained");
+    let (model_arg, trained_arg) = (text(&model), text(&trained));
+    json(&["train", "--data", &data, "--model", &model_arg, "--report", &trained_arg, "--quiet"]);
+    let eval = json(&["eval", "--model", &model_arg, "--data", &data]);
+    let reported = dir.path().join("reported");
+    json(&["report", "--model", &model_arg, "--data", &data, "--out", &text(&reported)]);
+    for folder in [&trained, &reported] {
+        let html = std::fs::read_to_string(folder.join("report.html")).unwrap();
+        assert!(html.contains("On the validation split of npy:"), "{}", folder.display());
+        assert_per_class_rows(&html, &eval);
+    }
 }

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::common::{failure, fixture, json, text};
+use crate::common::{assert_per_class_rows, failure, fixture, json, text};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use ndarray::{Array1, Array2};
@@ -850,21 +850,6 @@ fn train_report_embeds_every_picture_and_the_run_numbers() {
     assert!((1..=5).contains(&wrong), "{wrong} mistakes shown");
     assert_eq!(html.matches("alt=\"sample ").count(), 5 + wrong, "one image per sample");
     assert_eq!(html.matches("<span class=\"track\">").count(), 5 * (5 + wrong), "5 bars each");
-}
-
-/// Checks that the page's per-class table holds the precision, recall and support of `eval`'s
-/// output `evaluation`.
-fn assert_per_class_rows(html: &str, evaluation: &serde_json::Value) {
-    for class in evaluation["per_class"].as_array().unwrap() {
-        let row = format!(
-            "<tr><th>{}</th><td>{:.4}</td><td>{:.4}</td><td>{}</td></tr>",
-            class["class"].as_str().unwrap(),
-            class["precision"].as_f64().unwrap(),
-            class["recall"].as_f64().unwrap(),
-            class["support"]
-        );
-        assert!(html.contains(&row), "{row}");
-    }
 }
 
 #[test]

@@ -287,6 +287,15 @@ impl TrainArgs {
         self.data.load_weighted(self.seed, self.sample_weight.as_deref())
     }
 
+    /// `description` (of the data), followed by the file of --sample-weight if there is one:
+    /// what an error about the training data names.
+    pub fn weighted(&self, description: &str) -> String {
+        match &self.sample_weight {
+            Some(path) => format!("{description}, with the sample weights of {}", path.display()),
+            None => description.to_string(),
+        }
+    }
+
     /// The data set of --data mapped rather than read (an `npy:` source).
     pub fn load_mapped_data(&self) -> Result<softmax::data::MappedSplits> {
         self.data.load_mapped(self.seed, self.sample_weight.as_deref())

@@ -5,12 +5,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use serde_json::json;
-use softmax::data::{Dataset, SplitName, Splits};
+use softmax::data::{MappedSplits, SplitName, Splits, can_map};
 use softmax::fit::Fitted;
-use softmax::metrics::evaluate;
+use softmax::metrics::{evaluate, evaluate_mapped_with_top_k};
 use softmax::model::Model;
 use softmax::plot::TrainingCurves;
-use softmax::report::{Evaluated, Report, format_accuracy};
+use softmax::report::{Evaluated, Report, SplitData, format_accuracy};
 use softmax::train::History;
 
 use crate::options::ModelAndData;
@@ -34,15 +34,12 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     let history = args.history.as_deref().map(read_history).transpose()?;
     let tuning = args.results.as_deref().map(crate::plot::tuning_map).transpose()?;
-    let (model, splits) = args.source.load()?;
-    let description = splits.description.clone();
+    let Loaded { model, description, splits } = load(&args.source)?;
     let source = args.source.data.data.to_string();
-    let Splits { train, validation, test, .. } = splits;
     let mut summary = Vec::new();
     let mut evaluated = None;
-    for (split, data) in [("train", Some(train)), ("validation", validation), ("test", test)] {
-        let Some(data) = data else { continue };
-        let split = evaluate_split(&model, &args.source.model, split, data, &source)?;
+    for (split, data) in splits {
+        let split = evaluate_split(&model, &args.source.model, split.name(), data, &source)?;
         let evaluation = &split.evaluation;
         summary.push((format!("{} accuracy", split.split), format_accuracy(evaluation.accuracy)));
         summary
@@ -77,11 +74,11 @@ fn read_history(path: &Path) -> Result<History> {
 /// The report of a training run: the numbers of its JSON `summary`, the pictures of its model
 /// and history, the confusion matrix and samples of its held-out split. Returns the files
 /// written, the page last. `held_out` is the split the page evaluates ([`Splits::held_out`]), as
-/// loaded, and `description` says where the data came from.
+/// loaded or mapped, and `description` says where the data came from.
 pub fn write_training_report(
     fitted: &Fitted,
     description: &str,
-    held_out: (SplitName, &Dataset),
+    held_out: (SplitName, SplitData),
     source: &str,
     summary: &serde_json::Value,
     model_path: Option<&Path>,
@@ -106,7 +103,7 @@ pub fn write_training_report(
     let (split, data) = held_out;
     let model = &fitted.model;
     let evaluated =
-        evaluate_split(model, Path::new("the trained model"), split.name(), data.clone(), source)?;
+        evaluate_split(model, Path::new("the trained model"), split.name(), data, source)?;
     let report = Report {
         title: "Training run".to_string(),
         model,
@@ -120,13 +117,43 @@ pub fn write_training_report(
     report.write(dir).with_context(|| format!("writing the report into {}", dir.display()))
 }
 
+/// A model and the splits of its data source, loaded or mapped.
+struct Loaded {
+    model: Model,
+    /// Where the data came from and how they were split.
+    description: String,
+    /// The splits the source has, in order: train, validation, test.
+    splits: Vec<(SplitName, SplitData)>,
+}
+
+/// Loads the model and its data source; an `npy:` source is mapped, not read.
+fn load(source: &ModelAndData) -> Result<Loaded> {
+    if can_map(&source.data.data) {
+        let (model, splits) = source.load_mapped()?;
+        let MappedSplits { train, validation, description } = splits;
+        let validation = validation.map(|data| (SplitName::Validation, SplitData::Mapped(data)));
+        let splits = [(SplitName::Train, SplitData::Mapped(train))].into_iter().chain(validation);
+        return Ok(Loaded { model, description, splits: splits.collect() });
+    }
+    let (model, splits) = source.load()?;
+    let Splits { train, validation, test, description } = splits;
+    let splits = [
+        (SplitName::Train, Some(train)),
+        (SplitName::Validation, validation),
+        (SplitName::Test, test),
+    ];
+    let splits =
+        splits.into_iter().filter_map(|(split, data)| Some((split, SplitData::Loaded(data?))));
+    Ok(Loaded { model, description, splits: splits.collect() })
+}
+
 /// `model` evaluated on `data` (the `split` of `source`), its features (where both have names)
 /// and classes matched by name.
 fn evaluate_split(
     model: &Model,
     model_path: &Path,
     split: &str,
-    data: Dataset,
+    data: SplitData,
     source: &str,
 ) -> Result<Evaluated> {
     let context = || {
@@ -137,15 +164,27 @@ fn evaluate_split(
             model.n_features()
         )
     };
-    let data = data.align_features(model.feature_names()).with_context(context)?;
-    let data = data.align_classes(model.class_names()).with_context(context)?;
-    let evaluation = evaluate(model, &data).with_context(context)?;
+    let (data, evaluation) = match data {
+        SplitData::Loaded(data) => {
+            let data = data.align_features(model.feature_names()).with_context(context)?;
+            let data = data.align_classes(model.class_names()).with_context(context)?;
+            let evaluation = evaluate(model, &data).with_context(context)?;
+            (SplitData::Loaded(data), evaluation)
+        }
+        SplitData::Mapped(data) => {
+            let data = data.align_classes(model.class_names()).with_context(context)?;
+            let (evaluation, _) =
+                evaluate_mapped_with_top_k(model, &data, None).with_context(context)?;
+            (SplitData::Mapped(data), evaluation)
+        }
+    };
     Ok(Evaluated { split: split.to_string(), source: source.to_string(), data, evaluation })
 }
 
-/// The model evaluated on the held-out split of its data: what `softmax plot confusion` draws.
+/// The model evaluated on the held-out split of its data (the last of [`load`]'s): what
+/// `softmax plot confusion` draws.
 pub fn evaluate_held_out(source: &ModelAndData) -> Result<Evaluated> {
-    let (model, splits) = source.load()?;
-    let (split, dataset) = splits.take_held_out();
-    evaluate_split(&model, &source.model, split.name(), dataset, &source.data.data.to_string())
+    let Loaded { model, mut splits, .. } = load(source)?;
+    let (split, data) = splits.pop().expect("every source has a training split");
+    evaluate_split(&model, &source.model, split.name(), data, &source.data.data.to_string())
 }

@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use serde_json::json;
 use softmax::data::{Dataset, MappedDataset, MappedSplits, SplitName, Splits, can_map};
 use softmax::fit::{FitOptions, Fitted, fit, fit_mapped};
+use softmax::report::SplitData;
 
 use crate::options::{TrainArgs, start_threads};
 use crate::output::{check_writable, print_line};
@@ -148,10 +149,11 @@ fn train(args: Args) -> Result<()> {
             let options = FitOptions { class_weight, ..options }.check()?;
             let about = AboutData::of_mapped(&splits, &args.train);
             let MappedSplits { train, validation, .. } = splits;
-            // A report evaluates the validation split (else train), read into memory.
+            // A report evaluates the validation split (else train), read from the file a chunk
+            // at a time as the training reads it.
             let report_data = args.report.as_ref().map(|_| match &validation {
-                Some(validation) => (SplitName::Validation, validation.to_dataset()),
-                None => (SplitName::Train, train.to_dataset()),
+                Some(validation) => (SplitName::Validation, SplitData::Mapped(validation.clone())),
+                None => (SplitName::Train, SplitData::Mapped(train.clone())),
             });
             let fitted = fit_mapped(train, validation, &options, &mut on_progress);
             Run { fitted, about, test: None, report_data }
@@ -161,7 +163,7 @@ fn train(args: Args) -> Result<()> {
             let splits = voted(args.train.load_data())?;
             // Collective in a group: the whole training split's classes, rows and weights.
             let checked = softmax::fit::check_data(&splits.train, splits.validation.as_ref())
-                .with_context(|| format!("checking {}", splits.description));
+                .with_context(|| format!("checking {}", args.train.weighted(&splits.description)));
             let options = voted(checked.and_then(|()| {
                 let class_weight = args.train.class_weight(&splits.train.class_names)?;
                 Ok(FitOptions { class_weight, ..options }.check()?)
@@ -173,7 +175,7 @@ fn train(args: Args) -> Result<()> {
             let (held_out, _) = splits.held_out();
             let report_data = match (&args.report, held_out) {
                 (Some(_), SplitName::Train | SplitName::Validation) => {
-                    splits.get(held_out).cloned().map(|data| (held_out, data))
+                    splits.get(held_out).cloned().map(|data| (held_out, SplitData::Loaded(data)))
                 }
                 _ => None,
             };
@@ -183,13 +185,20 @@ fn train(args: Args) -> Result<()> {
         }
     };
     bar.finish();
-    let fitted = fitted.with_context(|| format!("training on {}", about.description))?;
+    let fitted = fitted
+        .with_context(|| format!("training on {}", args.train.weighted(&about.description)))?;
     let summary = summary(&fitted, &about, test.as_ref(), args.model.as_ref())?;
     // A report shows a whole held-out split: in a group, every process's share of it.
+    // (A group never maps its data.)
     let report_data = match (&args.report, softmax::distributed::cluster()) {
         (Some(_), Some(cluster)) => report_data
-            .or_else(|| test.clone().map(|test| (SplitName::Test, test)))
-            .map(|(split, share)| (split, whole_split(&cluster, share))),
+            .or_else(|| test.clone().map(|test| (SplitName::Test, SplitData::Loaded(test))))
+            .map(|(split, share)| match share {
+                SplitData::Loaded(share) => {
+                    (split, SplitData::Loaded(whole_split(&cluster, share)))
+                }
+                mapped => (split, mapped),
+            }),
         _ => report_data,
     };
     if rank > 0 {
@@ -206,10 +215,9 @@ fn train(args: Args) -> Result<()> {
     if let Some(path) = &args.history {
         fitted.history.write(path).with_context(|| format!("writing the history{saved}"))?;
     }
-    let held_out = report_data.as_ref().map(|(split, data)| (*split, data));
-    if let (Some(dir), Some(held_out)) =
-        (&args.report, held_out.or(test.as_ref().map(|t| (SplitName::Test, t))))
-    {
+    let held_out =
+        report_data.or_else(|| test.map(|test| (SplitName::Test, SplitData::Loaded(test))));
+    if let (Some(dir), Some(held_out)) = (&args.report, held_out) {
         let source = args.train.data.data.to_string();
         let model_path = args.model.as_deref();
         write_training_report(
@@ -239,7 +247,7 @@ struct Run {
     fitted: softmax::Result<Fitted>,
     about: AboutData,
     test: Option<Dataset>,
-    report_data: Option<(SplitName, Dataset)>,
+    report_data: Option<(SplitName, SplitData)>,
 }
 
 /// The split whose share this process holds, `share`, from every process's share in rank
