@@ -10,6 +10,7 @@ model. ``coef_`` and ``intercept_`` are that model's weights carried back to the
 from __future__ import annotations
 
 import json
+import mmap
 import numbers
 import os
 import warnings
@@ -25,6 +26,7 @@ from sklearn.utils.extmath import safe_sparse_dot
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     _check_sample_weight,
+    check_consistent_length,
     check_is_fitted,
     column_or_1d,
     validate_data,
@@ -216,7 +218,10 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         ----------
         X : {array-like, sparse matrix} of shape (n_samples, n_features)
             A sparse matrix (converted to CSR) is trained on as it is, never made dense, with
-            the sparse kernel; ``preprocess`` must then be "none" or "scale".
+            the sparse kernel; ``preprocess`` must then be "none" or "scale". A whole ``.npy``
+            file opened with ``np.load(path, mmap_mode="r")`` (float16, float32 or float64, C
+            order) is trained on where it lies, as the command line's ``npy:`` source: X is
+            never copied, so it may be larger than memory.
         y : array-like of shape (n_samples,)
             Labels of any type (ints, strings, ...).
         sample_weight : array-like of shape (n_samples,), default=None
@@ -234,14 +239,23 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
         KeyboardInterrupt
             On Ctrl-C, within a second; the estimator is then left unfitted.
         """
-        X = validate_data(
-            self,
-            X,
-            accept_sparse="csr",
-            dtype=[np.float64, np.float32],
-            ensure_all_finite=False,  # the library names the sample and feature
-            reset=True,
-        )
+        npy_file = _npy_file(X)
+        if npy_file is None:
+            X = validate_data(
+                self,
+                X,
+                accept_sparse="csr",
+                dtype=[np.float64, np.float32],
+                ensure_all_finite=False,  # the library names the sample and feature
+                reset=True,
+            )
+        else:
+            # Read by the library from the file, where NaN and infinity are refused naming
+            # the row and feature; no copy to validate.
+            self.n_features_in_ = X.shape[1]
+            if hasattr(self, "feature_names_in_"):
+                del self.feature_names_in_
+            check_consistent_length(X, y)
         y = column_or_1d(y, warn=True)
         check_classification_targets(y)
         classes, y_index = np.unique(y, return_inverse=True)
@@ -252,7 +266,7 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
             params["reg"] = 2 * params["reg"] if _is_number(params["reg"]) else params["reg"]
         feature_names = getattr(self, "feature_names_in_", None)
         result = _softmax.fit(
-            _features(X),
+            (npy_file, *X.shape) if npy_file is not None else _features(X),
             y_index,
             [str(c) for c in classes],
             params,
@@ -393,6 +407,29 @@ def _params_of(model):
         if key in training:
             params[name] = training[key]
     return params
+
+
+def _npy_file(X):
+    """The path of the ``.npy`` file that X is the whole of, as ``np.load(path, mmap_mode=...)``
+    maps it (not a slice or a view of it: those have another memmap as their base), when its
+    header says so: 2-D, C order, float16, float32 or float64. None for any other X."""
+    if not isinstance(X, np.memmap) or not isinstance(X.base, mmap.mmap) or X.filename is None:
+        return None
+    try:
+        with open(X.filename, "rb") as file:
+            read_header = {
+                (1, 0): np.lib.format.read_array_header_1_0,
+                (2, 0): np.lib.format.read_array_header_2_0,
+            }.get(np.lib.format.read_magic(file))
+            if read_header is None:
+                return None  # a version 3 header (field names in UTF-8): no floats
+            shape, fortran_order, dtype = read_header(file)
+            offset = file.tell()
+    except (OSError, ValueError):
+        return None  # not a .npy file: a raw np.memmap, a joblib dump
+    whole = (shape, fortran_order, dtype, offset) == (X.shape, False, X.dtype, X.offset)
+    floats = dtype.kind == "f" and dtype.itemsize in (2, 4, 8) and dtype.byteorder in "=<|"
+    return os.fspath(X.filename) if whole and len(shape) == 2 and floats else None
 
 
 def _features(X):

@@ -1,5 +1,6 @@
-//! `softmax._softmax.fit`: the library's [`softmax::fit::fit`] on NumPy arrays, or
-//! [`softmax::fit::fit_sparse`] on a SciPy CSR matrix's arrays (never made dense), for the
+//! `softmax._softmax.fit`: the library's [`softmax::fit::fit`] on NumPy arrays,
+//! [`softmax::fit::fit_sparse`] on a SciPy CSR matrix's arrays (never made dense), or
+//! [`softmax::fit::fit_mapped`] on a `.npy` file that NumPy maps whole (never copied), for the
 //! estimator (`softmax.SoftmaxClassifier`, which checks and encodes the labels first).
 //!
 //! Training runs on a thread of its own, in a rayon pool of `n_threads` workers, while the
@@ -9,17 +10,19 @@
 //! by the calling thread, with Python's `print`, so that notebooks show them.
 
 use std::ops::ControlFlow;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration as WallTime;
 
 use numpy::{PyReadonlyArray1, PyUntypedArray};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use softmax::class_weight::ClassWeight;
-use softmax::data::Dataset;
+use softmax::data::{Dataset, MappedDataset};
 use softmax::fit::{self as library, FitOptions, Fitted, SparseDataset};
 use softmax::loss::sparse::SparseRows;
+use softmax::mapped::MappedMatrix;
 use softmax::train::{Duration, Progress, TrainOptions};
 
 use crate::arrays::{inputs_f32, labels, read_as};
@@ -172,6 +175,9 @@ pub fn fit(
             class_names,
             feature_names,
         }),
+        Features::Npy(file) => {
+            TrainSet::Mapped(file.dataset(labels, sample_weights, class_names)?)
+        }
         Features::Dense(x) => TrainSet::Dense(Dataset {
             inputs: inputs_f32(&x)?,
             labels,
@@ -214,6 +220,9 @@ pub fn fit(
                 pool.install(|| match train_set {
                     TrainSet::Dense(data) => library::fit(data, None, &options, &mut progress),
                     TrainSet::Sparse(data) => library::fit_sparse(data, &options, &mut progress),
+                    TrainSet::Mapped(data) => {
+                        library::fit_mapped(data, None, &options, &mut progress)
+                    }
                 })
             });
             if let Some(line) = pending {
@@ -257,12 +266,49 @@ pub fn fit(
     })
 }
 
-/// X as the estimator passes it: a dense array, or a CSR matrix's arrays
-/// `(indptr, indices, data, n_features)`.
+/// X as the estimator passes it: a `.npy` file that `np.load(path, mmap_mode="r")` mapped whole
+/// `(path, n_samples, n_features)`, a CSR matrix's arrays `(indptr, indices, data, n_features)`,
+/// or a dense array.
 #[derive(FromPyObject)]
 pub enum Features<'py> {
+    Npy(NpyFile),
     Csr(Csr<'py>),
     Dense(Bound<'py, PyAny>),
+}
+
+/// A `.npy` file of X, and the shape NumPy mapped it with.
+#[derive(FromPyObject)]
+pub struct NpyFile(PathBuf, usize, usize);
+
+impl NpyFile {
+    /// The file mapped again by the library, its rows read where they lie as training reads
+    /// an `npy:` source's; refused naming the file if it is no longer the shape NumPy mapped.
+    fn dataset(
+        self,
+        labels: Vec<usize>,
+        sample_weights: Option<Vec<f64>>,
+        class_names: Vec<String>,
+    ) -> PyResult<MappedDataset> {
+        let NpyFile(path, n_samples, n_features) = self;
+        let inputs = MappedMatrix::open(&path).map_err(to_py)?;
+        if inputs.dim() != (n_samples, n_features) {
+            let (rows, columns) = inputs.dim();
+            return Err(to_py(softmax::Error::file(
+                &path,
+                format!(
+                    "{rows} x {columns} now, {n_samples} x {n_features} when NumPy mapped it: \
+                     it changed"
+                ),
+            )));
+        }
+        Ok(MappedDataset {
+            inputs: Arc::new(inputs),
+            rows: None,
+            labels,
+            sample_weights,
+            class_names,
+        })
+    }
 }
 
 /// SciPy's CSR arrays, in canonical form (the estimator calls `sum_duplicates`).
@@ -293,10 +339,11 @@ fn as_vec<T: numpy::Element + Copy>(values: &Bound<'_, PyAny>) -> PyResult<Vec<T
     Ok(values.as_array().to_vec())
 }
 
-/// The training set in either form.
+/// The training set in any of its forms.
 enum TrainSet {
     Dense(Dataset),
     Sparse(SparseDataset),
+    Mapped(MappedDataset),
 }
 
 /// `class_weight` as the estimator passes it: "balanced" or one weight per class.

@@ -21,6 +21,7 @@ from sklearn.preprocessing import StandardScaler
 
 import softmax
 from softmax import SoftmaxClassifier
+from softmax._classifier import _npy_file
 
 
 def standardized(X):
@@ -88,6 +89,35 @@ def test_every_preconditioning_reaches_logistic_regression(precondition):
     plain = SoftmaxClassifier(reg=reg, tol=1e-9, ftol=0, precondition="none").fit(X, y)
     if precondition != "none":
         assert ours.n_iter_[0] < 0.8 * plain.n_iter_[0], (ours.n_iter_, plain.n_iter_)
+
+
+def test_a_memory_mapped_npy_file_is_trained_on_where_it_lies(tmp_path):
+    """X = np.load(path, mmap_mode="r") of a whole .npy file is read by the library from the
+    file (float16 too, never converted or copied in Python) and gives the model of the same
+    values read into memory; slices, views and other memmaps take the in-memory path."""
+    digits = load_digits()
+    y = digits.target
+    path = tmp_path / "x16.npy"
+    np.save(path, (digits.data / 16).astype(np.float16))
+    X = np.load(path, mmap_mode="r")
+    assert _npy_file(X) == str(path)
+    for view in [X[1:], X.T, X[:, :10], np.asarray(X), np.array(X, dtype=np.float32)]:
+        assert _npy_file(view) is None
+    raw = np.memmap(tmp_path / "raw.bin", dtype=np.float32, mode="w+", shape=(4, 3))
+    assert _npy_file(raw) is None
+    mapped = SoftmaxClassifier(reg=1e-2, tol=1e-9, ftol=0).fit(X, y)
+    read = SoftmaxClassifier(reg=1e-2, tol=1e-9, ftol=0).fit(np.asarray(X, dtype=np.float32), y)
+    assert mapped.n_features_in_ == 64
+    assert abs(mapped.objective_ - read.objective_) <= 1e-9 * read.objective_
+    assert relative_difference(mapped.coef_, read.coef_) < 1e-5
+    np.testing.assert_array_equal(mapped.predict(X), read.predict(X))
+    with pytest.raises(ValueError, match="inconsistent numbers of samples"):
+        SoftmaxClassifier().fit(X, y[:-1])
+    bad = np.array(X)
+    bad[3, 5] = np.inf
+    np.save(tmp_path / "bad.npy", bad)
+    with pytest.raises(ValueError, match="bad.npy"):
+        SoftmaxClassifier().fit(np.load(tmp_path / "bad.npy", mmap_mode="r"), y)
 
 
 def test_sample_weights_equal_repeated_samples():
