@@ -412,8 +412,11 @@ def _params_of(model):
 def _npy_file(X):
     """The path of the ``.npy`` file that X is the whole of, as ``np.load(path, mmap_mode=...)``
     maps it (not a slice or a view of it: those have another memmap as their base), when its
-    header says so: 2-D, C order, float16, float32 or float64. None for any other X."""
+    header says so: 2-D, C order, float16, float32 or float64. None for any other X, and for
+    ``mmap_mode="c"``, whose changes stay in memory and are not the file's."""
     if not isinstance(X, np.memmap) or not isinstance(X.base, mmap.mmap) or X.filename is None:
+        return None
+    if X.mode == "c":
         return None
     try:
         with open(X.filename, "rb") as file:

@@ -103,6 +103,7 @@ def test_a_memory_mapped_npy_file_is_trained_on_where_it_lies(tmp_path):
     assert _npy_file(X) == str(path)
     for view in [X[1:], X.T, X[:, :10], np.asarray(X), np.array(X, dtype=np.float32)]:
         assert _npy_file(view) is None
+    assert _npy_file(np.load(path, mmap_mode="c")) is None  # its changes are not the file's
     raw = np.memmap(tmp_path / "raw.bin", dtype=np.float32, mode="w+", shape=(4, 3))
     assert _npy_file(raw) is None
     mapped = SoftmaxClassifier(reg=1e-2, tol=1e-9, ftol=0).fit(X, y)
