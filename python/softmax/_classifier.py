@@ -311,31 +311,39 @@ class SoftmaxClassifier(ClassifierMixin, BaseEstimator):
     def decision_function(self, X):
         """Scores ``X @ coef_.T + intercept_``: shape (n_samples,) for two classes (the second
         class's score minus the first's), (n_samples, n_classes) otherwise."""
-        check_is_fitted(self)
-        X = validate_data(self, X, accept_sparse="csr", reset=False)
-        scores = safe_sparse_dot(X, self.coef_.T, dense_output=True) + self.intercept_
-        return scores.ravel() if scores.shape[1] == 1 else scores
+        return self._map_scores(X, lambda scores: scores)
 
     def predict(self, X):
         """The class of each sample: the one with the highest score."""
-        scores = self.decision_function(X)
-        index = (scores > 0).astype(int) if scores.ndim == 1 else scores.argmax(axis=1)
-        return self.classes_[index]
+        best = self._map_scores(X, _best)  # first: it raises NotFittedError before fit
+        return self.classes_[best]
 
     def predict_proba(self, X):
         """Softmax probabilities of the classes, shape (n_samples, n_classes)."""
-        scores = self.decision_function(X)
-        if scores.ndim == 1:
-            positive = expit(scores)
-            return np.column_stack([1 - positive, positive])
-        return softmax_rows(scores, axis=1)
+        return self._map_scores(X, _probabilities)
 
     def predict_log_proba(self, X):
         """Logarithms of ``predict_proba``, computed without underflow."""
-        scores = self.decision_function(X)
-        if scores.ndim == 1:
-            scores = np.column_stack([np.zeros_like(scores), scores])
-        return log_softmax(scores, axis=1)
+        return self._map_scores(X, _log_probabilities)
+
+    def _map_scores(self, X, function):
+        """``function`` of the scores of X (as ``decision_function`` gives them), the results
+        in row order. A dense array of more than ``_CHUNK_ROWS`` rows (a probe's embeddings,
+        memory-mapped perhaps, in float16) is checked and scored a chunk of rows at a time, so
+        that neither a converted copy of X nor, for ``predict``, all its scores are ever held."""
+        check_is_fitted(self)
+        large = isinstance(X, np.ndarray) and X.ndim == 2 and X.shape[0] > _CHUNK_ROWS
+        chunks = (
+            (X[start : start + _CHUNK_ROWS] for start in range(0, X.shape[0], _CHUNK_ROWS))
+            if large
+            else [X]
+        )
+        results = []
+        for rows in chunks:
+            rows = validate_data(self, rows, accept_sparse="csr", reset=False)
+            scores = safe_sparse_dot(rows, self.coef_.T, dense_output=True) + self.intercept_
+            results.append(function(scores.ravel() if scores.shape[1] == 1 else scores))
+        return results[0] if len(results) == 1 else np.concatenate(results)
 
     def save(self, path):
         """Write the trained model to ``path`` as the command line's model file (safetensors),
@@ -407,6 +415,30 @@ def _params_of(model):
         if key in training:
             params[name] = training[key]
     return params
+
+
+#: Rows that ``predict`` and its siblings score at a time when X is a large dense array.
+_CHUNK_ROWS = 8192
+
+
+def _best(scores):
+    """The index of each row's best class, from ``decision_function``'s scores."""
+    return (scores > 0).astype(int) if scores.ndim == 1 else scores.argmax(axis=1)
+
+
+def _probabilities(scores):
+    """The softmax probabilities of ``decision_function``'s scores."""
+    if scores.ndim == 1:
+        positive = expit(scores)
+        return np.column_stack([1 - positive, positive])
+    return softmax_rows(scores, axis=1)
+
+
+def _log_probabilities(scores):
+    """The logarithms of ``_probabilities``, without underflow."""
+    if scores.ndim == 1:
+        scores = np.column_stack([np.zeros_like(scores), scores])
+    return log_softmax(scores, axis=1)
 
 
 def _npy_file(X):

@@ -8,9 +8,12 @@ import signal
 import subprocess
 import threading
 import time
+import tracemalloc
 
 import numpy as np
 import pytest
+from scipy.special import log_softmax
+from scipy.special import softmax as softmax_rows
 from sklearn.base import clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine, make_classification
@@ -119,6 +122,35 @@ def test_a_memory_mapped_npy_file_is_trained_on_where_it_lies(tmp_path):
     np.save(tmp_path / "bad.npy", bad)
     with pytest.raises(ValueError, match="bad.npy"):
         SoftmaxClassifier().fit(np.load(tmp_path / "bad.npy", mmap_mode="r"), y)
+
+
+@pytest.mark.parametrize("n_classes", [2, 4])
+def test_large_arrays_are_scored_a_chunk_of_rows_at_a_time(tmp_path, n_classes):
+    """predict and its siblings score a large array (here a float16 memmap of 12 chunks of
+    rows and a part) a chunk at a time: the numbers of the array converted whole, while neither
+    its float64 copy nor, for predict, all its scores are ever held."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((12 * 8192 + 100, 32)).astype(np.float16)
+    y = (X[:, 0] > 0).astype(int) + (2 * (X[:, 1] > 0) if n_classes == 4 else 0)
+    clf = SoftmaxClassifier(reg=1e-2).fit(X[:2000].astype(np.float32), y[:2000])
+    np.save(tmp_path / "x.npy", X)
+    mapped = np.load(tmp_path / "x.npy", mmap_mode="r")
+    scores = X.astype(np.float64) @ clf.coef_.T + clf.intercept_
+    if n_classes == 2:
+        scores = scores.ravel()
+        both = np.column_stack([np.zeros_like(scores), scores])
+    else:
+        both = scores
+    close = {"rtol": 1e-12, "atol": 1e-12}
+    np.testing.assert_allclose(clf.decision_function(mapped), scores, **close)
+    np.testing.assert_allclose(clf.predict_proba(mapped), softmax_rows(both, axis=1), **close)
+    np.testing.assert_allclose(clf.predict_log_proba(mapped), log_softmax(both, axis=1), **close)
+    np.testing.assert_array_equal(clf.predict(mapped), clf.classes_[both.argmax(axis=1)])
+    tracemalloc.start()
+    clf.predict(mapped)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < X.size * 8 / 4, f"{peak} bytes at the peak, X in float64: {X.size * 8}"
 
 
 def test_sample_weights_equal_repeated_samples():
