@@ -153,8 +153,7 @@ pub fn evaluate_mapped_with_top_k(
     top_k: Option<usize>,
 ) -> Result<(Evaluation, Option<f64>)> {
     check_dataset(model, data.n_samples(), &data.class_names)?;
-    data.inputs.check_unchanged()?;
-    let read = |rows| Ok(CowArray::from(data.read_rows(rows)));
+    let read = |rows| Ok(CowArray::from(data.read_rows(rows)?));
     let dim = (data.n_samples(), data.inputs.dim().1);
     let scored = score_read(model, dim, read, &data.labels, top_k)?;
     Ok(evaluation(model, &scored, &data.labels))

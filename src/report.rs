@@ -22,10 +22,9 @@ use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-
-use crate::atomic::write_atomically;
 use ndarray::{CowArray, Ix2};
 
+use crate::atomic::write_atomically;
 use crate::data::{Dataset, ImageShape, MappedDataset};
 use crate::metrics::Evaluation;
 use crate::model::Model;
@@ -86,14 +85,11 @@ impl SplitData {
     }
 
     /// The samples `rows` (float32, rows.len() × D): a view of the loaded inputs, or the rows
-    /// read from the mapped file, once it is checked to be as long as when it was mapped.
+    /// read from the mapped file ([`MappedDataset::read_rows`]).
     fn read(&self, rows: std::ops::Range<usize>) -> Result<CowArray<'_, f32, Ix2>> {
         match self {
             SplitData::Loaded(data) => Ok(CowArray::from(data.inputs.slice(ndarray::s![rows, ..]))),
-            SplitData::Mapped(data) => {
-                data.inputs.check_unchanged()?;
-                Ok(CowArray::from(data.read_rows(rows)))
-            }
+            SplitData::Mapped(data) => Ok(CowArray::from(data.read_rows(rows)?)),
         }
     }
 

@@ -57,12 +57,17 @@ impl MappedDataset {
     }
 
     /// The samples at `positions` of this split, read into memory as float32
-    /// (positions.len() × D).
+    /// (positions.len() × D), once the file is checked to be as long as when it was mapped
+    /// ([`MappedMatrix::check_unchanged`]: reading a page cut off would be a SIGBUS).
+    ///
+    /// # Errors
+    /// A file cut short since it was mapped.
     ///
     /// # Panics
     /// If `positions` reaches past the split's last sample.
-    pub fn read_rows(&self, positions: std::ops::Range<usize>) -> ndarray::Array2<f32> {
-        self.inputs.read_rows(self.rows.as_deref(), positions)
+    pub fn read_rows(&self, positions: std::ops::Range<usize>) -> Result<ndarray::Array2<f32>> {
+        self.inputs.check_unchanged()?;
+        Ok(self.inputs.read_rows(self.rows.as_deref(), positions))
     }
 }
 
