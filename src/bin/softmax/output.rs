@@ -11,6 +11,13 @@ pub fn print_line(text: &str) -> io::Result<()> {
     stdout.flush()
 }
 
+/// Writes "error: " and `err` with its causes to standard error in one write: standard error
+/// is unbuffered, and under `mpirun` the processes' lines would otherwise interleave mid-line.
+pub fn print_error(err: &anyhow::Error) {
+    let line = format!("error: {err:#}\n");
+    let _ = io::stderr().lock().write_all(line.as_bytes());
+}
+
 /// Whether `err` is a closed pipe on standard output: not an error for a command-line tool.
 pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain()

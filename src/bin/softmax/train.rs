@@ -12,7 +12,7 @@ use softmax::fit::{FitOptions, Fitted, fit, fit_mapped};
 use softmax::report::SplitData;
 
 use crate::options::{TrainArgs, start_threads};
-use crate::output::{check_writable, print_line};
+use crate::output::{check_writable, print_error, print_line};
 use crate::progress::Bar;
 use crate::report::write_training_report;
 
@@ -63,14 +63,14 @@ pub fn run(args: Args) -> Result<()> {
         // (mpirun ends the others as soon as one exits non-zero, which could cut a message
         // off), and ends by itself.
         (Err(err), Some(cluster)) if err.downcast_ref::<OnProcess>().is_some() => {
-            eprintln!("error: {err:#}");
+            print_error(&err);
             let _all_said_it = cluster.sum_counts(&[1]);
             softmax::distributed::leave();
             std::process::exit(1)
         }
         (Err(err), Some(cluster)) => {
             // The other processes may wait for this one in a pass: end them all, now.
-            eprintln!("error: {:#}", err.context(OnProcess::this(&cluster)));
+            print_error(&err.context(OnProcess::this(&cluster)));
             cluster.abort(1)
         }
         (result, _) => {
