@@ -1,5 +1,5 @@
-//! Writing to standard output without panicking when the reader goes away (`| head`), and
-//! checking output files' places before a run.
+//! Writing to standard output without panicking when the reader goes away (`| head`), errors to
+//! standard error in one piece, and checking output files' places before a run.
 
 use std::io::{self, Write};
 use std::path::Path;
