@@ -136,9 +136,23 @@ pub fn evaluate_with_top_k(
     data: &Dataset,
     top_k: Option<usize>,
 ) -> Result<(Evaluation, Option<f64>)> {
+    let (evaluation, scored) = evaluate_scored(model, data, top_k)?;
+    Ok((evaluation, scored.top_k_accuracy()))
+}
+
+/// [`evaluate_with_top_k`], with the pass it came from: each sample's prediction and its
+/// probability (what a report shows of the samples, without scoring them again).
+///
+/// # Errors
+/// Those of [`evaluate_top_k`].
+pub fn evaluate_scored(
+    model: &Model,
+    data: &Dataset,
+    top_k: Option<usize>,
+) -> Result<(Evaluation, Scored)> {
     check_dataset(model, data.inputs.nrows(), &data.class_names)?;
     let scored = score(model, data.inputs.view(), &data.labels, top_k)?;
-    Ok(evaluation(model, &scored, &data.labels))
+    Ok((evaluation(model, &scored, &data.labels), scored))
 }
 
 /// [`evaluate_with_top_k`] on a split of a memory-mapped matrix, read a chunk of rows at a time
@@ -152,25 +166,36 @@ pub fn evaluate_mapped_with_top_k(
     data: &MappedDataset,
     top_k: Option<usize>,
 ) -> Result<(Evaluation, Option<f64>)> {
+    let (evaluation, scored) = evaluate_mapped_scored(model, data, top_k)?;
+    Ok((evaluation, scored.top_k_accuracy()))
+}
+
+/// [`evaluate_mapped_with_top_k`], with the pass it came from, as [`evaluate_scored`].
+///
+/// # Errors
+/// Those of [`evaluate_mapped_with_top_k`].
+pub fn evaluate_mapped_scored(
+    model: &Model,
+    data: &MappedDataset,
+    top_k: Option<usize>,
+) -> Result<(Evaluation, Scored)> {
     check_dataset(model, data.n_samples(), &data.class_names)?;
     let read = |rows| Ok(CowArray::from(data.read_rows(rows)?));
     let dim = (data.n_samples(), data.inputs.dim().1);
     let scored = score_read(model, dim, read, &data.labels, top_k)?;
-    Ok(evaluation(model, &scored, &data.labels))
+    Ok((evaluation(model, &scored, &data.labels), scored))
 }
 
-/// The evaluation (and top-k accuracy) of what [`score`] gave on samples labelled `labels`.
-fn evaluation(model: &Model, scored: &Scored, labels: &[usize]) -> (Evaluation, Option<f64>) {
-    let n_samples = labels.len();
+/// The evaluation of what [`score`] gave on samples labelled `labels`.
+fn evaluation(model: &Model, scored: &Scored, labels: &[usize]) -> Evaluation {
     let confusion_matrix = confusion_matrix(&scored.predicted, labels, model.n_classes());
-    let evaluation = Evaluation {
-        n_samples,
+    Evaluation {
+        n_samples: labels.len(),
         accuracy: accuracy(&scored.predicted, labels),
-        mean_loss: scored.loss_sum / n_samples as f64,
+        mean_loss: scored.loss_sum / labels.len() as f64,
         per_class: class_metrics(&confusion_matrix, model.class_names()),
         confusion_matrix,
-    };
-    (evaluation, scored.top_k_hits.map(|hits| hits as f64 / n_samples as f64))
+    }
 }
 
 /// What one pass over a model's scores of some samples gives ([`score`]).
@@ -178,6 +203,9 @@ fn evaluation(model: &Model, scored: &Scored, labels: &[usize]) -> (Evaluation, 
 pub struct Scored {
     /// Each sample's predicted class: argmax_j f_j, the lowest index on ties.
     pub predicted: Vec<usize>,
+    /// Each sample's softmax probability of its predicted class ŷ: p_ŷ = 1 / Σ_j e^{f_j − f_ŷ}
+    /// (whatever loss the model was trained with).
+    pub confidence: Vec<f64>,
     /// Σ_i L_i, the model's data loss summed over the samples, against their labels.
     pub loss_sum: f64,
     /// For a k: #{i : r_i < k}, the samples whose label is among their k highest scores (as
@@ -185,7 +213,14 @@ pub struct Scored {
     pub top_k_hits: Option<usize>,
 }
 
-/// The predictions, summed loss and top-k hits of `model` on `inputs` (N×D, raw) with `labels`
+impl Scored {
+    /// The top-k accuracy, #{i : r_i < k} / N, for the k the samples were scored with.
+    pub fn top_k_accuracy(&self) -> Option<f64> {
+        self.top_k_hits.map(|hits| hits as f64 / self.predicted.len() as f64)
+    }
+}
+
+/// The predictions, their probabilities, summed loss and top-k hits of `model` on `inputs` (N×D, raw) with `labels`
 /// (N, in `0..C`), from the scores of [`Model::map_score_chunks`]: a chunk of rows at a time,
 /// so memory beyond X is the chunks' scores, not N×C. The loss is summed chunk by chunk, then
 /// over the chunks in order: the same for any number of threads.
@@ -232,23 +267,32 @@ fn score_read<'a>(
         };
         Scored {
             predicted: argmax_rows(scores),
+            confidence: scores.rows().into_iter().map(top_probability).collect(),
             loss_sum: scores.rows().into_iter().zip(labels).map(loss_of).sum(),
             top_k_hits: top_k.map(|k| top_k_hits(scores, labels, k)),
         }
     })?;
     let mut scored = Scored {
         predicted: Vec::with_capacity(labels.len()),
+        confidence: Vec::with_capacity(labels.len()),
         loss_sum: 0.0,
         top_k_hits: top_k.map(|_| 0),
     };
     for chunk in chunks {
         scored.predicted.extend(chunk.predicted);
+        scored.confidence.extend(chunk.confidence);
         scored.loss_sum += chunk.loss_sum;
         if let (Some(hits), Some(chunk_hits)) = (scored.top_k_hits.as_mut(), chunk.top_k_hits) {
             *hits += chunk_hits;
         }
     }
     Ok(scored)
+}
+
+/// The softmax probability of a row's highest score: e^0 / Σ_j e^{f_j − max_k f_k}.
+fn top_probability(scores: ArrayView1<f64>) -> f64 {
+    let max = scores.fold(f64::NEG_INFINITY, |m, &f| m.max(f));
+    1.0 / scores.fold(0.0, |sum, &f| sum + (f - max).exp())
 }
 
 /// Refuses a data set that the model cannot be evaluated on: empty (`n_samples` = 0), or with
@@ -332,9 +376,9 @@ mod tests {
         assert_eq!((metrics[1].precision, metrics[1].recall, metrics[1].support), (0.0, 0.0, 0));
     }
 
-    /// The summed loss that [`score`] gives for these scores, from a model whose scores are
-    /// its inputs (W = I, b = 0, no preprocessing).
-    fn loss_sum(loss: Loss, scores: ndarray::Array2<f32>, labels: &[usize]) -> f64 {
+    /// What [`score`] gives for these scores, from a model whose scores are its inputs (W = I,
+    /// b = 0, no preprocessing).
+    fn scored(loss: Loss, scores: ndarray::Array2<f32>, labels: &[usize]) -> Scored {
         let n_classes = scores.ncols();
         let parts = crate::model::ModelParts {
             weight: ndarray::Array2::eye(n_classes),
@@ -354,7 +398,26 @@ mod tests {
             training: serde_json::json!({}),
         };
         let model = Model::new(parts).unwrap();
-        score(&model, scores.view(), labels, None).unwrap().loss_sum
+        score(&model, scores.view(), labels, None).unwrap()
+    }
+
+    fn loss_sum(loss: Loss, scores: ndarray::Array2<f32>, labels: &[usize]) -> f64 {
+        scored(loss, scores, labels).loss_sum
+    }
+
+    #[test]
+    fn confidence_is_the_softmax_probability_of_the_prediction_by_hand() {
+        let scores = array![[0.0, 2.0, 1.0], [1000.0, 0.0, 0.0], [3.0, 3.0, -1.0]];
+        let (e, e2) = (1f64.exp(), 2f64.exp());
+        for loss in [Loss::Softmax, Loss::Svm] {
+            let scored = scored(loss, scores.clone(), &[0, 0, 1]);
+            assert_eq!(scored.predicted, [1, 0, 0]);
+            // e²/(1 + e² + e); 1/(1 + 2e^{−1000}) = 1; a tie: e³/(2e³ + e^{−1}).
+            let expected = [e2 / (1.0 + e2 + e), 1.0, 1.0 / (2.0 + (-4f64).exp())];
+            for (got, want) in scored.confidence.iter().zip(expected) {
+                assert!((got - want).abs() < 1e-15, "{got} against {want}");
+            }
+        }
     }
 
     #[test]

@@ -26,7 +26,7 @@ use ndarray::{CowArray, Ix2};
 
 use crate::atomic::write_atomically;
 use crate::data::{Dataset, ImageShape, MappedDataset};
-use crate::metrics::Evaluation;
+use crate::metrics::{Evaluation, Scored};
 use crate::model::Model;
 use crate::plot::{ConfusionMatrix, Picture, RgbImage, TrainingCurves, TuningMap, WeightsPicture};
 use crate::train::History;
@@ -57,6 +57,9 @@ pub struct Evaluated {
     /// The split's samples, their labels aligned with the model's classes.
     pub data: SplitData,
     pub evaluation: Evaluation,
+    /// The pass the evaluation came from: each sample's prediction and its probability, from
+    /// which the samples shown are picked ([`crate::metrics::evaluate_scored`]).
+    pub scored: Scored,
 }
 
 /// The samples of an evaluated split: read into memory, or rows of a memory-mapped matrix that
@@ -73,14 +76,6 @@ impl SplitData {
         match self {
             SplitData::Loaded(data) => &data.labels,
             SplitData::Mapped(data) => &data.labels,
-        }
-    }
-
-    /// (N, D).
-    fn dim(&self) -> (usize, usize) {
-        match self {
-            SplitData::Loaded(data) => data.inputs.dim(),
-            SplitData::Mapped(data) => (data.n_samples(), data.inputs.dim().1),
         }
     }
 
@@ -214,16 +209,9 @@ impl Report<'_> {
     fn samples(&self) -> Result<(Vec<Sample>, Vec<Sample>)> {
         let data = &self.evaluated.data;
         let labels = data.labels();
-        // Each sample's predicted class and its probability, from a chunk of scores at a time;
-        // whole rows of probabilities only for the samples shown.
-        let read = |rows| data.read(rows);
-        let chunks = self.model.map_score_chunks_read(data.dim(), read, |_, scores| {
-            let probabilities = crate::model::softmax_rows(scores.to_owned());
-            let best = crate::model::argmax_rows(scores);
-            let predictions = best.into_iter().enumerate().map(|(i, j)| (j, probabilities[[i, j]]));
-            predictions.collect::<Vec<(usize, f64)>>()
-        })?;
-        let (predicted, confidence): (Vec<usize>, Vec<f64>) = chunks.concat().into_iter().unzip();
+        // Whole rows of probabilities only for the samples shown: the others' predictions come
+        // from the evaluation's pass.
+        let Scored { predicted, confidence, .. } = &self.evaluated.scored;
         let sample = |index: usize| -> Result<Sample> {
             let inputs = data.read(index..index + 1)?;
             Ok(Sample {

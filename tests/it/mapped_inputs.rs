@@ -338,7 +338,7 @@ fn mapped_evaluation_equals_the_evaluation_in_memory() {
 /// show the split `eval` evaluates.
 #[test]
 fn reports_on_mapped_splits_equal_reports_on_splits_in_memory() {
-    use softmax::metrics::evaluate;
+    use softmax::metrics::{evaluate_mapped_scored, evaluate_scored};
     use softmax::report::{Evaluated, Report, SplitData};
     let dir = TempDir::new().unwrap();
     let (x, y) = write_noisy_problem(dir.path());
@@ -349,14 +349,21 @@ fn reports_on_mapped_splits_equal_reports_on_splits_in_memory() {
     let model = fit(splits.train, splits.validation, &options, continue_).unwrap().model;
     let in_memory = load(&spec(&x, &y), &load_options).unwrap().validation.unwrap();
     let mapped = load_mapped(&spec(&x, &y), &load_options).unwrap().validation.unwrap();
-    let evaluation = evaluate(&model, &in_memory).unwrap();
+    let (evaluation, scored) = evaluate_scored(&model, &in_memory, None).unwrap();
     assert!(evaluation.accuracy > 0.5 && evaluation.accuracy < 1.0, "{}", evaluation.accuracy);
+    let (mapped_evaluation, mapped_scored) = evaluate_mapped_scored(&model, &mapped, None).unwrap();
+    assert_eq!((&mapped_evaluation, &mapped_scored), (&evaluation, &scored));
     let page = |name: &str, data: SplitData| {
+        let (evaluation, scored) = match &data {
+            SplitData::Loaded(data) => evaluate_scored(&model, data, None).unwrap(),
+            SplitData::Mapped(data) => evaluate_mapped_scored(&model, data, None).unwrap(),
+        };
         let evaluated = Evaluated {
             split: "validation".into(),
             source: "the problem".into(),
             data,
-            evaluation: evaluation.clone(),
+            evaluation,
+            scored,
         };
         let report = Report {
             title: "Model report".into(),

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use serde_json::json;
 use softmax::data::{MappedSplits, SplitName, Splits, can_map};
 use softmax::fit::Fitted;
-use softmax::metrics::{evaluate, evaluate_mapped_with_top_k};
+use softmax::metrics::{evaluate_mapped_scored, evaluate_scored};
 use softmax::model::Model;
 use softmax::plot::TrainingCurves;
 use softmax::report::{Evaluated, Report, SplitData, format_accuracy};
@@ -164,21 +164,21 @@ fn evaluate_split(
             model.n_features()
         )
     };
-    let (data, evaluation) = match data {
+    let (data, (evaluation, scored)) = match data {
         SplitData::Loaded(data) => {
             let data = data.align_features(model.feature_names()).with_context(context)?;
             let data = data.align_classes(model.class_names()).with_context(context)?;
-            let evaluation = evaluate(model, &data).with_context(context)?;
-            (SplitData::Loaded(data), evaluation)
+            let evaluated = evaluate_scored(model, &data, None).with_context(context)?;
+            (SplitData::Loaded(data), evaluated)
         }
         SplitData::Mapped(data) => {
             let data = data.align_classes(model.class_names()).with_context(context)?;
-            let (evaluation, _) =
-                evaluate_mapped_with_top_k(model, &data, None).with_context(context)?;
-            (SplitData::Mapped(data), evaluation)
+            let evaluated = evaluate_mapped_scored(model, &data, None).with_context(context)?;
+            (SplitData::Mapped(data), evaluated)
         }
     };
-    Ok(Evaluated { split: split.to_string(), source: source.to_string(), data, evaluation })
+    let (split, source) = (split.to_string(), source.to_string());
+    Ok(Evaluated { split, source, data, evaluation, scored })
 }
 
 /// The model evaluated on the held-out split of its data (the last of [`load`]'s): what
