@@ -1010,4 +1010,14 @@ fn report_errors_name_the_file_before_any_work() {
     std::fs::write(&file, "").unwrap();
     let stderr = failure(&["train", "--report", &text(&file)]);
     assert!(stderr.contains("not a folder") && stderr.contains(&text(&file)), "{stderr}");
+    // A report folder that cannot be made under a file fails the run before training: the
+    // model file that was there is left as it was (it used to be replaced, then the report
+    // failed), and `report --out` fails before its work too.
+    let under_file = file.join("report");
+    let before = std::fs::read(&model).unwrap();
+    let stderr = failure(&["train", "--model", &text(&model), "--report", &text(&under_file)]);
+    assert!(stderr.contains("not a folder") && stderr.contains(&text(&under_file)), "{stderr}");
+    assert_eq!(std::fs::read(&model).unwrap(), before, "the model is untouched");
+    let stderr = failure(&["report", "--model", &text(&model), "--out", &text(&under_file)]);
+    assert!(stderr.contains("--out") && stderr.contains("not a folder"), "{stderr}");
 }

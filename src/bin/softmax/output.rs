@@ -18,6 +18,24 @@ pub fn print_error(err: &anyhow::Error) {
     let _ = io::stderr().lock().write_all(line.as_bytes());
 }
 
+/// Checks, before any work, that the folder `dir` (the value of `option`, made if missing) can
+/// take files: it is a folder, or the nearest of its ancestors that exists is a folder that
+/// takes new files. Nothing is created, so a run that fails leaves no empty folder behind.
+pub fn check_folder_writable(option: &str, dir: &Path) -> anyhow::Result<()> {
+    let existing = dir.ancestors().find(|a| a.as_os_str().is_empty() || a.exists());
+    let existing = match existing {
+        Some(a) if !a.as_os_str().is_empty() => a,
+        _ => Path::new("."),
+    };
+    anyhow::ensure!(
+        existing.is_dir(),
+        "{option} {}: {} is not a folder",
+        dir.display(),
+        existing.display()
+    );
+    check_takes_files(option, dir, existing)
+}
+
 /// Whether `err` is a closed pipe on standard output: not an error for a command-line tool.
 pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain()
@@ -35,6 +53,12 @@ pub fn check_writable(option: &str, path: &Path) -> anyhow::Result<()> {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
     };
+    check_takes_files(option, path, folder)
+}
+
+/// Checks that `folder`, where the value `path` of `option` will be written, takes new files:
+/// an unnamed temporary file is made there and dropped.
+fn check_takes_files(option: &str, path: &Path, folder: &Path) -> anyhow::Result<()> {
     match tempfile::tempfile_in(folder) {
         Ok(_) => Ok(()),
         Err(err) => anyhow::bail!(

@@ -14,7 +14,7 @@ use softmax::report::{Evaluated, Report, SplitData, format_accuracy};
 use softmax::train::History;
 
 use crate::options::ModelAndData;
-use crate::output::print_line;
+use crate::output::{check_folder_writable, print_line};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -32,6 +32,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<()> {
+    check_folder_writable("--out", &args.out)?;
     let history = args.history.as_deref().map(read_history).transpose()?;
     let tuning = args.results.as_deref().map(crate::plot::tuning_map).transpose()?;
     let Loaded { model, description, splits } = load(&args.source)?;

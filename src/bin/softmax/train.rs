@@ -12,7 +12,7 @@ use softmax::fit::{FitOptions, Fitted, fit, fit_mapped};
 use softmax::report::SplitData;
 
 use crate::options::{TrainArgs, start_threads};
-use crate::output::{check_writable, print_error, print_line};
+use crate::output::{check_folder_writable, check_writable, print_error, print_line};
 use crate::progress::Bar;
 use crate::report::write_training_report;
 
@@ -121,11 +121,7 @@ fn train(args: Args) -> Result<()> {
         cluster.agree("options", fingerprint(&args))?;
     }
     if let Some(dir) = &args.report {
-        anyhow::ensure!(
-            !dir.exists() || dir.is_dir(),
-            "--report {}: not a folder (the report is a folder of pictures and report.html)",
-            dir.display()
-        );
+        check_folder_writable("--report", dir)?;
     }
     if let Some(path) = &args.model {
         check_writable("--model", path)?;
