@@ -14,7 +14,7 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use ::csv::{ReaderBuilder, StringRecord, Trim};
+use ::csv::{Reader, ReaderBuilder, StringRecord, Trim};
 use ndarray::Array2;
 
 use super::{Dataset, LoadOptions, Splits, features, files, labels, weights};
@@ -84,15 +84,14 @@ pub(super) fn read_table(
     column: LabelColumn,
     weight_column: Option<&str>,
 ) -> Result<Table> {
-    let csv_error = |e: ::csv::Error| Error::file(path, e.to_string());
     let mut reader =
         ReaderBuilder::new().has_headers(false).flexible(true).trim(Trim::All).from_reader(bytes);
     let mut first = StringRecord::new();
-    if !reader.read_record(&mut first).map_err(csv_error)? {
+    if !read_record(path, &mut reader, &mut first)? {
         return Err(Error::file(path, "no rows: the file holds only blank lines"));
     }
     let mut second = StringRecord::new();
-    let has_second = reader.read_record(&mut second).map_err(csv_error)?;
+    let has_second = read_record(path, &mut reader, &mut second)?;
     let width = first.len();
     let is_name = |column: &str| column.parse::<usize>().is_err();
     let has_header = match column {
@@ -146,7 +145,7 @@ pub(super) fn read_table(
     if has_second {
         rows.push(&second)?;
         let mut record = StringRecord::new();
-        while reader.read_record(&mut record).map_err(csv_error)? {
+        while read_record(path, &mut reader, &mut record)? {
             rows.push(&record)?;
         }
     }
@@ -365,6 +364,24 @@ impl Rows<'_> {
         }
         Ok(())
     }
+}
+
+/// Reads the next record of `path` into `record`; false at the end. A field that holds a line
+/// break is refused: in a table of numbers and class names it is a quote left open, which
+/// would take every line up to the next quote (or the end of the file) into one field.
+fn read_record(path: &Path, reader: &mut Reader<&[u8]>, record: &mut StringRecord) -> Result<bool> {
+    if !reader.read_record(record).map_err(|e| Error::file(path, e.to_string()))? {
+        return Ok(false);
+    }
+    if let Some(index) = record.iter().position(|field| field.contains(['\n', '\r'])) {
+        let message = format!(
+            "line {}, field {index}: a quoted field runs over more than one line (is a quote \
+             left open?); fields cannot hold line breaks",
+            line(record)
+        );
+        return Err(Error::file(path, message));
+    }
+    Ok(true)
 }
 
 /// The line a record starts on, counted from 1.

@@ -496,6 +496,18 @@ fn csv_rejects_a_ragged_row() {
     assert_file_error(result, "bad.csv", &["line 5 has 64 fields, line 1 has 65"]);
 }
 
+/// A quote left open would take every line after it into one label (the file read as its
+/// first lines, and no error): a field holding a line break is refused, naming its line.
+#[test]
+fn csv_rejects_a_quote_left_open() {
+    let (_dir, path) = named_csv_with(5, |line| {
+        let (features, label) = line.rsplit_once(',').unwrap();
+        format!("{features},\"{label}")
+    });
+    let result = load(&DataSpec::Csv(path), &no_validation());
+    assert_file_error(result, "bad.csv", &["line 5, field 64", "is a quote left open?"]);
+}
+
 #[test]
 fn csv_rejects_a_non_numeric_field() {
     let (_dir, path) = named_csv_with(7, |line| {
