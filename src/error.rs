@@ -54,9 +54,16 @@ pub enum Error {
     /// Finite inputs whose scores W·x overflow the floating-point type.
     #[error(
         "the scores of sample {sample} overflow {dtype}: the weights or inputs are too large \
-         (try float64 or scaled inputs)"
+         ({})",
+        overflow_remedy(dtype)
     )]
     ScoreOverflow { sample: usize, dtype: &'static str },
+
+    /// A loss that overflows the floating-point type although every score is finite: the data
+    /// loss (scores near the type's limit, of opposite signs), or the L2 penalty reg·ΣW² or its
+    /// gradient.
+    #[error("the {part} overflows {dtype}: {}", part.cause(dtype))]
+    LossOverflow { part: LossPart, dtype: &'static str },
 
     /// A row index (of a minibatch, or of rows picked for scoring) that is not a row of the
     /// inputs.
@@ -128,5 +135,43 @@ impl Error {
     /// An [`Error::Io`] for `path`.
     pub fn io(path: impl Into<PathBuf>, source: io::Error) -> Self {
         Error::Io { path: path.into(), cause: source }
+    }
+}
+
+/// What to try when a value overflows `dtype`: float64 first, from float32.
+fn overflow_remedy(dtype: &str) -> &'static str {
+    match dtype {
+        "float32" => "try float64, or scale the inputs",
+        _ => "scale the inputs, or start from smaller weights",
+    }
+}
+
+/// The part of a loss that overflowed ([`Error::LossOverflow`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LossPart {
+    /// The mean of the samples' losses L_i.
+    DataLoss,
+    /// The L2 penalty reg·ΣW² (times ½ or 1), or its gradient.
+    Penalty,
+}
+
+impl LossPart {
+    /// What made it overflow, and what to try.
+    fn cause(self, dtype: &str) -> String {
+        match self {
+            LossPart::DataLoss => {
+                format!("the weights or inputs are too large ({})", overflow_remedy(dtype))
+            }
+            LossPart::Penalty => "reg or the weights are too large".to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for LossPart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LossPart::DataLoss => "data loss",
+            LossPart::Penalty => "L2 penalty (reg·ΣW²) or its gradient",
+        })
     }
 }

@@ -82,7 +82,7 @@ pub mod synthetic;
 pub mod train;
 pub mod tune;
 
-pub use error::{Error, Result};
+pub use error::{Error, LossPart, Result};
 pub use float::Float;
 pub use loss::{
     Isa, Kernel, Layout, Loss, LossAndGrad, LossOptions, RegConvention, SampleWeights,

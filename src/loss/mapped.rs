@@ -286,6 +286,6 @@ pub(crate) fn loss_and_grad_mapped<F: Float>(
     check_problem(weights, shape, n_samples, targets, Layout::Canonical)?;
     let LossAndGrad { mut loss, mut grad } =
         inputs.loss_and_grad(options.isa(), weights, indices, targets, options.loss)?;
-    options.reg_convention.add_to(options.reg, weights, &mut loss, &mut grad);
+    options.reg_convention.add_to(options.reg, weights, &mut loss, &mut grad)?;
     Ok(LossAndGrad { loss, grad })
 }

@@ -83,7 +83,7 @@ use targets::Targets;
 pub(crate) use targets::{check_weight_count, check_weight_values};
 
 use crate::names::named_enum;
-use crate::{Error, Float, Result};
+use crate::{Error, Float, LossPart, Result};
 
 named_enum! {
     "regularization convention",
@@ -164,20 +164,37 @@ impl RegConvention {
         (F::of(penalty_factor) * F::of(squares)).as_f64()
     }
 
-    /// Adds the penalty to `loss` and its gradient `b·W` to `grad`.
+    /// Adds the penalty to the data loss `loss` and its gradient `b·W` to `grad`.
+    ///
+    /// # Errors
+    /// [`Error::LossOverflow`] when the data loss, the penalty or the gradient is not finite
+    /// in `F` (the scores were finite: the kernels check them).
     fn add_to<F: Float>(
         self,
         reg: f64,
         weights: ArrayView2<F>,
         loss: &mut f64,
         grad: &mut Array2<F>,
-    ) {
-        if reg == 0.0 {
-            return;
+    ) -> Result<()> {
+        let overflow = |part| Error::LossOverflow { part, dtype: F::DTYPE_NAME };
+        if !F::of(*loss).is_finite() {
+            return Err(overflow(LossPart::DataLoss));
         }
-        let (_, grad_factor) = self.factors(reg);
-        *loss += self.penalty_f64(reg, weights);
+        if reg == 0.0 {
+            return Ok(());
+        }
+        let (penalty_factor, grad_factor) = self.factors(reg);
+        let penalty = self.penalty_f64(reg, weights);
+        *loss += penalty;
         grad.scaled_add(F::of(grad_factor), &weights);
+        // |b·w| ≤ b·√ΣW² for every weight: only when that bound overflows can the gradient.
+        let bound = grad_factor * (penalty / penalty_factor).sqrt();
+        if !F::of(*loss).is_finite()
+            || !F::of(bound).is_finite() && grad.iter().any(|g| !g.is_finite())
+        {
+            return Err(overflow(LossPart::Penalty));
+        }
+        Ok(())
     }
 }
 
@@ -371,7 +388,7 @@ fn dense_loss_and_grad<F: Float>(
     };
     let LossAndGrad { mut loss, mut grad } =
         kernel_output.map_err(|bad| non_finite_scores_error(x.row(bad.sample), bad.sample))?;
-    options.reg_convention.add_to(options.reg, w, &mut loss, &mut grad);
+    options.reg_convention.add_to(options.reg, w, &mut loss, &mut grad)?;
     Ok(LossAndGrad { loss, grad: options.layout.grad_from_canonical(grad) })
 }
 
@@ -428,7 +445,7 @@ pub(crate) fn loss_and_grad_picked_with<F: Float>(
     let LossAndGrad { mut loss, mut grad } =
         fused::loss_and_grad_picked(options.isa(), w, x, indices, targets, options.loss)
             .map_err(|bad| non_finite_scores_error(x.row(bad.sample), bad.sample))?;
-    options.reg_convention.add_to(options.reg, w, &mut loss, &mut grad);
+    options.reg_convention.add_to(options.reg, w, &mut loss, &mut grad)?;
     Ok(LossAndGrad { loss, grad })
 }
 
@@ -473,7 +490,7 @@ fn sparse_loss_and_grad<F: Float>(
         sparse::loss_and_grad_on(options.isa(), weights, inputs, targets, options.loss).map_err(
             |bad| non_finite_scores_error(inputs.dense_row(bad.sample).view(), bad.sample),
         )?;
-    options.reg_convention.add_to(options.reg, weights, &mut loss, &mut grad);
+    options.reg_convention.add_to(options.reg, weights, &mut loss, &mut grad)?;
     Ok(LossAndGrad { loss, grad })
 }
 

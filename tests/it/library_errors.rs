@@ -167,6 +167,36 @@ fn overflowing_scores_are_reported() {
     }
 }
 
+/// Finite scores whose loss overflows: the data loss (scores of ±1e308 for the true class and
+/// another, f_j − f_y + 1 = 2e308 in the hinge, f_y − max f = −2e308 in the softmax), the
+/// penalty 0.5·reg·ΣW² = 0.5·1e308·(1 + 4) in float64 (not 0.5·5e307·5), and 1e20·1e20 in
+/// float32. Each loss used to
+/// come back as infinity.
+#[test]
+fn overflowing_losses_are_reported() {
+    use softmax::LossPart;
+    let (weights, inputs) =
+        (array![[1.0f64, 0.0], [0.0, 1.0]], array![[1e308, -1e308], [1.0, 2.0]]);
+    for options in every_option() {
+        let err = loss_and_grad(weights.view(), inputs.view(), &[1, 0], &options).unwrap_err();
+        let data_loss = Error::LossOverflow { part: LossPart::DataLoss, dtype: "float64" };
+        assert_eq!(err.to_string(), data_loss.to_string(), "{options:?}");
+        let big = array![[1.0f64, 2.0], [0.0, 0.0]];
+        let reg = LossOptions { reg: 1e308, ..options.clone() };
+        let err = loss_and_grad(big.view(), array![[1.0, 2.0]].view(), &[0], &reg).unwrap_err();
+        assert!(matches!(err, Error::LossOverflow { part: LossPart::Penalty, .. }), "{err:?}");
+        let below = LossOptions { reg: 5e307, ..options.clone() };
+        let out = loss_and_grad(big.view(), array![[1.0, 2.0]].view(), &[0], &below).unwrap();
+        assert!(out.loss.is_finite() && out.grad.iter().all(|g| g.is_finite()), "{options:?}");
+        let reg = LossOptions { reg: 1.0, ..options };
+        let weights = array![[1e20f32, 0.0], [0.0, 0.0]];
+        let err = loss_and_grad(weights.view(), array![[0.0f32, 1.0]].view(), &[0], &reg);
+        let err = err.unwrap_err();
+        let penalty = Error::LossOverflow { part: LossPart::Penalty, dtype: "float32" };
+        assert_eq!(err.to_string(), penalty.to_string(), "{options:?}");
+    }
+}
+
 #[test]
 fn negative_or_non_finite_reg_is_refused() {
     for reg in [-1.0, f64::NAN, f64::INFINITY] {
