@@ -120,7 +120,7 @@ pub(super) fn train<F: Float>(
         Some(_) => (0.0, Some(options.tolerance)),
     };
     let solver = RelativeDecreaseStop {
-        solver: LBFGS::new(MoreThuenteLineSearch::new(), memory_pairs(shape.0 * shape.1))
+        solver: LBFGS::new(line_search()?, memory_pairs(shape.0 * shape.1))
             .with_tolerance_grad(argmin_tolerance)
             .map_err(solver_error)?,
         ftol: options.ftol,
@@ -146,18 +146,11 @@ pub(super) fn train<F: Float>(
     };
     let weights = weights_of(params, shape, preconditioner.as_ref());
     let iterations = state.get_iter() as usize;
-    let stop_reason = match state.get_termination_reason() {
-        Some(TerminationReason::SolverConverged) => {
-            format!(
-                "converged after {iterations} iterations (gradient norm or objective change below tolerance)"
-            )
-        }
-        Some(TerminationReason::SolverExit(why)) => {
-            format!("converged after {iterations} iterations ({why})")
-        }
-        Some(reason) => format!("{} after {iterations} iterations", reason.text()),
-        None => format!("stopped after {iterations} iterations"),
-    };
+    let stop_reason = stop_reason(
+        state.get_termination_reason(),
+        (state.get_prev_cost(), state.get_cost()),
+        iterations,
+    );
     let passes = passes.get() as f64;
     let mut history =
         History { steps: steps.lock().expect("not poisoned").clone(), checkpoints: Vec::new() };
@@ -169,6 +162,38 @@ pub(super) fn train<F: Float>(
         val_accuracy: validation.map(|v| accuracy(weights.view(), v)).transpose()?,
     });
     Ok(Trained { weights, iterations, passes, history, stop_reason, objective: Some(cost) })
+}
+
+/// Why L-BFGS stopped after `iterations`, in words, from argmin's reason and the objective
+/// before and after the last iteration: "converged" only where the last iteration did not raise
+/// the objective (a line search that ends on a higher one keeps the best point, no optimum).
+fn stop_reason(
+    reason: Option<&TerminationReason>,
+    (previous, last): (f64, f64),
+    iterations: usize,
+) -> String {
+    match reason {
+        _ if last > previous => format!(
+            "stopped after {iterations} iterations: the last line search found no lower \
+             objective (badly scaled inputs? try --preprocess standardize)"
+        ),
+        Some(TerminationReason::SolverConverged) => format!(
+            "converged after {iterations} iterations (gradient norm or objective change below \
+             tolerance)"
+        ),
+        Some(TerminationReason::SolverExit(why)) => {
+            format!("converged after {iterations} iterations ({why})")
+        }
+        Some(reason) => format!("{} after {iterations} iterations", reason.text()),
+        None => format!("stopped after {iterations} iterations"),
+    }
+}
+
+/// More–Thuente's line search with no least step. argmin's default least step, √ε ≈ 1.5e-8
+/// times the first direction −g, ended the first search on inputs in the millions: a step
+/// short enough there is about 1e-12, and every trial above it raised the objective.
+fn line_search() -> Result<MoreThuenteLineSearch<Params, Params, f64>> {
+    MoreThuenteLineSearch::new().with_bounds(0.0, f64::INFINITY).map_err(solver_error)
 }
 
 /// The weights (in `F`) of L-BFGS's variables `params`: W itself, or V with W = V L⁻¹.
@@ -417,5 +442,21 @@ impl Observe<LbfgsState> for StepRecorder {
         let iteration = steps.len();
         steps.push(Step { iteration, epoch: iteration as f64, loss: state.get_cost() });
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_last_iteration_that_raised_the_objective_is_not_converged() {
+        let exit = TerminationReason::SolverExit("an iteration lowered the objective".into());
+        let raised = stop_reason(Some(&exit), (1160.4, 3917.2), 1);
+        assert!(raised.starts_with("stopped after 1 iterations: the last line search"), "{raised}");
+        let lowered = stop_reason(Some(&exit), (0.5, 0.5 - 1e-12), 30);
+        assert_eq!(lowered, "converged after 30 iterations (an iteration lowered the objective)");
+        let max = stop_reason(Some(&TerminationReason::MaxItersReached), (2.0, 1.0), 5);
+        assert_eq!(max, "Maximum number of iterations reached after 5 iterations");
     }
 }
