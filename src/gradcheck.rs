@@ -78,6 +78,7 @@ pub struct GradCheckReport {
     /// The kernel that computed the analytic gradient (`auto` resolved for the shape).
     pub kernel: Kernel,
     pub loss: f64,
+    /// The largest of the checks' relative errors; NaN if one of them is NaN.
     pub max_relative_error: f64,
     pub checks: Vec<Check>,
 }
@@ -86,6 +87,12 @@ pub struct GradCheckReport {
 pub fn relative_error(analytic: f64, numerical: f64) -> f64 {
     let scale = analytic.abs() + numerical.abs();
     if scale == 0.0 { 0.0 } else { (analytic - numerical).abs() / scale }
+}
+
+/// The largest of `errors`, 0 for none, and NaN if one is NaN: a check that could not be
+/// computed must not read as a perfect one (`f64::max` skips NaN).
+fn largest(errors: impl Iterator<Item = f64>) -> f64 {
+    errors.fold(0.0, |max, error| if error > max || error.is_nan() { error } else { max })
 }
 
 /// (L(W + h·e_k) − L(W − h·e_k)) / 2h for the coordinate k = `index` of `weights` (in its own
@@ -135,8 +142,21 @@ pub fn gradient_check(
         let relative_error = relative_error(analytic, numerical);
         report.push(Check { index, numerical, analytic, relative_error });
     }
-    let max_relative_error = report.iter().map(|c| c.relative_error).fold(0.0, f64::max);
+    let max_relative_error = largest(report.iter().map(|c| c.relative_error));
     let (w, _) = loss_options.layout.to_canonical(weights, inputs);
     let kernel = loss_options.kernel.resolve_for(w.nrows(), w.ncols());
     Ok(GradCheckReport { kernel, loss: at_weights.loss, max_relative_error, checks: report })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_largest_error_is_nan_if_any_is() {
+        assert_eq!(largest([1e-9, 3e-7, 2e-8].into_iter()), 3e-7);
+        assert_eq!(largest(std::iter::empty()), 0.0);
+        assert!(largest([1e-9, f64::NAN, 1e-3].into_iter()).is_nan());
+        assert!(largest([f64::NAN, 1e-3].into_iter()).is_nan());
+    }
 }
