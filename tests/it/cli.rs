@@ -141,6 +141,20 @@ fn threads_do_not_change_the_result() {
     assert_eq!(losses[0], losses[2]);
 }
 
+/// A negative number given to an option is its value, refused by the option's own check (it
+/// was taken for an unknown option: "unexpected argument '-1' found").
+#[test]
+fn negative_values_are_refused_by_their_options() {
+    for (args, named) in [
+        (&["train", "--lr", "-1"][..], "the learning rate must be finite and > 0, got -1"),
+        (&["train", "--val-fraction", "-0.1"], "--val-fraction must be in [0, 1), got -0.1"),
+        (&["gradcheck", "--random", "5,4,3", "--step", "-1"], "step must be finite and > 0"),
+    ] {
+        let stderr = failure(args);
+        assert!(stderr.contains(named), "{args:?}: {stderr}");
+    }
+}
+
 /// Counts, shapes and thread counts beyond their limits are refused with an error naming them,
 /// before anything is allocated or started (they aborted, panicked, or ran for minutes).
 #[test]

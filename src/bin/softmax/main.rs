@@ -18,7 +18,7 @@ mod tune;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Linear softmax classifiers and the multiclass SVM: loss, gradient, gradient check.
 #[derive(Parser)]
@@ -26,6 +26,12 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+}
+
+/// `command` and all its subcommands taking `-1` as an option's value (`--lr -1`, then refused
+/// by the option's own check), not as an unknown option.
+fn with_negative_numbers(command: clap::Command) -> clap::Command {
+    command.allow_negative_numbers(true).mut_subcommands(with_negative_numbers)
 }
 
 #[derive(Subcommand)]
@@ -56,7 +62,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = with_negative_numbers(Cli::command()).get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit());
     let result = match cli.command {
         Command::Loss(args) => loss::run(args),
         Command::Gradcheck(args) => gradcheck::run(args),
