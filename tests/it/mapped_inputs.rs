@@ -184,6 +184,43 @@ fn float16_files_train_on_their_values() {
     assert!(objective < 1e-9, "{} vs {}", memory.objective, mapped.objective);
 }
 
+/// float64 files are read as float32, as every other way in holds its inputs: the model of a
+/// mapped float64 file is the model of its values rounded to float32 (on an offset of 1e8,
+/// where float32 keeps steps of 8, so that the rounding shows), and it scores the file the
+/// way it was trained. A value beyond float32's range is named as such.
+#[test]
+fn float64_files_train_on_their_values_rounded_to_float32() {
+    let dir = TempDir::new().unwrap();
+    let (x32, y) = write_problem(dir.path(), false);
+    let (inputs, _) = problem();
+    let wide = inputs.mapv(|v| 1e8 + 4.0 * f64::from(v));
+    let bytes =
+        |values: &Array2<f64>| -> Vec<u8> { values.iter().flat_map(|v| v.to_le_bytes()).collect() };
+    let x64 = dir.path().join("x64.npy");
+    write_npy(&x64, "<f8", &format!("({N}, {D})"), &bytes(&wide));
+    npy::write_matrix(&x32, wide.mapv(|v| v as f32).view()).unwrap();
+    let options = options(Preprocess::Standardize, Loss::Softmax, Optimizer::Lbfgs);
+    let options = FitOptions { dtype: Dtype::F64, ..options }.check().unwrap();
+    let load_options = LoadOptions { val_fraction: 0.0, ..Default::default() };
+    let continue_ = &mut |_: &softmax::train::Progress| ControlFlow::Continue(());
+    let memory = load(&spec(&x32, &y), &load_options).unwrap();
+    let memory = fit(memory.train, None, &options, continue_).unwrap();
+    let mapped = load_mapped(&spec(&x64, &y), &load_options).unwrap();
+    let train = mapped.train.clone();
+    let mapped = fit_mapped(mapped.train, None, &options, continue_).unwrap();
+    let objective = (memory.objective - mapped.objective).abs() / memory.objective;
+    assert!(objective < 1e-9, "{} vs {}", memory.objective, mapped.objective);
+    let (evaluation, _) = evaluate_mapped_with_top_k(&mapped.model, &train, None).unwrap();
+    assert_eq!(evaluation.accuracy, mapped.train_accuracy);
+
+    let mut big = wide;
+    big[[2, 1]] = 5e38;
+    write_npy(&x64, "<f8", &format!("({N}, {D})"), &bytes(&big));
+    let mapped = load_mapped(&spec(&x64, &y), &load_options).unwrap();
+    let err = fit_mapped(mapped.train, None, &options, continue_).unwrap_err().to_string();
+    assert!(err.contains("sample 2, feature 1: 5e38 overflows float32"), "{err}");
+}
+
 #[test]
 fn the_command_line_maps_npy_sources_and_reports_its_memory() {
     let dir = TempDir::new().unwrap();
