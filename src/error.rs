@@ -141,8 +141,8 @@ impl Error {
 /// What to try when a value overflows `dtype`: float64 first, from float32.
 fn overflow_remedy(dtype: &str) -> &'static str {
     match dtype {
-        "float32" => "try float64, or scale the inputs",
-        _ => "scale the inputs, or start from smaller weights",
+        "float32" => "try float64 or scaled inputs",
+        _ => "try scaled inputs or smaller weights",
     }
 }
 
