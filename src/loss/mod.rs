@@ -298,7 +298,8 @@ impl LossOptions {
 ///
 /// # Errors
 /// Shapes that disagree, a label count other than N, labels out of range, N, C or D equal to
-/// zero, NaN or infinity in the weights or inputs, scores that overflow, a negative or
+/// zero, NaN or infinity in the weights or inputs, scores that overflow, a loss or penalty that
+/// overflows ([`Error::LossOverflow`]), a negative or
 /// non-finite `reg`, (`sparse` kernel) more than 2³² features, and (`vectorized` kernel, which
 /// holds N×C scores) more memory than the system grants ([`Error::OutOfMemory`]).
 pub fn loss_and_grad<F: Float>(
