@@ -220,10 +220,10 @@ impl Scored {
     }
 }
 
-/// The predictions, their probabilities, summed loss and top-k hits of `model` on `inputs` (N×D, raw) with `labels`
-/// (N, in `0..C`), from the scores of [`Model::map_score_chunks`]: a chunk of rows at a time,
-/// so memory beyond X is the chunks' scores, not N×C. The loss is summed chunk by chunk, then
-/// over the chunks in order: the same for any number of threads.
+/// The predictions, their probabilities, summed loss and top-k hits of `model` on `inputs`
+/// (N×D, raw) with `labels` (N, in `0..C`), from the scores of [`Model::map_score_chunks`]: a
+/// chunk of rows at a time, so memory beyond X is the chunks' scores, not N×C. The loss is
+/// summed chunk by chunk, then over the chunks in order: the same for any number of threads.
 ///
 /// # Errors
 /// A label count other than N, a label out of `0..C`, k = 0 ([`Error::InvalidOption`]), and the
